@@ -1,0 +1,251 @@
+/*
+ * pgx: PostgreSQL helpers; see pgx.h.
+ */
+#include "pgx.h"
+
+#include <ctype.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "banned.h"
+
+static const char mask[] = "********";
+
+/* keyword/value form: copy, replacing the value after "password=" */
+static void mask_kv(const char *s, struct buf *out)
+{
+	while (*s) {
+		const char *start = s;
+		while (isspace((unsigned char)*s))
+			s++;
+		const char *kw = s;
+		while (*s && *s != '=' && !isspace((unsigned char)*s))
+			s++;
+		size_t kwlen = (size_t)(s - kw);
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s != '=') {	/* malformed: copy the rest verbatim but blind */
+			buf_add(out, start, (size_t)(s - start));
+			if (!*s)
+				return;
+			buf_addc(out, *s++);
+			continue;
+		}
+		s++;
+		while (isspace((unsigned char)*s))
+			s++;
+		const char *val = s;
+		if (*s == '\'') {
+			s++;
+			while (*s && *s != '\'') {
+				if (*s == '\\' && s[1])
+					s++;
+				s++;
+			}
+			if (*s)
+				s++;
+		} else {
+			while (*s && !isspace((unsigned char)*s))
+				s++;
+		}
+		buf_add(out, start, (size_t)(val - start));
+		if (kwlen == 8 && strncmp(kw, "password", 8) == 0)
+			buf_adds(out, mask);
+		else
+			buf_add(out, val, (size_t)(s - val));
+	}
+}
+
+/* URI form: mask user:password@ and a password=... query parameter */
+static void mask_uri(const char *s, struct buf *out)
+{
+	const char *scheme_end = strstr(s, "://");
+	const char *auth = scheme_end + 3;
+	const char *auth_end = auth + strcspn(auth, "/?");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth_end; p++)
+		if (*p == '@')
+			at = p;
+	const char *colon = NULL;
+	if (at)
+		for (const char *p = auth; p < at; p++)
+			if (*p == ':') {
+				colon = p;
+				break;
+			}
+	if (colon) {
+		buf_add(out, s, (size_t)(colon + 1 - s));
+		buf_adds(out, mask);
+		s = at;
+	}
+	/* query parameters */
+	const char *q = strchr(s, '?');
+	if (!q) {
+		buf_adds(out, s);
+		return;
+	}
+	buf_add(out, s, (size_t)(q + 1 - s));
+	s = q + 1;
+	while (*s) {
+		size_t n = strcspn(s, "&");
+		if (n >= 9 && strncmp(s, "password=", 9) == 0) {
+			buf_adds(out, "password=");
+			buf_adds(out, mask);
+		} else
+			buf_add(out, s, n);
+		s += n;
+		if (*s == '&')
+			buf_addc(out, *s++);
+	}
+}
+
+void pgx_mask_dsn(const char *dsn, struct buf *out)
+{
+	if (!dsn)
+		return;
+	if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0)
+		mask_uri(dsn, out);
+	else
+		mask_kv(dsn, out);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts)
+{
+	struct buf masked = BUF_INIT;
+	char timeout[16];
+	PGconn *c = NULL;
+	int delay = opts->backoff_ms > 0 ? opts->backoff_ms : 100;
+	int attempts = opts->attempts > 0 ? opts->attempts : 1;
+
+	pgx_mask_dsn(dsn, &masked);
+	snprintf(timeout, sizeof timeout, "%d", opts->connect_timeout_s);
+	const char *keys[] = { "dbname", "fallback_application_name",
+			       opts->connect_timeout_s > 0 ? "connect_timeout" : NULL, NULL };
+	const char *vals[] = { dsn ? dsn : "",
+			       opts->application_name ? opts->application_name : "minitwit",
+			       timeout, NULL };
+
+	for (int i = 1; i <= attempts; i++) {
+		c = PQconnectdbParams(keys, vals, 1);
+		if (c && PQstatus(c) == CONNECTION_OK)
+			goto out;
+		const char *err = c ? PQerrorMessage(c) : "out of memory";
+		size_t n = strlen(err);
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			n--;
+		if (i == attempts)
+			log_error("could not connect to %s \"%s\": %.*s",
+				  opts->what ? opts->what : "database", masked.data ? masked.data : "",
+				  (int)n, err);
+		else
+			log_warn("could not connect to %s \"%s\" (attempt %d of %d, retrying in %d ms): %.*s",
+				 opts->what ? opts->what : "database", masked.data ? masked.data : "",
+				 i, attempts, delay, (int)n, err);
+		PQfinish(c);
+		c = NULL;
+		if (i < attempts) {
+			sleep_ms(delay);
+			delay = delay * 2 > 5000 ? 5000 : delay * 2;
+		}
+	}
+out:
+	buf_release(&masked);
+	return c;
+}
+
+const char *pgx_sqlstate(const PGresult *r)
+{
+	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+bool pgx_sqlstate_is(const PGresult *r, const char *code)
+{
+	return strcmp(pgx_sqlstate(r), code) == 0;
+}
+
+void pgx_log_failure(const PGresult *r, const char *what)
+{
+	if (!r) {
+		log_error("%s failed: no result (out of memory or connection lost)", what);
+		return;
+	}
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	if (!msg || !*msg)
+		msg = PQresultErrorMessage(r);
+	if (!msg || !*msg)
+		msg = PQresStatus(PQresultStatus(r));
+	log_error("%s failed: %s (SQLSTATE %s)", what, msg,
+		  *pgx_sqlstate(r) ? pgx_sqlstate(r) : "none");
+}
+
+bool pgx_check(const PGresult *r, ExecStatusType expect, int nrows, int ncols,
+	       const char *what)
+{
+	if (!r) {
+		log_error("%s: no result (out of memory or connection lost)", what);
+		return false;
+	}
+	if (PQresultStatus(r) != expect) {
+		pgx_log_failure(r, what);
+		return false;
+	}
+	if (expect == PGRES_TUPLES_OK &&
+	    ((nrows >= 0 && PQntuples(r) != nrows) || (ncols >= 0 && PQnfields(r) != ncols))) {
+		log_error("%s: expected %d rows and %d columns, got %d and %d", what, nrows, ncols,
+			  PQntuples(r), PQnfields(r));
+		return false;
+	}
+	return true;
+}
+
+bool pgx_conn_lost(const PGconn *c, const PGresult *r)
+{
+	if (!c || PQstatus(c) == CONNECTION_BAD)
+		return true;
+	const char *s = pgx_sqlstate(r);
+	return strncmp(s, "08", 2) == 0 || strcmp(s, PGX_ADMIN_SHUTDOWN) == 0 ||
+	       strcmp(s, PGX_CRASH_SHUTDOWN) == 0 || strcmp(s, PGX_CANNOT_CONNECT_NOW) == 0;
+}
+
+bool pgx_exec(PGconn *c, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	bool ok = pgx_check(r, st == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+			    -1, -1, what);
+	PQclear(r);
+	return ok;
+}
+
+bool pgx_idle_alive(PGconn *c)
+{
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return false;
+	struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+	if (p.fd < 0)
+		return false;
+	int n = poll(&p, 1, 0);
+	if (n == 0)
+		return true;	/* nothing pending: the usual case */
+	if (p.revents & (POLLERR | POLLNVAL))
+		return false;
+	/* Something arrived on an idle connection: a notice, or the server's
+	 * goodbye (57P01) followed by EOF.  Let libpq read it. */
+	if (!PQconsumeInput(c))
+		return false;
+	PGresult *r;
+	while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	return PQstatus(c) == CONNECTION_OK;
+}

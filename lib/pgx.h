@@ -1,0 +1,82 @@
+/*
+ * pgx: PostgreSQL helpers every program uses: connecting with retry and
+ * backoff, DSNs masked for logs, result-shape and SQLSTATE checks.
+ *
+ * Errors are logged once, here, with the DSN masked; callers pass false/NULL up.
+ */
+#ifndef PGX_H
+#define PGX_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+/* SQLSTATEs we recognise by code, never by message text (STYLE.md rule 9). */
+#define PGX_UNIQUE_VIOLATION	"23505"
+#define PGX_FOREIGN_KEY_VIOLATION "23503"
+#define PGX_READ_ONLY_TXN	"25006"
+#define PGX_QUERY_CANCELED	"57014"
+#define PGX_ADMIN_SHUTDOWN	"57P01"
+#define PGX_CRASH_SHUTDOWN	"57P02"
+#define PGX_CANNOT_CONNECT_NOW	"57P03"
+#define PGX_DUPLICATE_OBJECT	"42710"
+#define PGX_UNDEFINED_TABLE	"42P01"
+
+/*
+ * Copy dsn into out with any password replaced by "********", for both
+ * keyword/value ("password=secret", "password='a b'") and URI
+ * ("postgresql://u:secret@h/db") forms.  Never fails; out is appended to.
+ */
+void pgx_mask_dsn(const char *dsn, struct buf *out);
+
+struct pgx_connect_opts {
+	const char *what;		/* "database", "source", "target": for messages */
+	const char *application_name;	/* fallback_application_name */
+	int connect_timeout_s;		/* per attempt; 0 = libpq default */
+	int attempts;			/* >= 1 */
+	int backoff_ms;			/* first delay, doubled per attempt, capped at 5 s */
+};
+
+/*
+ * Connect to dsn, retrying with exponential backoff.  Returns a connection
+ * in CONNECTION_OK state, or NULL after logging the last error (with the DSN
+ * masked).  The caller owns the connection (PQfinish).
+ */
+MUST_CHECK PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts);
+
+/*
+ * Check a result's status and shape; NULL r counts as failure.  nrows / ncols
+ * of -1 accept any count.  On mismatch logs "<what>: expected 1 row and 2
+ * columns, got 0 and 2" or the server's error (with SQLSTATE) and returns false.
+ */
+MUST_CHECK bool pgx_check(const PGresult *r, ExecStatusType expect, int nrows,
+			  int ncols, const char *what);
+
+/* Log a failed result: "<what> failed: <message> (SQLSTATE xxxxx)". */
+void pgx_log_failure(const PGresult *r, const char *what);
+
+/* The result's SQLSTATE, "" when none (e.g. NULL result). */
+const char *pgx_sqlstate(const PGresult *r);
+bool pgx_sqlstate_is(const PGresult *r, const char *code);
+
+/*
+ * True when a failed result means the connection (or the server) is gone and
+ * the caller should reconnect: CONNECTION_BAD, class 08, 57P01..57P03.
+ */
+bool pgx_conn_lost(const PGconn *c, const PGresult *r);
+
+/* Run a command with no parameters and expect PGRES_COMMAND_OK or TUPLES_OK. */
+MUST_CHECK bool pgx_exec(PGconn *c, const char *sql, const char *what);
+
+/*
+ * True when the idle connection c is still usable: polls its socket without
+ * blocking and consumes anything the server sent (a termination notice after
+ * a restart).  A connection found dead this way was never given a query, so
+ * retrying on a fresh one cannot run anything twice.
+ */
+bool pgx_idle_alive(PGconn *c);
+
+#endif

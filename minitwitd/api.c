@@ -1,0 +1,514 @@
+/*
+ * api: simulator API handlers; see api.h.
+ *
+ * Order of checks, as the reference: store ?latest=, then authorization
+ * (403), then the request's own validation (400), then lookups (404).
+ * Every statement is prepared and takes its values as parameters.
+ */
+#include "api.h"
+
+#include <inttypes.h>
+#include <strings.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_json.h"
+#include "log.h"
+#include "pgx.h"
+#include "pw.h"
+#include "utf8.h"
+#include "banned.h"
+
+enum {
+	ST_SET_LATEST, ST_GET_LATEST, ST_USER_EXISTS, ST_REGISTER, ST_MSGS, ST_MSGS_USER,
+	ST_POST_MSG, ST_FOLLOW, ST_UNFOLLOW, ST_FOLLOWS, ST_PING,
+};
+
+const struct db_stmt api_stmts[] = {
+	[ST_SET_LATEST] = { "set_latest",
+		"INSERT INTO latest (id, value) VALUES (1, $1) "
+		"ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value", 1 },
+	[ST_GET_LATEST] = { "get_latest", "SELECT value FROM latest WHERE id = 1", 0 },
+	[ST_USER_EXISTS] = { "user_exists", "SELECT 1 FROM \"user\" WHERE username = $1", 1 },
+	[ST_REGISTER] = { "register",
+		"INSERT INTO \"user\" (username, email, pw_hash) VALUES ($1, $2, $3)", 3 },
+	[ST_MSGS] = { "msgs",
+		"SELECT m.text, m.pub_date, u.username FROM message m "
+		"JOIN \"user\" u ON u.user_id = m.author_id WHERE m.flagged = 0 "
+		"ORDER BY m.pub_date DESC, m.message_id DESC LIMIT $1", 1 },
+	/* one round trip: no row = unknown user, a NULL text = no messages */
+	[ST_MSGS_USER] = { "msgs_user",
+		"SELECT m.text, m.pub_date, u.username FROM \"user\" u "
+		"LEFT JOIN LATERAL (SELECT text, pub_date, message_id FROM message "
+		"  WHERE author_id = u.user_id AND flagged = 0 "
+		"  ORDER BY pub_date DESC, message_id DESC LIMIT $2) m ON true "
+		"WHERE u.username = $1 ORDER BY m.pub_date DESC, m.message_id DESC", 2 },
+	[ST_POST_MSG] = { "post_msg",
+		"INSERT INTO message (author_id, text, pub_date, flagged) "
+		"SELECT user_id, $2, $3, 0 FROM \"user\" WHERE username = $1", 3 },
+	/* who and whom come back NULL when unknown (404); following twice
+	 * leaves one row */
+	[ST_FOLLOW] = { "follow",
+		"WITH a AS (SELECT user_id FROM \"user\" WHERE username = $1), "
+		"b AS (SELECT user_id FROM \"user\" WHERE username = $2), "
+		"ins AS (INSERT INTO follower (who_id, whom_id) SELECT a.user_id, b.user_id FROM a, b "
+		"  WHERE NOT EXISTS (SELECT 1 FROM follower f "
+		"    WHERE f.who_id = a.user_id AND f.whom_id = b.user_id) RETURNING 1) "
+		"SELECT (SELECT user_id FROM a), (SELECT user_id FROM b), (SELECT count(*) FROM ins)", 2 },
+	[ST_UNFOLLOW] = { "unfollow",
+		"WITH a AS (SELECT user_id FROM \"user\" WHERE username = $1), "
+		"b AS (SELECT user_id FROM \"user\" WHERE username = $2), "
+		"del AS (DELETE FROM follower f USING a, b "
+		"  WHERE f.who_id = a.user_id AND f.whom_id = b.user_id RETURNING 1) "
+		"SELECT (SELECT user_id FROM a), (SELECT user_id FROM b), (SELECT count(*) FROM del)", 2 },
+	[ST_FOLLOWS] = { "follows",
+		"SELECT w.username FROM \"user\" u "
+		"LEFT JOIN LATERAL (SELECT x.username FROM follower f "
+		"  JOIN \"user\" x ON x.user_id = f.whom_id WHERE f.who_id = u.user_id LIMIT $2) w ON true "
+		"WHERE u.username = $1", 2 },
+	[ST_PING] = { "ping", "SELECT 1", 0 },
+};
+const unsigned api_nstmts = sizeof api_stmts / sizeof api_stmts[0];
+
+static const char json_type[] = "application/json";
+
+void apijson_error_resp(struct http_resp *resp, unsigned status, const char *msg)
+{
+	resp->status = status;
+	resp->content_type = json_type;
+	buf_reset(&resp->body);
+	apijson_error(&resp->body, (int)status, msg);
+}
+
+/* A request's database session: acquired lazily, released once. */
+struct session {
+	struct http_req *req;
+	struct http_resp *resp;
+	struct db_conn *conn;
+	bool broken;
+};
+
+/* Get a connection or answer 503; false means "resp is filled, stop". */
+static bool session_open(struct session *s)
+{
+	if (s->conn)
+		return true;
+	enum db_acquire_status st;
+	s->conn = db_acquire(&s->req->app->pool, &st);
+	if (s->conn)
+		return true;
+	apijson_error_resp(s->resp, 503,
+			   st == DB_TIMEOUT ? "the server is busy, try again"
+					    : "the database is unavailable, try again");
+	http_resp_header(s->resp, "Retry-After", "1");
+	return false;
+}
+
+static void session_close(struct session *s)
+{
+	db_release(&s->req->app->pool, s->conn, s->broken);
+	s->conn = NULL;
+	s->broken = false;
+}
+
+/*
+ * Run a statement and check its status; on failure answer 503 (connection
+ * or server gone, statement timeout) or 500 and return NULL.  23505 is
+ * returned to the caller as a result, for "already taken" handling.
+ */
+static PGresult *session_run(struct session *s, unsigned stmt, const char *const *params,
+			     const int *lengths)
+{
+	if (!session_open(s))
+		return NULL;
+	PGresult *r = db_run(s->conn, &s->req->app->pool, stmt, params, lengths);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	if (pgx_sqlstate_is(r, PGX_UNIQUE_VIOLATION))
+		return r;
+	const char *sqlstate = pgx_sqlstate(r);
+	bool lost = pgx_conn_lost(s->conn->pg, r);
+	if (lost || strcmp(sqlstate, PGX_QUERY_CANCELED) == 0) {
+		s->broken = lost;
+		log_warn("%s: %s (SQLSTATE %s)", api_stmts[stmt].name,
+			 lost ? "database connection lost" : "statement timed out",
+			 *sqlstate ? sqlstate : "none");
+		apijson_error_resp(s->resp, 503, "the database is unavailable, try again");
+		http_resp_header(s->resp, "Retry-After", "1");
+	} else {
+		pgx_log_failure(r, api_stmts[stmt].name);
+		apijson_error_resp(s->resp, 500, "internal error");
+	}
+	PQclear(r);
+	return NULL;
+}
+
+/* ?latest=N: stored before anything else, whatever the request's fate. */
+static bool store_latest(struct session *s)
+{
+	const char *v = route_param(&s->req->target.query, "latest");
+	int64_t n;
+	if (!v || !route_parse_int(v, &n) || n == -1)
+		return true;	/* absent or not an integer: ignored, as the reference */
+	char text[24];
+	snprintf(text, sizeof text, "%" PRId64, n);
+	const char *params[] = { text };
+	PGresult *r = session_run(s, ST_SET_LATEST, params, NULL);
+	PQclear(r);
+	return r != NULL;
+}
+
+static bool authorized(struct session *s)
+{
+	const char *auth = http_header(s->req, "Authorization");
+	const char *want = s->req->cfg->api_auth;
+	if (auth && want && strlen(auth) == strlen(want) &&
+	    sodium_memcmp(auth, want, strlen(want)) == 0)
+		return true;
+	apijson_error_resp(s->resp, 403, "You are not authorized to use this resource!");
+	return false;
+}
+
+/* ?no=N (default 100): false with 400 for anything but a non-negative integer */
+static bool parse_no(struct session *s, char out[24])
+{
+	const char *v = route_param(&s->req->target.query, "no");
+	int64_t n = 100;
+	if (v && (!route_parse_int(v, &n) || n < 0)) {
+		apijson_error_resp(s->resp, 400, "no must be a non-negative integer");
+		return false;
+	}
+	if (n > s->req->cfg->api_max_no)
+		n = s->req->cfg->api_max_no;
+	snprintf(out, 24, "%" PRId64, n);
+	return true;
+}
+
+static void not_found_user(struct session *s, const char *name)
+{
+	struct buf msg = BUF_INIT;
+	buf_addf(&msg, "user \"%s\" not found", name);
+	apijson_error_resp(s->resp, 404, msg.data);
+	buf_release(&msg);
+}
+
+static void answer_204(struct http_resp *resp)
+{
+	resp->status = 204;
+	buf_reset(&resp->body);
+}
+
+static void get_latest(struct session *s)
+{
+	PGresult *r = session_run(s, ST_GET_LATEST, NULL, NULL);
+	if (!r)
+		return;
+	int64_t v = -1;
+	if (PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	s->resp->status = 200;
+	apijson_latest(&s->resp->body, v);
+}
+
+static void post_register(struct session *s)
+{
+	struct apijson_register in;
+	struct buf err = BUF_INIT;
+	PGresult *r = NULL;
+	char hash[crypto_pwhash_STRBYTES];
+
+	if (!apijson_parse_register(s->req->body.data, s->req->body.len, &in, &err)) {
+		apijson_error_resp(s->resp, 400, err.data);
+		goto out;
+	}
+	const char *error = NULL;
+	if (!in.username || !*in.username)
+		error = "You have to enter a username";
+	else if (!in.email || !*in.email || !strchr(in.email, '@'))
+		error = "You have to enter a valid email address";
+	else if (!in.pwd || !*in.pwd)
+		error = "You have to enter a password";
+	if (error) {
+		apijson_error_resp(s->resp, 400, error);
+		goto out;
+	}
+	const char *p1[] = { in.username };
+	r = session_run(s, ST_USER_EXISTS, p1, NULL);
+	if (!r)
+		goto out;
+	if (PQntuples(r) > 0) {
+		apijson_error_resp(s->resp, 400, "The username is already taken");
+		goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	/* no connection is held while hashing: it takes tens of milliseconds */
+	session_close(s);
+	if (!pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
+		apijson_error_resp(s->resp, 503, "the server is out of memory, try again");
+		goto out;
+	}
+	const char *p3[] = { in.username, in.email, hash };
+	r = session_run(s, ST_REGISTER, p3, NULL);
+	if (!r)
+		goto out;
+	if (pgx_sqlstate_is(r, PGX_UNIQUE_VIOLATION))	/* lost a race with another register */
+		apijson_error_resp(s->resp, 400, "The username is already taken");
+	else
+		answer_204(s->resp);
+out:
+	sodium_memzero(hash, sizeof hash);
+	PQclear(r);
+	apijson_register_release(&in);
+	buf_release(&err);
+}
+
+/* Write a message list from rows (text, pub_date, username); a NULL text
+ * row (a user without messages) is skipped. */
+static void write_msgs(struct http_resp *resp, PGresult *r)
+{
+	apijson_msgs_begin(&resp->body);
+	bool first = true;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (PQgetisnull(r, i, 0))
+			continue;
+		apijson_msgs_item(&resp->body, first, PQgetvalue(r, i, 0),
+				  (size_t)PQgetlength(r, i, 0), PQgetvalue(r, i, 1),
+				  PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+		first = false;
+	}
+	apijson_msgs_end(&resp->body);
+	resp->status = 200;
+}
+
+static void get_msgs(struct session *s)
+{
+	char no[24];
+	if (!parse_no(s, no))
+		return;
+	const char *params[] = { no };
+	PGresult *r = session_run(s, ST_MSGS, params, NULL);
+	if (!r)
+		return;
+	write_msgs(s->resp, r);
+	PQclear(r);
+}
+
+static void get_msgs_user(struct session *s, const char *user)
+{
+	char no[24];
+	if (!parse_no(s, no))
+		return;
+	const char *params[] = { user, no };
+	PGresult *r = session_run(s, ST_MSGS_USER, params, NULL);
+	if (!r)
+		return;
+	if (PQntuples(r) == 0)
+		not_found_user(s, user);
+	else
+		write_msgs(s->resp, r);
+	PQclear(r);
+}
+
+static void post_msg(struct session *s, const char *user)
+{
+	char *content = NULL;
+	struct buf err = BUF_INIT;
+	if (!apijson_parse_message(s->req->body.data, s->req->body.len, &content, &err)) {
+		apijson_error_resp(s->resp, 400, err.data);
+		goto out;
+	}
+	char now[24];
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	const char *params[] = { user, content, now };
+	PGresult *r = session_run(s, ST_POST_MSG, params, NULL);
+	if (!r)
+		goto out;
+	if (strcmp(PQcmdTuples(r), "0") == 0)
+		not_found_user(s, user);
+	else
+		answer_204(s->resp);
+	PQclear(r);
+out:
+	free(content);
+	buf_release(&err);
+}
+
+static void post_fllws(struct session *s, const char *user)
+{
+	char *other = NULL;
+	enum apijson_follow_op op;
+	struct buf err = BUF_INIT;
+	if (!apijson_parse_follow(s->req->body.data, s->req->body.len, &op, &other, &err)) {
+		apijson_error_resp(s->resp, 400, err.data);
+		goto out;
+	}
+	const char *params[] = { user, other };
+	PGresult *r = session_run(s, op == APIJSON_FOLLOW ? ST_FOLLOW : ST_UNFOLLOW, params, NULL);
+	if (!r)
+		goto out;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+		not_found_user(s, user);
+	else if (PQgetisnull(r, 0, 1))
+		not_found_user(s, other);
+	else
+		answer_204(s->resp);
+	PQclear(r);
+out:
+	free(other);
+	buf_release(&err);
+}
+
+static void get_fllws(struct session *s, const char *user)
+{
+	char no[24];
+	if (!parse_no(s, no))
+		return;
+	const char *params[] = { user, no };
+	PGresult *r = session_run(s, ST_FOLLOWS, params, NULL);
+	if (!r)
+		return;
+	if (PQntuples(r) == 0) {
+		not_found_user(s, user);
+		PQclear(r);
+		return;
+	}
+	apijson_follows_begin(&s->resp->body);
+	bool first = true;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (PQgetisnull(r, i, 0))
+			continue;
+		apijson_follows_item(&s->resp->body, first, PQgetvalue(r, i, 0),
+				     (size_t)PQgetlength(r, i, 0));
+		first = false;
+	}
+	apijson_follows_end(&s->resp->body);
+	s->resp->status = 200;
+	PQclear(r);
+}
+
+static void healthz(struct session *s)
+{
+	PGresult *r = session_run(s, ST_PING, NULL, NULL);
+	if (!r)
+		return;
+	PQclear(r);
+	s->resp->status = 200;
+	buf_adds(&s->resp->body, "{\"database\":\"ok\",\"status\":\"ok\"}\n");
+}
+
+static void metrics(struct session *s)
+{
+	struct db_stats st;
+	db_pool_stats(&s->req->app->pool, &st);
+	metrics_render(&s->resp->body);
+	buf_addf(&s->resp->body,
+		 "# HELP minitwit_db_pool_connections Database pool connections.\n"
+		 "# TYPE minitwit_db_pool_connections gauge\n"
+		 "minitwit_db_pool_connections{state=\"in_use\"} %u\n"
+		 "minitwit_db_pool_connections{state=\"size\"} %u\n"
+		 "# HELP minitwit_db_pool_waiting Requests waiting for a database connection.\n"
+		 "# TYPE minitwit_db_pool_waiting gauge\n"
+		 "minitwit_db_pool_waiting %u\n"
+		 "# HELP minitwit_db_connects_total Database connections opened.\n"
+		 "# TYPE minitwit_db_connects_total counter\n"
+		 "minitwit_db_connects_total{result=\"ok\"} %llu\n"
+		 "minitwit_db_connects_total{result=\"failed\"} %llu\n"
+		 "# HELP minitwit_db_acquire_timeouts_total Requests that waited too long for a connection.\n"
+		 "# TYPE minitwit_db_acquire_timeouts_total counter\n"
+		 "minitwit_db_acquire_timeouts_total %llu\n"
+		 "# HELP minitwit_http_active_requests Requests being handled.\n"
+		 "# TYPE minitwit_http_active_requests gauge\n"
+		 "minitwit_http_active_requests %u\n",
+		 st.in_use, st.size, st.waiting, (unsigned long long)st.connects,
+		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
+		 atomic_load(&s->req->app->active));
+	s->resp->status = 200;
+	s->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static void method_not_allowed(struct http_resp *resp, const char *allow)
+{
+	apijson_error_resp(resp, 405, "method not allowed");
+	http_resp_header(resp, "Allow", allow);
+}
+
+bool api_handle(struct http_req *req, struct http_resp *resp)
+{
+	struct session s = { .req = req, .resp = resp };
+	const char *path = req->target.path;
+	const char *user;
+	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+	bool post = req->method == HTTP_POST;
+
+	resp->content_type = json_type;
+	if (post && req->body.len && !utf8_valid(req->body.data, req->body.len)) {
+		/* jansson refuses it too; this gives the clearer message */
+		apijson_error_resp(resp, 400, "the request body is not valid UTF-8 text");
+		return true;
+	}
+
+	if (strcmp(path, "/latest") == 0) {
+		req->mroute = MR_LATEST;
+		if (!get)
+			method_not_allowed(resp, "GET");
+		else
+			get_latest(&s);
+	} else if (strcmp(path, "/register") == 0 && api_wants_register(req)) {
+		req->mroute = MR_REGISTER;
+		if (!post)
+			method_not_allowed(resp, "POST");
+		else if (store_latest(&s))
+			post_register(&s);
+	} else if (strcmp(path, "/msgs") == 0) {
+		req->mroute = MR_MSGS;
+		if (!get)
+			method_not_allowed(resp, "GET");
+		else if (store_latest(&s) && authorized(&s))
+			get_msgs(&s);
+	} else if ((user = route_tail(path, "/msgs/")) != NULL) {
+		req->mroute = post ? MR_MSGS_USER_POST : MR_MSGS_USER_GET;
+		if (!get && !post)
+			method_not_allowed(resp, "GET, POST");
+		else if (store_latest(&s) && authorized(&s)) {
+			if (post)
+				post_msg(&s, user);
+			else
+				get_msgs_user(&s, user);
+		}
+	} else if ((user = route_tail(path, "/fllws/")) != NULL) {
+		req->mroute = post ? MR_FLLWS_POST : MR_FLLWS_GET;
+		if (!get && !post)
+			method_not_allowed(resp, "GET, POST");
+		else if (store_latest(&s) && authorized(&s)) {
+			if (post)
+				post_fllws(&s, user);
+			else
+				get_fllws(&s, user);
+		}
+	} else if (strcmp(path, "/healthz") == 0) {
+		req->mroute = MR_HEALTHZ;
+		healthz(&s);
+	} else if (strcmp(path, "/metrics") == 0) {
+		req->mroute = MR_METRICS;
+		metrics(&s);
+	} else {
+		return false;
+	}
+	session_close(&s);
+	return true;
+}
+
+bool api_wants_register(const struct http_req *req)
+{
+	/* the simulator posts JSON; a browser posts a form (the web UI) */
+	if (req->method != HTTP_POST)
+		return false;
+	const char *ct = http_header(req, "Content-Type");
+	return !ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * api: the course simulator's API (the reference minitwit_sim_api.py, with
+ * its crashes turned into proper 4xx answers), /healthz and /metrics.
+ */
+#ifndef API_H
+#define API_H
+
+#include "db.h"
+#include "http.h"
+
+/* The prepared statements every pooled connection carries. */
+extern const struct db_stmt api_stmts[];
+extern const unsigned api_nstmts;
+
+/* Answer req when its path is an API route; false (resp untouched) when
+ * the path belongs to someone else (the web UI, or nobody: 404). */
+bool api_handle(struct http_req *req, struct http_resp *resp);
+
+/* POST /register is the API's unless the body is a form (the web UI's). */
+bool api_wants_register(const struct http_req *req);
+
+/* Fill resp with the JSON error shape. */
+void apijson_error_resp(struct http_resp *resp, unsigned status, const char *msg);
+
+#endif

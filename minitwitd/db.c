@@ -1,0 +1,242 @@
+/*
+ * db: connection pool with prepared statements; see db.h.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "pgx.h"
+#include "banned.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool db_pool_init(struct db_pool *p, const struct db_pool_config *cfg,
+		  const struct db_stmt *stmts, unsigned nstmts)
+{
+	memset(p, 0, sizeof *p);
+	p->conns = calloc(cfg->size, sizeof *p->conns);
+	p->dsn = strdup(cfg->dsn);
+	if (!p->conns || !p->dsn) {
+		free(p->conns);
+		free(p->dsn);
+		log_error("could not allocate the connection pool");
+		return false;
+	}
+	p->size = cfg->size;
+	p->stmts = stmts;
+	p->nstmts = nstmts;
+	p->connect_timeout_ms = cfg->connect_timeout_ms;
+	p->acquire_timeout_ms = cfg->acquire_timeout_ms;
+	p->statement_timeout_ms = cfg->statement_timeout_ms;
+	p->generation = 1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->freed, &ca);
+	pthread_condattr_destroy(&ca);
+	return true;
+}
+
+void db_pool_release(struct db_pool *p)
+{
+	if (!p->conns)
+		return;
+	for (unsigned i = 0; i < p->size; i++)
+		PQfinish(p->conns[i].pg);
+	free(p->conns);
+	free(p->dsn);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->freed);
+	memset(p, 0, sizeof *p);
+}
+
+void db_pool_set_timeouts(struct db_pool *p, int connect_ms, int acquire_ms, int statement_ms)
+{
+	pthread_mutex_lock(&p->lock);
+	p->connect_timeout_ms = connect_ms;
+	p->acquire_timeout_ms = acquire_ms;
+	p->statement_timeout_ms = statement_ms;
+	p->generation++;	/* reopen connections so statement_timeout applies */
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Open a connection for dsn and prepare every statement; NULL on failure
+ * (logged).  Called without the pool lock: it blocks on the network. */
+static PGconn *open_conn(const char *dsn, const struct db_stmt *stmts, unsigned n,
+			 int connect_ms, int statement_ms)
+{
+	char opts[160];
+	/* tcp_user_timeout bounds a query to a host that vanished without a
+	 * reset; statement_timeout bounds one that runs too long */
+	snprintf(opts, sizeof opts, "-c statement_timeout=%d -c client_encoding=UTF8", statement_ms);
+	char ctimeout[16], utimeout[16];
+	snprintf(ctimeout, sizeof ctimeout, "%d", (connect_ms + 999) / 1000);
+	snprintf(utimeout, sizeof utimeout, "%d", statement_ms + connect_ms);
+	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", "options",
+			       "keepalives_idle", "keepalives_interval", "keepalives_count",
+			       "tcp_user_timeout", NULL };
+	const char *vals[] = { dsn, "minitwitd", ctimeout, opts, "10", "5", "3", utimeout, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		struct buf masked = BUF_INIT;
+		pgx_mask_dsn(dsn, &masked);
+		const char *e = c ? PQerrorMessage(c) : "out of memory";
+		int len = (int)strlen(e);
+		while (len > 0 && (e[len - 1] == '\n' || e[len - 1] == ' '))
+			len--;
+		log_error("could not connect to database \"%s\": %.*s", buf_str(&masked), len, e);
+		buf_release(&masked);
+		PQfinish(c);
+		return NULL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		PGresult *r = PQprepare(c, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+		bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, stmts[i].name);
+		PQclear(r);
+		if (!ok) {
+			PQfinish(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+struct db_conn *db_acquire(struct db_pool *p, enum db_acquire_status *st)
+{
+	struct db_conn *c = NULL;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += p->acquire_timeout_ms / 1000;
+	deadline.tv_nsec += (long)(p->acquire_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		if (now_ms() < p->down_until_ms) {
+			pthread_mutex_unlock(&p->lock);
+			*st = DB_UNAVAILABLE;
+			return NULL;
+		}
+		/* prefer a connection that is already open */
+		struct db_conn *closed = NULL;
+		for (unsigned i = 0; i < p->size; i++) {
+			struct db_conn *x = &p->conns[i];
+			if (x->in_use)
+				continue;
+			if (x->pg && x->generation == p->generation) {
+				c = x;
+				break;
+			}
+			if (!closed)
+				closed = x;
+		}
+		if (!c)
+			c = closed;
+		if (c)
+			break;
+		p->waiting++;
+		int rc = pthread_cond_timedwait(&p->freed, &p->lock, &deadline);
+		p->waiting--;
+		if (rc == ETIMEDOUT) {
+			p->acquire_timeouts++;
+			pthread_mutex_unlock(&p->lock);
+			*st = DB_TIMEOUT;
+			return NULL;
+		}
+	}
+	c->in_use = true;
+	p->in_use++;
+	unsigned gen = p->generation;
+	char *dsn = NULL;
+	int connect_ms = p->connect_timeout_ms, statement_ms = p->statement_timeout_ms;
+	bool reopen = !c->pg || c->generation != gen;
+	if (reopen)
+		dsn = strdup(p->dsn);
+	pthread_mutex_unlock(&p->lock);
+
+	/* outside the lock: network work */
+	if (!reopen && !pgx_idle_alive(c->pg)) {
+		log_info("replacing a database connection that was closed while idle");
+		reopen = true;
+		pthread_mutex_lock(&p->lock);
+		dsn = strdup(p->dsn);
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (reopen) {
+		PQfinish(c->pg);
+		c->pg = dsn ? open_conn(dsn, p->stmts, p->nstmts, connect_ms, statement_ms) : NULL;
+		c->generation = gen;
+		free(dsn);
+		pthread_mutex_lock(&p->lock);
+		if (c->pg) {
+			p->connects++;
+			p->backoff_ms = 0;
+		} else {
+			p->connect_failures++;
+			/* fail fast for a while instead of every request paying a
+			 * connect timeout; doubles up to 1 s */
+			p->backoff_ms = p->backoff_ms ? (p->backoff_ms * 2 > 1000 ? 1000 : p->backoff_ms * 2)
+						      : 100;
+			p->down_until_ms = now_ms() + p->backoff_ms;
+			c->in_use = false;
+			p->in_use--;
+			pthread_cond_signal(&p->freed);
+			pthread_mutex_unlock(&p->lock);
+			*st = DB_UNAVAILABLE;
+			return NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	*st = DB_OK;
+	return c;
+}
+
+void db_release(struct db_pool *p, struct db_conn *c, bool broken)
+{
+	if (!c)
+		return;
+	if (broken || PQstatus(c->pg) != CONNECTION_OK ||
+	    PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	pthread_mutex_lock(&p->lock);
+	c->in_use = false;
+	p->in_use--;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+PGresult *db_run(struct db_conn *c, const struct db_pool *p, unsigned i, const char *const *params,
+		 const int *lengths)
+{
+	const struct db_stmt *s = &p->stmts[i];
+	return PQexecPrepared(c->pg, s->name, s->nparams, params, lengths, NULL, 0);
+}
+
+void db_pool_stats(struct db_pool *p, struct db_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	out->in_use = p->in_use;
+	out->waiting = p->waiting;
+	out->size = p->size;
+	out->connects = p->connects;
+	out->connect_failures = p->connect_failures;
+	out->acquire_timeouts = p->acquire_timeouts;
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,276 @@
+/*
+ * http: the libmicrohttpd glue; see http.h.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "api.h"
+#include "log.h"
+#include "banned.h"
+
+int64_t http_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+const char *http_header(const struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+	if (resp->nhdr == HTTP_MAX_HEADERS)
+		return;
+	resp->hdr_name[resp->nhdr] = name;
+	resp->hdr_value[resp->nhdr] = strdup(value);
+	if (!resp->hdr_value[resp->nhdr])
+		abort();
+	resp->nhdr++;
+}
+
+/* libmicrohttpd hands us the raw request target here, before it decodes
+ * anything; what we return becomes the connection's request context. */
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct app *app = cls;
+	struct http_req *req = calloc(1, sizeof *req);
+	if (!req)
+		return NULL;
+	req->app = app;
+	req->conn = conn;
+	req->raw_target = strdup(uri ? uri : "/");
+	req->t0_ns = http_now_ns();
+	req->mroute = MR_OTHER;
+	return req;
+}
+
+static void request_free(struct http_req *req)
+{
+	route_target_release(&req->target);
+	buf_release(&req->body);
+	free(req->raw_target);
+	free(req);
+}
+
+static enum MHD_Result send_resp(struct http_req *req, struct http_resp *resp)
+{
+	struct MHD_Response *r;
+	size_t len = resp->body.len;
+	if (len)
+		r = MHD_create_response_from_buffer_with_free_callback(len, buf_detach(&resp->body),
+								       free);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	if (resp->content_type && resp->status != 204)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	for (unsigned i = 0; i < resp->nhdr; i++) {
+		MHD_add_response_header(r, resp->hdr_name[i], resp->hdr_value[i]);
+		free(resp->hdr_value[i]);
+	}
+	resp->nhdr = 0;
+	req->status = resp->status;
+	enum MHD_Result ret = MHD_queue_response(req->conn, resp->status, r);
+	MHD_destroy_response(r);
+	buf_release(&resp->body);
+	return ret;
+}
+
+/* Errors every route shares, then the API, then 404. */
+static void dispatch(struct http_req *req, struct http_resp *resp)
+{
+	if (req->too_large) {
+		apijson_error_resp(resp, 413, "request body too large");
+		return;
+	}
+	switch (req->target_status) {
+	case ROUTE_OK:
+		break;
+	case ROUTE_BAD_UTF8:
+		apijson_error_resp(resp, 400, "the request target is not valid UTF-8");
+		return;
+	case ROUTE_TOO_MANY:
+		apijson_error_resp(resp, 400, "too many query parameters");
+		return;
+	default:
+		apijson_error_resp(resp, 400, "the request target has a bad percent-escape");
+		return;
+	}
+	if (api_handle(req, resp))
+		return;
+	apijson_error_resp(resp, 404, "not found");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	struct app *app = cls;
+	struct http_req *req = *con_cls;
+	if (!req)
+		return MHD_NO;	/* out of memory in uri_logger: drop the connection */
+
+	if (!req->started) {
+		req->started = true;
+		req->cfg = atomic_load(&app->cfg);
+		req->method_name = method;
+		if (strcmp(method, "GET") == 0)
+			req->method = HTTP_GET;
+		else if (strcmp(method, "HEAD") == 0)
+			req->method = HTTP_HEAD;
+		else if (strcmp(method, "POST") == 0)
+			req->method = HTTP_POST;
+		else
+			req->method = HTTP_OTHER;
+		req->target_status = route_parse_target(req->raw_target, &req->target);
+		atomic_fetch_add(&app->active, 1);
+		req->counted = true;
+		/* refuse a declared oversized body before reading it */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (*end == '\0' && n > (unsigned long long)req->cfg->http_max_body)
+				req->too_large = true;
+		}
+		if (!req->too_large)
+			return MHD_YES;	/* come back with the body */
+	}
+
+	if (*upload_data_size) {
+		if (!req->too_large) {
+			if (req->body.len + *upload_data_size > (size_t)req->cfg->http_max_body) {
+				req->too_large = true;
+				buf_release(&req->body);
+			} else
+				buf_add(&req->body, upload_data, *upload_data_size);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	struct http_resp resp = { .status = 500, .content_type = "application/json" };
+	dispatch(req, &resp);
+	return send_resp(req, &resp);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct app *app = cls;
+	struct http_req *req = *con_cls;
+	if (!req)
+		return;
+	if (req->counted) {
+		int64_t dt = http_now_ns() - req->t0_ns;
+		metrics_record(req->mroute, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0,
+			       dt);
+		if (log_enabled(LOG_DEBUG))
+			log_msg(LOG_DEBUG, "%s %s %u %.3f ms", req->method_name, req->raw_target,
+				req->status, (double)dt / 1e6);
+		atomic_fetch_sub(&app->active, 1);
+	}
+	request_free(req);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT;
+	buf_vaddf(&b, fmt, ap);
+	while (b.len && (b.data[b.len - 1] == '\n'))
+		b.data[--b.len] = '\0';
+	log_warn("libmicrohttpd: %s", buf_str(&b));
+	buf_release(&b);
+}
+
+/* "host:port" or "[v6]:port" -> sockaddr; false (logged) when unusable. */
+static bool resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || colon == listen || !colon[1]) {
+		log_error("invalid http.listen \"%s\": expected host:port", listen);
+		return false;
+	}
+	const char *h = listen;
+	size_t hl = (size_t)(colon - listen);
+	if (*h == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= sizeof host) {
+		log_error("invalid http.listen \"%s\": host too long", listen);
+		return false;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res = NULL;
+	int rc = getaddrinfo(host, colon + 1, &hints, &res);
+	if (rc != 0) {
+		log_error("invalid http.listen \"%s\": %s", listen, gai_strerror(rc));
+		return false;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+bool http_start(struct app *app)
+{
+	const struct settings *cfg = atomic_load(&app->cfg);
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	if (!resolve_listen(cfg->http_listen, &ss, &sslen))
+		return false;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	app->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, handler, app,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,	/* must come first */
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->http_timeout_ms + 999) / 1000),
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+		MHD_OPTION_URI_LOG_CALLBACK, uri_logger, app,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, app,
+		MHD_OPTION_END);
+	if (!app->daemon) {
+		log_error("could not listen on \"%s\"", cfg->http_listen);
+		return false;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(app->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	app->port = info ? info->port : 0;
+	return true;
+}
+
+void http_stop(struct app *app, int grace_ms)
+{
+	if (!app->daemon)
+		return;
+	MHD_quiesce_daemon(app->daemon);	/* stop accepting */
+	for (int waited = 0; waited < grace_ms && atomic_load(&app->active) > 0; waited += 10) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(app->daemon);
+	app->daemon = NULL;
+}

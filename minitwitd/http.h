@@ -1,0 +1,85 @@
+/*
+ * http: minitwitd's HTTP layer on libmicrohttpd.
+ *
+ * Threading model: libmicrohttpd's internal thread pool with epoll
+ * (http.threads workers).  Handlers run on a worker and make blocking libpq
+ * calls there; that is correct in this model (it only delays the other
+ * connections of the same worker, which is why the database pool has at
+ * least as many connections as there are workers, and why every database
+ * wait is bounded: acquire, connect and statement timeouts).  Requests that
+ * must wait without a bound (held writes during a cutover) are suspended
+ * with MHD_suspend_connection instead, never blocked.
+ *
+ * The layer owns request bodies (bounded by http.max_body: 413 beyond), the
+ * raw request target (decoded by route.c, never by libmicrohttpd), metrics
+ * and logging of each request; handlers see struct http_req and fill
+ * struct http_resp.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "db.h"
+#include "metrics.h"
+#include "route.h"
+#include "settings.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+
+struct app {
+	_Atomic(struct settings *) cfg;	/* current settings; replaced whole on SIGHUP */
+	struct db_pool pool;
+	struct MHD_Daemon *daemon;
+	atomic_uint active;		/* requests being handled */
+	unsigned short port;		/* bound port (http.listen may say 0) */
+};
+
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
+
+struct http_req {
+	struct app *app;
+	const struct settings *cfg;	/* snapshot for this request */
+	struct MHD_Connection *conn;
+	char *raw_target;
+	enum http_method method;
+	const char *method_name;
+	struct route_target target;
+	enum route_status target_status;
+	struct buf body;
+	bool too_large;
+	bool started;
+	bool counted;
+	int64_t t0_ns;
+	enum metrics_route mroute;
+	unsigned status;
+};
+
+#define HTTP_MAX_HEADERS 4
+
+struct http_resp {
+	unsigned status;
+	const char *content_type;	/* static string */
+	struct buf body;
+	const char *hdr_name[HTTP_MAX_HEADERS];
+	char *hdr_value[HTTP_MAX_HEADERS];	/* malloc'd */
+	unsigned nhdr;
+};
+
+/* Value of a request header, or NULL. */
+const char *http_header(const struct http_req *req, const char *name);
+/* Add a response header (value copied). */
+void http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+/* Start listening on cfg->http_listen; false (logged) when it cannot. */
+__attribute__((warn_unused_result)) bool http_start(struct app *app);
+/* Stop accepting, wait up to grace_ms for running requests, stop. */
+void http_stop(struct app *app, int grace_ms);
+
+int64_t http_now_ns(void);
+
+#endif

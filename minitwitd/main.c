@@ -1,0 +1,228 @@
+/*
+ * minitwitd: the MiniTwit server (simulator API, /healthz, /metrics).
+ *
+ *   minitwitd [--config FILE] [--print-config] [--check] [--help] [--version]
+ *
+ * Start-up: load the configuration, connect to PostgreSQL (with retries),
+ * apply schema migrations, listen.  SIGTERM/SIGINT stop gracefully (running
+ * requests finish); SIGHUP reloads the reloadable settings.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "http.h"
+#include "api.h"
+#include "log.h"
+#include "pgx.h"
+#include "pw.h"
+#include "schema.h"
+#include "settings.h"
+#include "banned.h"
+
+#ifndef MINITWIT_VERSION
+#define MINITWIT_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("minitwitd: the MiniTwit server (simulator API on PostgreSQL)\n"
+	      "\n"
+	      "Usage: minitwitd [OPTION]...\n"
+	      "\n"
+	      "Options:\n"
+	      "  -c, --config FILE    read settings from FILE (YAML; see config/minitwitd.yaml)\n"
+	      "      --print-config   print the effective settings (secrets masked) and exit\n"
+	      "      --migrate-only   apply schema migrations and exit\n"
+	      "  -h, --help           show this help and exit\n"
+	      "  -V, --version        show the version and exit\n"
+	      "\n"
+	      "Every setting can be overridden by the environment as MINITWIT_<SECTION>_<KEY>,\n"
+	      "e.g. MINITWIT_DATABASE_DSN, MINITWIT_HTTP_LISTEN.  Passwords come from PGPASSWORD\n"
+	      "or a pgpass file, never from the configuration.\n"
+	      "\n"
+	      "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n",
+	      out);
+}
+
+/* Load settings into a new struct; NULL (reported) on error. */
+static struct settings *load_settings(const char *path)
+{
+	struct settings *s = calloc(1, sizeof *s);
+	struct cfg_error err;
+	if (!s)
+		return NULL;
+	if (!cfg_load(settings_keys, settings_nkeys, path, "MINITWIT", s, &err)) {
+		log_error("%s", err.msg);
+		cfg_release(settings_keys, settings_nkeys, s);
+		free(s);
+		return NULL;
+	}
+	if (s->db_pool_size < s->http_threads)
+		log_warn("database.pool_size (%lld) is below http.threads (%lld): workers may wait "
+			 "for a connection", (long long)s->db_pool_size, (long long)s->http_threads);
+	return s;
+}
+
+static void apply_reloadable(const struct settings *s)
+{
+	if (!log_set_level_name(s->log_level))
+		log_warn("unknown log.level \"%s\", keeping the current level", s->log_level);
+	pw_set_cost((unsigned long long)s->pw_opslimit, (size_t)s->pw_memlimit_kib * 1024);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "print-config", no_argument, NULL, 'p' },
+		{ "migrate-only", no_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	bool print_config = false, migrate_only = false;
+	int c;
+
+	log_init("minitwitd");
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'p': print_config = true; break;
+		case 'm': migrate_only = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("minitwitd %s\n", MINITWIT_VERSION); return EXIT_OK;
+		default:
+			fputs("Try \"minitwitd --help\" for more information.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "minitwitd: unexpected argument \"%s\"\n"
+				"Try \"minitwitd --help\" for more information.\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	struct settings *cfg = load_settings(config_path);
+	if (!cfg)
+		return EXIT_CONFIG;
+	if (print_config) {
+		cfg_print(settings_keys, settings_nkeys, cfg, stdout);
+		cfg_release(settings_keys, settings_nkeys, cfg);
+		free(cfg);
+		return EXIT_OK;
+	}
+	if (!log_set_level_name(cfg->log_level)) {
+		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->log_level);
+		return EXIT_CONFIG;
+	}
+	if (!pw_init((unsigned)cfg->pw_max_concurrent))
+		return EXIT_INTERNAL;
+	apply_reloadable(cfg);
+
+	/* Block the signals in every thread; the main thread waits for them. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = EXIT_OK;
+	struct app app = { 0 };
+	atomic_store(&app.cfg, cfg);
+	struct settings *retired[64];	/* old settings stay valid for running requests */
+	unsigned nretired = 0;
+
+	struct pgx_connect_opts co = {
+		.what = "database", .application_name = "minitwitd",
+		.connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
+		.attempts = (int)cfg->db_startup_attempts, .backoff_ms = 200,
+	};
+	PGconn *mc = pgx_connect(cfg->db_dsn, &co);
+	if (!mc) {
+		rc = EXIT_TARGET;
+		goto out;
+	}
+	bool migrated = schema_migrate(mc);
+	PQfinish(mc);
+	if (!migrated) {
+		rc = EXIT_TARGET;
+		goto out;
+	}
+	if (migrate_only)
+		goto out;
+
+	struct db_pool_config pc = {
+		.dsn = cfg->db_dsn, .size = (unsigned)cfg->db_pool_size,
+		.connect_timeout_ms = (int)cfg->db_connect_timeout_ms,
+		.acquire_timeout_ms = (int)cfg->db_acquire_timeout_ms,
+		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
+	};
+	if (!db_pool_init(&app.pool, &pc, api_stmts, api_nstmts)) {
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	if (!http_start(&app)) {
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	struct buf masked = BUF_INIT;
+	pgx_mask_dsn(cfg->db_dsn, &masked);
+	log_info("listening on %s (port %u), database \"%s\"", cfg->http_listen, app.port,
+		 buf_str(&masked));
+	buf_release(&masked);
+
+	for (;;) {
+		int sig;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			struct settings *next = load_settings(config_path);
+			if (!next) {
+				log_warn("configuration not reloaded: keeping the current settings");
+				continue;
+			}
+			struct settings *cur = atomic_load(&app.cfg);
+			if (strcmp(next->http_listen, cur->http_listen) != 0 ||
+			    strcmp(next->db_dsn, cur->db_dsn) != 0 ||
+			    next->http_threads != cur->http_threads ||
+			    next->db_pool_size != cur->db_pool_size)
+				log_warn("http.listen, http.threads, database.dsn and database.pool_size "
+					 "change only on restart");
+			apply_reloadable(next);
+			db_pool_set_timeouts(&app.pool, (int)next->db_connect_timeout_ms,
+					     (int)next->db_acquire_timeout_ms,
+					     (int)next->db_statement_timeout_ms);
+			if (nretired == sizeof retired / sizeof retired[0]) {
+				log_warn("too many reloads without a restart; configuration not reloaded");
+				cfg_release(settings_keys, settings_nkeys, next);
+				free(next);
+				continue;
+			}
+			retired[nretired++] = cur;
+			atomic_store(&app.cfg, next);
+			log_info("configuration reloaded");
+			continue;
+		}
+		log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	http_stop(&app, 10000);
+	log_info("stopped");
+out:
+	db_pool_release(&app.pool);
+	for (unsigned i = 0; i < nretired; i++) {
+		cfg_release(settings_keys, settings_nkeys, retired[i]);
+		free(retired[i]);
+	}
+	cfg = atomic_load(&app.cfg);
+	cfg_release(settings_keys, settings_nkeys, cfg);
+	free(cfg);
+	return rc;
+}

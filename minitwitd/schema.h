@@ -1,0 +1,24 @@
+/*
+ * schema: minitwitd's versioned schema migrations (sql/schema/NNN_name.sql,
+ * embedded at build time), applied at start under an advisory lock and
+ * recorded in schema_migrations with a SHA-256 checksum of each file.
+ *
+ * A file changed after it was applied, or a database whose recorded version
+ * this build does not know, is refused: silently running against a schema
+ * that differs from the one the code was written for loses data later.
+ */
+#ifndef SCHEMA_H
+#define SCHEMA_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "embedded.h"
+
+extern const struct embedded_file schema_sql[];
+extern const unsigned schema_sql_count;
+
+/* Apply what is missing; false (logged) on any error, nothing half-applied. */
+__attribute__((warn_unused_result)) bool schema_migrate(PGconn *c);
+
+#endif

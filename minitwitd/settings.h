@@ -1,0 +1,43 @@
+/*
+ * settings: minitwitd's configuration keys (one table row each) and the
+ * struct they fill.  config/minitwitd.yaml documents every key; each can be
+ * overridden as MINITWIT_<SECTION>_<KEY>.
+ */
+#ifndef SETTINGS_H
+#define SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+struct settings {
+	/* http */
+	char *http_listen;		/* "127.0.0.1:8080" */
+	int64_t http_threads;
+	int64_t http_max_body;		/* bytes; larger bodies get 413 */
+	int64_t http_max_connections;
+	int64_t http_timeout_ms;	/* idle connection timeout */
+	/* database */
+	char *db_dsn;
+	int64_t db_pool_size;
+	int64_t db_connect_timeout_ms;
+	int64_t db_acquire_timeout_ms;
+	int64_t db_statement_timeout_ms;
+	int64_t db_startup_attempts;
+	/* api */
+	char *api_auth;			/* the Authorization header value the simulator sends */
+	int64_t api_max_no;
+	/* password */
+	int64_t pw_memlimit_kib;
+	int64_t pw_opslimit;
+	int64_t pw_max_concurrent;
+	/* log */
+	char *log_level;
+};
+
+extern const struct cfg_key settings_keys[];
+extern const size_t settings_nkeys;
+
+#endif
