@@ -74,6 +74,7 @@ void apijson_register_release(struct apijson_register *r)
 
 bool apijson_parse_message(const char *body, size_t len, char **content, struct buf *err)
 {
+	*content = NULL;
 	json_t *root = load_object(body, len, err);
 	bool ok = root && get_string(root, "content", content, err);
 	if (ok && !*content) {

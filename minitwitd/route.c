@@ -116,11 +116,11 @@ const char *route_param(const struct route_params *p, const char *key)
 enum route_status route_parse_target(const char *raw, struct route_target *t)
 {
 	memset(t, 0, sizeof *t);
-	const char *q = strchr(raw, '?');
-	size_t plen = q ? (size_t)(q - raw) : strlen(raw);
 	const char *frag = strchr(raw, '#');
-	if (frag && (!q || frag < q))
-		plen = (size_t)(frag - raw);
+	const char *q = strchr(raw, '?');
+	if (q && frag && frag < q)
+		q = NULL;	/* a '?' inside the fragment starts no query */
+	size_t plen = q ? (size_t)(q - raw) : frag ? (size_t)(frag - raw) : strlen(raw);
 	t->path = malloc(plen + 1);
 	if (!t->path)
 		abort();
