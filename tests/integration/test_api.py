@@ -375,7 +375,8 @@ def test_bad_no_and_targets(c):
 @test
 def test_unknown_routes_and_methods(c):
     u = c.srv.url
-    for path in ["/", "/nothing", "/msgs/a/b", "/msgs/", "/fllws/"]:
+    # "/" and "/nothing" belong to the web UI now (tests/integration/test_web.py)
+    for path in ["/msgs/a/b", "/msgs/", "/fllws/"]:
         st, _, raw = api(u, "GET", path)
         assert st == 404 and json.loads(raw)["status"] == 404, (path, st)
     st, h, raw = api(u, "DELETE", "/msgs")
@@ -484,7 +485,8 @@ def test_schema_checksum_refused(c):
     assert r.returncode != 0 and "was changed after it was applied" in r.stderr, r.stderr
     subprocess.run(["psql", dsn, "-Xqc", "INSERT INTO schema_migrations VALUES (999, '999_x.sql', 'y')"],
                    check=True)
-    subprocess.run(["psql", dsn, "-Xqc", "DELETE FROM schema_migrations WHERE version = 1"], check=True)
+    subprocess.run(["psql", dsn, "-Xqc", "DELETE FROM schema_migrations WHERE version < 999"],
+                   check=True)
     r = run_minitwitd(["--migrate-only"], env={"MINITWIT_DATABASE_DSN": dsn})
     assert r.returncode != 0 and "does not know" in r.stderr, r.stderr
 
@@ -497,8 +499,9 @@ def test_concurrent_startups_migrate_once(c):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
     codes = [p.wait(timeout=60) for p in procs]
     assert codes == [0, 0, 0, 0], codes
+    files = len([f for f in os.listdir(os.path.join(REPO, "sql", "schema")) if f.endswith(".sql")])
     assert subprocess.run(["psql", dsn, "-XAtc", "SELECT count(*) FROM schema_migrations"],
-                          capture_output=True, text=True).stdout.strip() == "1"
+                          capture_output=True, text=True).stdout.strip() == str(files)
 
 
 @test
@@ -588,7 +591,7 @@ def test_full_scenario_replay(c):
     s2 = Server(dsn)
     out = os.path.join(os.environ.get("TEST_OUT", "/tmp"), "replay.json")
     r = subprocess.run([os.path.join(REPO, "scripts", "simulate"), "--url", s1.url, "--url", s2.url,
-                        "--speedup", "0", "--concurrency", "8", "--json", out],
+                        "--speedup", "0", "--concurrency", "4", "--json", out],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
     report = json.load(open(out))
