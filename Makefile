@@ -36,9 +36,10 @@ endif
 LIB_SRC   := $(wildcard lib/*.c)
 MTD_SRC   := $(wildcard minitwitd/*.c)
 SCHEMA    := $(sort $(wildcard sql/schema/*.sql))
+STATIC    := $(sort $(wildcard static/*))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MTD_OBJ   := $(MTD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+MTD_OBJ   := $(MTD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o $(BUILD)/gen/static_files.o
 
 PROGRAMS  := $(BIN)/minitwitd
 
@@ -60,6 +61,14 @@ $(BUILD)/gen/schema_sql.c: $(SCHEMA) $(BUILD)/tools/embed
 $(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The web UI's static files (static/), embedded the same way: one binary.
+$(BUILD)/gen/static_files.c: $(STATIC) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed static_files $(STATIC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/static_files.o: $(BUILD)/gen/static_files.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/lib.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -70,11 +79,15 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit webpage
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
 UNIT_DEPS_route := lib/buf.c lib/utf8.c minitwitd/route.c
+UNIT_DEPS_md5   := lib/md5.c
+UNIT_DEPS_pbkdf2 := minitwitd/pbkdf2.c
+UNIT_DEPS_ratelimit := minitwitd/ratelimit.c
+UNIT_DEPS_webpage := lib/buf.c lib/utf8.c lib/md5.c minitwitd/webpage.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -95,6 +108,10 @@ valgrind: $(UNIT_BINS)
 
 integration: $(PROGRAMS)
 	MINITWITD=$(abspath $(BIN)/minitwitd) BUILD=$(abspath $(BUILD)) tests/integration/run
+
+# The web UI in a real browser (also part of integration: tests/integration/test_browser.py).
+browser: $(PROGRAMS)
+	MINITWITD=$(abspath $(BIN)/minitwitd) python3 tests/integration/test_browser.py
 
 test-plain: unit integration
 
@@ -131,6 +148,6 @@ install: $(PROGRAMS)
 clean:
 	rm -rf build bin
 
-.PHONY: all unit integration test test-plain test-sanitize run bench demo install clean
+.PHONY: all unit integration browser test test-plain test-sanitize run bench demo install clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -16,62 +16,13 @@
 #include <time.h>
 
 #include "api_json.h"
+#include "dbreq.h"
 #include "log.h"
 #include "pgx.h"
 #include "pw.h"
+#include "queries.h"
 #include "utf8.h"
 #include "banned.h"
-
-enum {
-	ST_SET_LATEST, ST_GET_LATEST, ST_USER_EXISTS, ST_REGISTER, ST_MSGS, ST_MSGS_USER,
-	ST_POST_MSG, ST_FOLLOW, ST_UNFOLLOW, ST_FOLLOWS, ST_PING,
-};
-
-const struct db_stmt api_stmts[] = {
-	[ST_SET_LATEST] = { "set_latest",
-		"INSERT INTO latest (id, value) VALUES (1, $1) "
-		"ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value", 1 },
-	[ST_GET_LATEST] = { "get_latest", "SELECT value FROM latest WHERE id = 1", 0 },
-	[ST_USER_EXISTS] = { "user_exists", "SELECT 1 FROM \"user\" WHERE username = $1", 1 },
-	[ST_REGISTER] = { "register",
-		"INSERT INTO \"user\" (username, email, pw_hash) VALUES ($1, $2, $3)", 3 },
-	[ST_MSGS] = { "msgs",
-		"SELECT m.text, m.pub_date, u.username FROM message m "
-		"JOIN \"user\" u ON u.user_id = m.author_id WHERE m.flagged = 0 "
-		"ORDER BY m.pub_date DESC, m.message_id DESC LIMIT $1", 1 },
-	/* one round trip: no row = unknown user, a NULL text = no messages */
-	[ST_MSGS_USER] = { "msgs_user",
-		"SELECT m.text, m.pub_date, u.username FROM \"user\" u "
-		"LEFT JOIN LATERAL (SELECT text, pub_date, message_id FROM message "
-		"  WHERE author_id = u.user_id AND flagged = 0 "
-		"  ORDER BY pub_date DESC, message_id DESC LIMIT $2) m ON true "
-		"WHERE u.username = $1 ORDER BY m.pub_date DESC, m.message_id DESC", 2 },
-	[ST_POST_MSG] = { "post_msg",
-		"INSERT INTO message (author_id, text, pub_date, flagged) "
-		"SELECT user_id, $2, $3, 0 FROM \"user\" WHERE username = $1", 3 },
-	/* who and whom come back NULL when unknown (404); following twice
-	 * leaves one row */
-	[ST_FOLLOW] = { "follow",
-		"WITH a AS (SELECT user_id FROM \"user\" WHERE username = $1), "
-		"b AS (SELECT user_id FROM \"user\" WHERE username = $2), "
-		"ins AS (INSERT INTO follower (who_id, whom_id) SELECT a.user_id, b.user_id FROM a, b "
-		"  WHERE NOT EXISTS (SELECT 1 FROM follower f "
-		"    WHERE f.who_id = a.user_id AND f.whom_id = b.user_id) RETURNING 1) "
-		"SELECT (SELECT user_id FROM a), (SELECT user_id FROM b), (SELECT count(*) FROM ins)", 2 },
-	[ST_UNFOLLOW] = { "unfollow",
-		"WITH a AS (SELECT user_id FROM \"user\" WHERE username = $1), "
-		"b AS (SELECT user_id FROM \"user\" WHERE username = $2), "
-		"del AS (DELETE FROM follower f USING a, b "
-		"  WHERE f.who_id = a.user_id AND f.whom_id = b.user_id RETURNING 1) "
-		"SELECT (SELECT user_id FROM a), (SELECT user_id FROM b), (SELECT count(*) FROM del)", 2 },
-	[ST_FOLLOWS] = { "follows",
-		"SELECT w.username FROM \"user\" u "
-		"LEFT JOIN LATERAL (SELECT x.username FROM follower f "
-		"  JOIN \"user\" x ON x.user_id = f.whom_id WHERE f.who_id = u.user_id LIMIT $2) w ON true "
-		"WHERE u.username = $1", 2 },
-	[ST_PING] = { "ping", "SELECT 1", 0 },
-};
-const unsigned api_nstmts = sizeof api_stmts / sizeof api_stmts[0];
 
 static const char json_type[] = "application/json";
 
@@ -83,35 +34,28 @@ void apijson_error_resp(struct http_resp *resp, unsigned status, const char *msg
 	apijson_error(&resp->body, (int)status, msg);
 }
 
-/* A request's database session: acquired lazily, released once. */
+/* A request's database session: the pool connection and where to answer. */
 struct session {
 	struct http_req *req;
 	struct http_resp *resp;
-	struct db_conn *conn;
-	bool broken;
+	struct dbreq db;
 };
 
-/* Get a connection or answer 503; false means "resp is filled, stop". */
-static bool session_open(struct session *s)
+static void db_error_resp(struct session *s)
 {
-	if (s->conn)
-		return true;
-	enum db_acquire_status st;
-	s->conn = db_acquire(&s->req->app->pool, &st);
-	if (s->conn)
-		return true;
+	if (s->db.err == DBREQ_INTERNAL) {
+		apijson_error_resp(s->resp, 500, "internal error");
+		return;
+	}
 	apijson_error_resp(s->resp, 503,
-			   st == DB_TIMEOUT ? "the server is busy, try again"
-					    : "the database is unavailable, try again");
+			   s->db.err == DBREQ_BUSY ? "the server is busy, try again"
+						   : "the database is unavailable, try again");
 	http_resp_header(s->resp, "Retry-After", "1");
-	return false;
 }
 
 static void session_close(struct session *s)
 {
-	db_release(&s->req->app->pool, s->conn, s->broken);
-	s->conn = NULL;
-	s->broken = false;
+	dbreq_close(&s->db);
 }
 
 /*
@@ -122,29 +66,10 @@ static void session_close(struct session *s)
 static PGresult *session_run(struct session *s, unsigned stmt, const char *const *params,
 			     const int *lengths)
 {
-	if (!session_open(s))
-		return NULL;
-	PGresult *r = db_run(s->conn, &s->req->app->pool, stmt, params, lengths);
-	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-		return r;
-	if (pgx_sqlstate_is(r, PGX_UNIQUE_VIOLATION))
-		return r;
-	const char *sqlstate = pgx_sqlstate(r);
-	bool lost = pgx_conn_lost(s->conn->pg, r);
-	if (lost || strcmp(sqlstate, PGX_QUERY_CANCELED) == 0) {
-		s->broken = lost;
-		log_warn("%s: %s (SQLSTATE %s)", api_stmts[stmt].name,
-			 lost ? "database connection lost" : "statement timed out",
-			 *sqlstate ? sqlstate : "none");
-		apijson_error_resp(s->resp, 503, "the database is unavailable, try again");
-		http_resp_header(s->resp, "Retry-After", "1");
-	} else {
-		pgx_log_failure(r, api_stmts[stmt].name);
-		apijson_error_resp(s->resp, 500, "internal error");
-	}
-	PQclear(r);
-	return NULL;
+	PGresult *r = dbreq_run(&s->db, stmt, params, lengths);
+	if (!r)
+		db_error_resp(s);
+	return r;
 }
 
 /* ?latest=N: stored before anything else, whatever the request's fate. */
@@ -157,7 +82,7 @@ static bool store_latest(struct session *s)
 	char text[24];
 	snprintf(text, sizeof text, "%" PRId64, n);
 	const char *params[] = { text };
-	PGresult *r = session_run(s, ST_SET_LATEST, params, NULL);
+	PGresult *r = session_run(s, Q_SET_LATEST, params, NULL);
 	PQclear(r);
 	return r != NULL;
 }
@@ -204,7 +129,7 @@ static void answer_204(struct http_resp *resp)
 
 static void get_latest(struct session *s)
 {
-	PGresult *r = session_run(s, ST_GET_LATEST, NULL, NULL);
+	PGresult *r = session_run(s, Q_GET_LATEST, NULL, NULL);
 	if (!r)
 		return;
 	int64_t v = -1;
@@ -238,7 +163,7 @@ static void post_register(struct session *s)
 		goto out;
 	}
 	const char *p1[] = { in.username };
-	r = session_run(s, ST_USER_EXISTS, p1, NULL);
+	r = session_run(s, Q_USER_EXISTS, p1, NULL);
 	if (!r)
 		goto out;
 	if (PQntuples(r) > 0) {
@@ -254,7 +179,7 @@ static void post_register(struct session *s)
 		goto out;
 	}
 	const char *p3[] = { in.username, in.email, hash };
-	r = session_run(s, ST_REGISTER, p3, NULL);
+	r = session_run(s, Q_REGISTER, p3, NULL);
 	if (!r)
 		goto out;
 	if (pgx_sqlstate_is(r, PGX_UNIQUE_VIOLATION))	/* lost a race with another register */
@@ -292,7 +217,7 @@ static void get_msgs(struct session *s)
 	if (!parse_no(s, no))
 		return;
 	const char *params[] = { no };
-	PGresult *r = session_run(s, ST_MSGS, params, NULL);
+	PGresult *r = session_run(s, Q_MSGS, params, NULL);
 	if (!r)
 		return;
 	write_msgs(s->resp, r);
@@ -305,7 +230,7 @@ static void get_msgs_user(struct session *s, const char *user)
 	if (!parse_no(s, no))
 		return;
 	const char *params[] = { user, no };
-	PGresult *r = session_run(s, ST_MSGS_USER, params, NULL);
+	PGresult *r = session_run(s, Q_MSGS_USER, params, NULL);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0)
@@ -326,7 +251,7 @@ static void post_msg(struct session *s, const char *user)
 	char now[24];
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
 	const char *params[] = { user, content, now };
-	PGresult *r = session_run(s, ST_POST_MSG, params, NULL);
+	PGresult *r = session_run(s, Q_POST_MSG, params, NULL);
 	if (!r)
 		goto out;
 	if (strcmp(PQcmdTuples(r), "0") == 0)
@@ -349,7 +274,7 @@ static void post_fllws(struct session *s, const char *user)
 		goto out;
 	}
 	const char *params[] = { user, other };
-	PGresult *r = session_run(s, op == APIJSON_FOLLOW ? ST_FOLLOW : ST_UNFOLLOW, params, NULL);
+	PGresult *r = session_run(s, op == APIJSON_FOLLOW ? Q_FOLLOW : Q_UNFOLLOW, params, NULL);
 	if (!r)
 		goto out;
 	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
@@ -370,7 +295,7 @@ static void get_fllws(struct session *s, const char *user)
 	if (!parse_no(s, no))
 		return;
 	const char *params[] = { user, no };
-	PGresult *r = session_run(s, ST_FOLLOWS, params, NULL);
+	PGresult *r = session_run(s, Q_FOLLOWS, params, NULL);
 	if (!r)
 		return;
 	if (PQntuples(r) == 0) {
@@ -394,7 +319,7 @@ static void get_fllws(struct session *s, const char *user)
 
 static void healthz(struct session *s)
 {
-	PGresult *r = session_run(s, ST_PING, NULL, NULL);
+	PGresult *r = session_run(s, Q_PING, NULL, NULL);
 	if (!r)
 		return;
 	PQclear(r);
@@ -440,7 +365,7 @@ static void method_not_allowed(struct http_resp *resp, const char *allow)
 
 bool api_handle(struct http_req *req, struct http_resp *resp)
 {
-	struct session s = { .req = req, .resp = resp };
+	struct session s = { .req = req, .resp = resp, .db = { .pool = &req->app->pool } };
 	const char *path = req->target.path;
 	const char *user;
 	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
@@ -511,4 +436,21 @@ bool api_wants_register(const struct http_req *req)
 		return false;
 	const char *ct = http_header(req, "Content-Type");
 	return !ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0;
+}
+
+bool api_claims(const struct http_req *req)
+{
+	static const char *const exact[] = { "/latest", "/msgs", "/fllws", "/healthz", "/metrics" };
+	static const char *const prefix[] = { "/msgs/", "/fllws/" };
+	const char *t = req->raw_target;
+	size_t n = strcspn(t, "?#");
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+		if (n == strlen(exact[i]) && strncmp(t, exact[i], n) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+		if (strncmp(t, prefix[i], strlen(prefix[i])) == 0)
+			return true;
+	if (n == 9 && strncmp(t, "/register", 9) == 0)
+		return api_wants_register(req);
+	return false;
 }

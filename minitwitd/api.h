@@ -8,13 +8,15 @@
 #include "db.h"
 #include "http.h"
 
-/* The prepared statements every pooled connection carries. */
-extern const struct db_stmt api_stmts[];
-extern const unsigned api_nstmts;
-
 /* Answer req when its path is an API route; false (resp untouched) when
  * the path belongs to someone else (the web UI, or nobody: 404). */
 bool api_handle(struct http_req *req, struct http_resp *resp);
+
+/* True when the request target is in the API's part of the path space
+ * (/latest, /msgs..., /fllws..., /healthz, /metrics, a non-form POST
+ * /register), decided on the raw target so that even a malformed one gets
+ * the API's error shape.  Everything else is the web UI's. */
+bool api_claims(const struct http_req *req);
 
 /* POST /register is the API's unless the body is a form (the web UI's). */
 bool api_wants_register(const struct http_req *req);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "web.h"
 #include "log.h"
 #include "banned.h"
 
@@ -25,6 +26,22 @@ int64_t http_now_ns(void)
 const char *http_header(const struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_client_addr(const struct http_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	out[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)outlen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)outlen);
 }
 
 void http_resp_header(struct http_resp *resp, const char *name, const char *value)
@@ -87,29 +104,45 @@ static enum MHD_Result send_resp(struct http_req *req, struct http_resp *resp)
 	return ret;
 }
 
-/* Errors every route shares, then the API, then 404. */
+/* Errors every route shares (in the API's JSON shape on the API's paths,
+ * else as a page), then the API, then the web UI, which answers the rest
+ * (its 404 page included). */
 static void dispatch(struct http_req *req, struct http_resp *resp)
 {
+	bool api = api_claims(req);
+	const char *err = NULL;
+	unsigned status = 400;
 	if (req->too_large) {
-		apijson_error_resp(resp, 413, "request body too large");
+		status = 413;
+		err = "request body too large";
+	} else {
+		switch (req->target_status) {
+		case ROUTE_OK:
+			break;
+		case ROUTE_BAD_UTF8:
+			err = "the request target is not valid UTF-8";
+			break;
+		case ROUTE_TOO_MANY:
+			err = "too many query parameters";
+			break;
+		default:
+			err = "the request target has a bad percent-escape";
+			break;
+		}
+	}
+	if (err) {
+		if (api)
+			apijson_error_resp(resp, status, err);
+		else
+			web_error_page(req, resp, status, err);
 		return;
 	}
-	switch (req->target_status) {
-	case ROUTE_OK:
-		break;
-	case ROUTE_BAD_UTF8:
-		apijson_error_resp(resp, 400, "the request target is not valid UTF-8");
-		return;
-	case ROUTE_TOO_MANY:
-		apijson_error_resp(resp, 400, "too many query parameters");
-		return;
-	default:
-		apijson_error_resp(resp, 400, "the request target has a bad percent-escape");
+	if (!api) {
+		web_handle(req, resp);
 		return;
 	}
-	if (api_handle(req, resp))
-		return;
-	apijson_error_resp(resp, 404, "not found");
+	if (!api_handle(req, resp))
+		apijson_error_resp(resp, 404, "not found");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "db.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "settings.h"
 
@@ -37,6 +38,8 @@ struct app {
 	struct MHD_Daemon *daemon;
 	atomic_uint active;		/* requests being handled */
 	unsigned short port;		/* bound port (http.listen may say 0) */
+	struct ratelimit login_by_user;	/* web sign-in failures per user name */
+	struct ratelimit login_by_addr;	/* ... and per client address */
 };
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
@@ -59,7 +62,9 @@ struct http_req {
 	unsigned status;
 };
 
-#define HTTP_MAX_HEADERS 4
+/* the web UI sends up to: Set-Cookie, Location, Cache-Control, Retry-After
+ * or Allow, and its security headers */
+#define HTTP_MAX_HEADERS 12
 
 struct http_resp {
 	unsigned status;
@@ -72,6 +77,8 @@ struct http_resp {
 
 /* Value of a request header, or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
+/* The client's address as text ("127.0.0.1", "::1") into out; "" when unknown. */
+void http_client_addr(const struct http_req *req, char *out, size_t outlen);
 /* Add a response header (value copied). */
 void http_resp_header(struct http_resp *resp, const char *name, const char *value);
 

@@ -15,12 +15,13 @@
 
 #include "exitcode.h"
 #include "http.h"
-#include "api.h"
+#include "queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "pw.h"
 #include "schema.h"
 #include "settings.h"
+#include "web.h"
 #include "banned.h"
 
 #ifndef MINITWIT_VERSION
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 		.acquire_timeout_ms = (int)cfg->db_acquire_timeout_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 	};
-	if (!db_pool_init(&app.pool, &pc, api_stmts, api_nstmts)) {
+	if (!web_init(&app) || !db_pool_init(&app.pool, &pc, queries, Q_COUNT)) {
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 out:
 	db_pool_release(&app.pool);
+	web_release(&app);
 	for (unsigned i = 0; i < nretired; i++) {
 		cfg_release(settings_keys, settings_nkeys, retired[i]);
 		free(retired[i]);

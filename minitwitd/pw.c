@@ -1,13 +1,15 @@
 /*
- * pw: argon2id password hashing; see pw.h.
+ * pw: argon2id password hashing, legacy PBKDF2 verification; see pw.h.
  */
 #include "pw.h"
 
 #include <semaphore.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "log.h"
+#include "pbkdf2.h"
 #include "banned.h"
 
 static sem_t pw_slots;
@@ -53,4 +55,27 @@ bool pw_verify(const char *hash, const char *pwd, size_t len)
 	int rc = crypto_pwhash_str_verify(hash, pwd, len);
 	sem_post(&pw_slots);
 	return rc == 0;
+}
+
+enum pw_check pw_check(const char *hash, const char *pwd, size_t len)
+{
+	if (strncmp(hash, "$argon2id$", 10) == 0) {
+		if (!pw_verify(hash, pwd, len))
+			return PW_MISMATCH;
+		return crypto_pwhash_str_needs_rehash(hash, pw_ops, pw_mem) == 0 ? PW_MATCH
+										  : PW_MATCH_REHASH;
+	}
+	if (pbkdf2_is_werkzeug(hash)) {
+		while (sem_wait(&pw_slots) != 0)
+			;
+		enum pbkdf2_result r = pbkdf2_werkzeug_verify(hash, pwd, len);
+		sem_post(&pw_slots);
+		if (r == PBKDF2_MATCH)
+			return PW_MATCH_REHASH;
+		if (r == PBKDF2_MISMATCH)
+			return PW_MISMATCH;
+	}
+	/* the scheme, never the hash: it is a credential */
+	log_warn("unsupported password hash scheme \"%.*s\"", (int)strcspn(hash, "$:"), hash);
+	return PW_UNSUPPORTED;
 }

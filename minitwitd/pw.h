@@ -21,4 +21,19 @@ MUST_CHECK bool pw_hash(const char *pwd, size_t len, char *out, size_t outlen);
 /* True when pwd matches an argon2id string made by pw_hash. */
 bool pw_verify(const char *hash, const char *pwd, size_t len);
 
+enum pw_check {
+	PW_MATCH,		/* right password, stored hash is current */
+	PW_MATCH_REHASH,	/* right password; store a new pw_hash (a legacy
+				 * Werkzeug PBKDF2 hash, or argon2id with another cost) */
+	PW_MISMATCH,		/* wrong password */
+	PW_UNSUPPORTED,		/* the stored hash is in no format minitwitd knows (logged) */
+};
+
+/*
+ * Check pwd against a stored hash of any supported scheme: argon2id (what
+ * minitwitd writes) or a legacy MiniTwit's Werkzeug "pbkdf2:sha256:N$salt$hex"
+ * (constant-time compare).  Counts against the same concurrency bound.
+ */
+enum pw_check pw_check(const char *hash, const char *pwd, size_t len);
+
 #endif

@@ -33,6 +33,14 @@ struct settings {
 	int64_t pw_memlimit_kib;
 	int64_t pw_opslimit;
 	int64_t pw_max_concurrent;
+	/* web */
+	int64_t web_session_ttl_ms;	/* signed-in sessions end after this */
+	int64_t web_anon_session_ttl_ms; /* anonymous (CSRF/flash-only) sessions */
+	bool web_cookie_secure;		/* add "Secure" to the session cookie (HTTPS) */
+	int64_t web_login_limit_user;	/* failed sign-ins per user name per window */
+	int64_t web_login_limit_addr;	/* failed sign-ins per client address per window */
+	int64_t web_login_window_ms;
+	int64_t web_max_message;	/* characters in a posted message */
 	/* log */
 	char *log_level;
 };

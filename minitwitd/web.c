@@ -1,0 +1,818 @@
+/*
+ * web: the web UI's handlers; see web.h.
+ *
+ * Each request loads its session (one indexed lookup, only when it carries
+ * the cookie), runs one statement for the page, and renders it with
+ * webpage.c.  A page with pending flashes takes them in one more statement.
+ * Password hashing and verification run with no database connection held.
+ */
+#include "web.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dbreq.h"
+#include "log.h"
+#include "pgx.h"
+#include "pw.h"
+#include "queries.h"
+#include "static.h"
+#include "utf8.h"
+#include "webpage.h"
+#include "websess.h"
+#include "banned.h"
+
+#define PER_PAGE 30
+#define PER_PAGE_PLUS1 "31"	/* one more row says whether an older page exists */
+#define CURSOR_MAX "2147483647"	/* the first page: before everything */
+
+/* Field limits of the forms (characters; the password in bytes).  Longer
+ * input is refused with 400 and a message, never truncated. */
+#define MAX_USERNAME 100
+#define MAX_EMAIL 254
+#define MAX_PASSWORD 1024
+
+/* Ratelimit table sizes: entries, 24 bytes each. */
+#define RL_CAPACITY 16384
+
+static const char html_type[] = "text/html; charset=utf-8";
+
+struct web {
+	struct http_req *req;
+	struct http_resp *resp;
+	const struct settings *cfg;
+	struct dbreq db;
+	struct websess sess;
+	int64_t now;		/* wall clock, epoch seconds */
+};
+
+bool web_init(struct app *app)
+{
+	if (!rl_init(&app->login_by_user, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
+		log_error("could not allocate the sign-in rate limiters");
+		rl_release(&app->login_by_user);
+		return false;
+	}
+	return true;
+}
+
+void web_release(struct app *app)
+{
+	rl_release(&app->login_by_user);
+	rl_release(&app->login_by_addr);
+}
+
+static const char *status_title(unsigned status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Request Entity Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/* Headers of every HTML answer: pages are personal (CSRF tokens, the
+ * signed-in name), never framed, and load nothing but our stylesheet and
+ * Gravatar pictures. */
+static void html_headers(struct http_resp *resp)
+{
+	resp->content_type = html_type;
+	for (unsigned i = 0; i < resp->nhdr; i++)
+		if (strcmp(resp->hdr_name[i], "Content-Security-Policy") == 0)
+			return;	/* a page replacing another one's start */
+	http_resp_header(resp, "Cache-Control", "no-store");
+	http_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	http_resp_header(resp, "X-Frame-Options", "DENY");
+	http_resp_header(resp, "Referrer-Policy", "same-origin");
+	http_resp_header(resp, "Content-Security-Policy",
+			 "default-src 'none'; style-src 'self'; img-src 'self' https://www.gravatar.com; "
+			 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+}
+
+/* Start a page: the layout with the navigation for s (may be NULL) and the
+ * given flashes (a JSON array, may be NULL). */
+static void page_begin(struct http_resp *resp, unsigned status, const struct websess *s,
+		       const char *flashes_json, const char *title)
+{
+	const char *list[16];
+	struct webpage p = { .user = s ? s->username : NULL, .flashes = list,
+			     .css_href = static_href("style.css"),
+			     .icon_href = static_href("favicon.svg") };
+	json_t *arr = flashes_json ? json_loads(flashes_json, 0, NULL) : NULL;
+	for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr) &&
+			   p.nflashes < sizeof list / sizeof list[0]; i++) {
+		const char *m = json_string_value(json_array_get(arr, i));
+		if (m)
+			list[p.nflashes++] = m;
+	}
+	resp->status = status;
+	buf_reset(&resp->body);
+	html_headers(resp);
+	webpage_begin(&resp->body, &p, title);
+	json_decref(arr);
+}
+
+static void page_end(struct http_resp *resp)
+{
+	webpage_end(&resp->body);
+}
+
+static void error_page(struct http_resp *resp, const struct websess *s, unsigned status,
+		       const char *detail)
+{
+	const char *title = status_title(status);
+	page_begin(resp, status, s, NULL, title);
+	webpage_h2(&resp->body, title);
+	webpage_para(&resp->body, detail);
+	page_end(resp);
+}
+
+void web_error_page(struct http_req *req, struct http_resp *resp, unsigned status,
+		    const char *detail)
+{
+	req->mroute = MR_WEB;
+	error_page(resp, NULL, status, detail);
+}
+
+static void fail(struct web *w, unsigned status, const char *detail)
+{
+	error_page(w->resp, w->sess.id ? &w->sess : NULL, status, detail);
+}
+
+/* The database failed (d->err): 503 with Retry-After, or 500. */
+static void fail_db(struct web *w)
+{
+	unsigned st = dbreq_status(&w->db);
+	fail(w, st, st == 503 ? "The database is busy or unavailable. Please try again in a moment."
+			      : "Something went wrong on our side. Please try again.");
+	if (st == 503)
+		http_resp_header(w->resp, "Retry-After", "1");
+}
+
+static void redirect(struct web *w, const char *location)
+{
+	struct http_resp *resp = w->resp;
+	resp->status = 302;
+	buf_reset(&resp->body);
+	html_headers(resp);
+	http_resp_header(resp, "Location", location);
+	buf_adds(&resp->body, "<!doctype html>\n<title>Redirecting...</title>\n<p>Redirecting to <a href=\"");
+	buf_add_html(&resp->body, location, strlen(location));
+	buf_adds(&resp->body, "\">");
+	buf_add_html(&resp->body, location, strlen(location));
+	buf_adds(&resp->body, "</a>.\n");
+}
+
+static void set_cookie(struct web *w, const char *token, int64_t ttl_s)
+{
+	struct buf c = BUF_INIT;
+	websess_set_cookie(&c, token, ttl_s, w->cfg->web_cookie_secure);
+	http_resp_header(w->resp, "Set-Cookie", buf_str(&c));
+	buf_release(&c);
+}
+
+static int64_t anon_ttl(const struct web *w)
+{
+	return w->cfg->web_anon_session_ttl_ms / 1000;
+}
+
+static bool load_session(struct web *w)
+{
+	if (websess_load(&w->db, http_header(w->req, "Cookie"), w->now, &w->sess))
+		return true;
+	fail_db(w);
+	return false;
+}
+
+/* A session for a form's CSRF token: the current one, else a new anonymous one. */
+static bool ensure_session(struct web *w)
+{
+	char token[WEBSESS_TOKEN_LEN + 1];
+	if (w->sess.id)
+		return true;
+	if (!websess_create(&w->db, 0, NULL, NULL, anon_ttl(w), w->now, &w->sess, token)) {
+		fail_db(w);
+		return false;
+	}
+	set_cookie(w, token, anon_ttl(w));
+	return true;
+}
+
+/* Start a page with the session's pending flashes, taking them. */
+static bool begin(struct web *w, const char *title)
+{
+	if (w->sess.flashes && !websess_pop_flashes(&w->db, &w->sess)) {
+		fail_db(w);
+		return false;
+	}
+	page_begin(w->resp, 200, w->sess.id ? &w->sess : NULL, w->sess.flashes, title);
+	return true;
+}
+
+static bool signed_in(const struct web *w)
+{
+	return w->sess.id && w->sess.user_id;
+}
+
+/* ---- forms ----------------------------------------------------------- */
+
+/* Parse the body as a form; false with a 400/415 page. */
+static bool parse_form(struct web *w, struct route_params *form)
+{
+	const char *ct = http_header(w->req, "Content-Type");
+	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+		fail(w, 415, "This page accepts only an HTML form (application/x-www-form-urlencoded).");
+		return false;
+	}
+	switch (route_parse_params(w->req->body.data, w->req->body.len, form)) {
+	case ROUTE_OK:
+		return true;
+	case ROUTE_BAD_UTF8:
+		fail(w, 400, "The form data is not valid UTF-8 text.");
+		return false;
+	case ROUTE_TOO_MANY:
+		fail(w, 400, "The form has too many fields.");
+		return false;
+	default:
+		fail(w, 400, "The form data is malformed (a bad percent-escape).");
+		return false;
+	}
+}
+
+static const char *field(const struct route_params *form, const char *name)
+{
+	const char *v = route_param(form, name);
+	return v ? v : "";
+}
+
+/* The session's CSRF token must come with every state-changing request;
+ * false with a 403 page. */
+static bool check_csrf(struct web *w, const char *given)
+{
+	if (websess_csrf_ok(&w->sess, given))
+		return true;
+	fail(w, 403, "This request could not be verified: its security token is missing, wrong "
+		     "or expired. Go back, reload the page and try again.");
+	return false;
+}
+
+static bool too_long(const char *s, size_t max_chars)
+{
+	size_t n = strlen(s);
+	return n > max_chars && utf8_len(s, n) > max_chars;
+}
+
+/* ---- timelines ------------------------------------------------------- */
+
+/* ?before=<pub_date>:<message_id> into two parameters; false with a 400 page. */
+static bool parse_cursor(struct web *w, char pub[24], char id[24])
+{
+	const char *v = route_param(&w->req->target.query, "before");
+	snprintf(pub, 24, "%s", CURSOR_MAX);
+	snprintf(id, 24, "%s", CURSOR_MAX);
+	if (!v)
+		return true;
+	char *end;
+	long long p = strtoll(v, &end, 10);
+	if (end != v && *end == ':') {
+		const char *s = end + 1;
+		long long m = strtoll(s, &end, 10);
+		if (end != s && !*end && p >= -2147483648LL && p <= 2147483647LL && m >= 0 &&
+		    m <= 2147483647LL) {
+			snprintf(pub, 24, "%lld", p);
+			snprintf(id, 24, "%lld", m);
+			return true;
+		}
+	}
+	fail(w, 400, "The page link is malformed: expected ?before=<date>:<id>.");
+	return false;
+}
+
+/* Write the rows of r (message_id, text, pub_date, username, email, ...):
+ * at most PER_PAGE, then the older-page link when there is one more. */
+static void render_messages(struct web *w, PGresult *r, const char *base)
+{
+	struct buf *b = &w->resp->body;
+	size_t shown = 0;
+	int last = -1;
+	bool more = false;
+	webpage_messages_begin(b);
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (PQgetisnull(r, i, 0))
+			continue;	/* a user without messages */
+		if (shown == PER_PAGE) {
+			more = true;
+			break;
+		}
+		struct webpage_msg m = {
+			.text = PQgetvalue(r, i, 1), .text_len = (size_t)PQgetlength(r, i, 1),
+			.pub_date = strtoll(PQgetvalue(r, i, 2), NULL, 10),
+			.username = PQgetvalue(r, i, 3), .username_len = (size_t)PQgetlength(r, i, 3),
+			.email = PQgetvalue(r, i, 4), .email_len = (size_t)PQgetlength(r, i, 4),
+		};
+		webpage_message(b, &m);
+		shown++;
+		last = i;
+	}
+	webpage_messages_end(b, shown);
+	if (more && last >= 0)
+		webpage_older_link(b, base, strtoll(PQgetvalue(r, last, 2), NULL, 10),
+				   strtoll(PQgetvalue(r, last, 0), NULL, 10));
+}
+
+static void public_timeline(struct web *w)
+{
+	char pub[24], id[24];
+	if (!parse_cursor(w, pub, id) || !load_session(w))
+		return;
+	const char *params[] = { pub, id, PER_PAGE_PLUS1 };
+	PGresult *r = dbreq_run(&w->db, Q_WEB_PUBLIC, params, NULL);
+	if (!r) {
+		fail_db(w);
+		return;
+	}
+	if (begin(w, "Public Timeline")) {
+		webpage_h2(&w->resp->body, "Public Timeline");
+		render_messages(w, r, "/public");
+		page_end(w->resp);
+	}
+	PQclear(r);
+}
+
+static void my_timeline(struct web *w)
+{
+	char pub[24], id[24], uid[24];
+	if (!parse_cursor(w, pub, id) || !load_session(w))
+		return;
+	if (!signed_in(w)) {
+		redirect(w, "/public");
+		return;
+	}
+	snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
+	const char *params[] = { uid, pub, id, PER_PAGE_PLUS1 };
+	PGresult *r = dbreq_run(&w->db, Q_WEB_MY_TIMELINE, params, NULL);
+	if (!r) {
+		fail_db(w);
+		return;
+	}
+	if (begin(w, "My Timeline")) {
+		webpage_h2(&w->resp->body, "My Timeline");
+		webpage_twitbox(&w->resp->body, w->sess.username, w->sess.csrf,
+				w->cfg->web_max_message);
+		render_messages(w, r, "/");
+		page_end(w->resp);
+	}
+	PQclear(r);
+}
+
+static void user_timeline(struct web *w, const char *name)
+{
+	char pub[24], id[24], viewer[24];
+	struct buf title = BUF_INIT, base = BUF_INIT;
+	PGresult *r = NULL;
+	if (!parse_cursor(w, pub, id) || !load_session(w))
+		goto out;
+	snprintf(viewer, sizeof viewer, "%" PRId64, signed_in(w) ? w->sess.user_id : 0);
+	const char *params[] = { name, viewer, pub, id, PER_PAGE_PLUS1 };
+	r = dbreq_run(&w->db, Q_WEB_USER_PAGE, params, NULL);
+	if (!r) {
+		fail_db(w);
+		goto out;
+	}
+	if (PQntuples(r) == 0) {
+		buf_addf(&title, "There is no user \"%s\".", name);
+		fail(w, 404, title.data);
+		goto out;
+	}
+	buf_addf(&title, "%s's Timeline", PQgetvalue(r, 0, 3));
+	if (!begin(w, title.data))
+		goto out;
+	webpage_h2(&w->resp->body, title.data);
+	if (signed_in(w)) {
+		int64_t uid = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+		enum webpage_follow st = uid == w->sess.user_id ? WEBPAGE_SELF
+					 : strcmp(PQgetvalue(r, 0, 6), "t") == 0 ? WEBPAGE_FOLLOWING
+					 : WEBPAGE_NOT_FOLLOWING;
+		webpage_followstatus(&w->resp->body, st, PQgetvalue(r, 0, 3), w->sess.csrf);
+	}
+	buf_addc(&base, '/');
+	webpage_add_url_segment(&base, name, strlen(name));
+	render_messages(w, r, base.data);
+	page_end(w->resp);
+out:
+	PQclear(r);
+	buf_release(&title);
+	buf_release(&base);
+}
+
+/* GET /<name>/follow and /unfollow (the token comes in the link). */
+static void follow(struct web *w, const char *name, bool on)
+{
+	char uid[24];
+	struct buf msg = BUF_INIT, loc = BUF_INIT;
+	PGresult *r = NULL;
+	if (!load_session(w))
+		goto out;
+	if (!signed_in(w)) {
+		fail(w, 401, "You need to sign in to follow or unfollow users.");
+		goto out;
+	}
+	if (!check_csrf(w, route_param(&w->req->target.query, "csrf_token")))
+		goto out;
+	snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
+	const char *params[] = { uid, name };
+	r = dbreq_run(&w->db, on ? Q_WEB_FOLLOW : Q_WEB_UNFOLLOW, params, NULL);
+	if (!r) {
+		fail_db(w);
+		goto out;
+	}
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		buf_addf(&msg, "There is no user \"%s\".", name);
+		fail(w, 404, msg.data);
+		goto out;
+	}
+	buf_addf(&msg, on ? "You are now following \"%s\"" : "You are no longer following \"%s\"",
+		 name);
+	if (!websess_flash(&w->db, &w->sess, msg.data)) {
+		fail_db(w);
+		goto out;
+	}
+	buf_addc(&loc, '/');
+	webpage_add_url_segment(&loc, name, strlen(name));
+	redirect(w, loc.data);
+out:
+	PQclear(r);
+	buf_release(&msg);
+	buf_release(&loc);
+}
+
+static void add_message(struct web *w)
+{
+	struct route_params form = { 0 };
+	char uid[24], now[24];
+	struct buf msg = BUF_INIT;
+	if (!load_session(w))
+		goto out;
+	if (!signed_in(w)) {
+		fail(w, 401, "You need to sign in to post a message.");
+		goto out;
+	}
+	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+		goto out;
+	const char *text = field(&form, "text");
+	if (*text) {
+		if (too_long(text, (size_t)w->cfg->web_max_message)) {
+			buf_addf(&msg, "Your message is too long: at most %" PRId64 " characters.",
+				 w->cfg->web_max_message);
+			fail(w, 400, msg.data);
+			goto out;
+		}
+		snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
+		snprintf(now, sizeof now, "%lld", (long long)w->now);
+		const char *params[] = { uid, text, now };
+		PGresult *r = dbreq_run(&w->db, Q_WEB_ADD_MESSAGE, params, NULL);
+		if (!r) {
+			fail_db(w);
+			goto out;
+		}
+		PQclear(r);
+		if (!websess_flash(&w->db, &w->sess, "Your message was recorded")) {
+			fail_db(w);
+			goto out;
+		}
+	}
+	redirect(w, "/");
+out:
+	route_params_release(&form);
+	buf_release(&msg);
+}
+
+/* ---- sign-in, sign-up, sign-out -------------------------------------- */
+
+static void login_page(struct web *w, unsigned status, const char *error, const char *username)
+{
+	if (!begin(w, "Sign In"))
+		return;
+	w->resp->status = status;
+	webpage_login_form(&w->resp->body, w->sess.csrf, error, username);
+	page_end(w->resp);
+}
+
+static int64_t mono_ms(void)
+{
+	return http_now_ns() / 1000000;
+}
+
+/* Refuse a sign-in when the name or the address failed too often; false
+ * with a 429 page saying when to try again. */
+static bool login_allowed(struct web *w, const char *user, const char *addr)
+{
+	const struct settings *c = w->cfg;
+	int64_t now = mono_ms();
+	int64_t wu = rl_blocked(&w->req->app->login_by_user, user, strlen(user),
+				(uint32_t)c->web_login_limit_user, c->web_login_window_ms, now);
+	int64_t wa = rl_blocked(&w->req->app->login_by_addr, addr, strlen(addr),
+				(uint32_t)c->web_login_limit_addr, c->web_login_window_ms, now);
+	int64_t wait_ms = wu > wa ? wu : wa;
+	if (!wait_ms)
+		return true;
+	int64_t s = (wait_ms + 999) / 1000;
+	char retry[24];
+	struct buf msg = BUF_INIT;
+	if (s >= 120)
+		buf_addf(&msg, "Too many failed sign-ins. Please try again in %" PRId64 " minutes.",
+			 (s + 59) / 60);
+	else
+		buf_addf(&msg, "Too many failed sign-ins. Please try again in %" PRId64 " seconds.", s);
+	login_page(w, 429, msg.data, user);
+	snprintf(retry, sizeof retry, "%" PRId64, s);
+	http_resp_header(w->resp, "Retry-After", retry);
+	buf_release(&msg);
+	log_warn("sign-in rate limit reached for user \"%s\" from \"%s\"", user, addr);
+	return false;
+}
+
+static void login_failed(struct web *w, const char *user, const char *addr)
+{
+	int64_t now = mono_ms();
+	rl_fail(&w->req->app->login_by_user, user, strlen(user), w->cfg->web_login_window_ms, now);
+	rl_fail(&w->req->app->login_by_addr, addr, strlen(addr), w->cfg->web_login_window_ms, now);
+}
+
+static void login_post(struct web *w)
+{
+	struct route_params form = { 0 };
+	char addr[64], hash[crypto_pwhash_STRBYTES] = "", token[WEBSESS_TOKEN_LEN + 1];
+	PGresult *r = NULL;
+	char *stored = NULL;
+
+	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+		goto out;
+	const char *user = field(&form, "username"), *pwd = field(&form, "password");
+	if (too_long(user, MAX_USERNAME) || strlen(pwd) > MAX_PASSWORD) {
+		fail(w, 400, "The user name or password is too long.");
+		goto out;
+	}
+	http_client_addr(w->req, addr, sizeof addr);
+	if (!login_allowed(w, user, addr))
+		goto out;
+	const char *p1[] = { user };
+	r = dbreq_run(&w->db, Q_WEB_LOGIN_USER, p1, NULL);
+	if (!r) {
+		fail_db(w);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		login_failed(w, user, addr);
+		login_page(w, 200, "Invalid username", user);
+		goto out;
+	}
+	int64_t uid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	stored = strdup(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	r = NULL;
+	if (!stored)
+		abort();
+	/* no connection is held while the hash is checked (tens of ms) */
+	dbreq_close(&w->db);
+	enum pw_check ck = pw_check(stored, pwd, strlen(pwd));
+	if (ck == PW_MISMATCH || ck == PW_UNSUPPORTED) {
+		login_failed(w, user, addr);
+		login_page(w, 200, "Invalid password", user);
+		goto out;
+	}
+	if (ck == PW_MATCH_REHASH) {
+		/* a legacy PBKDF2 hash (or an outdated argon2id cost) is replaced
+		 * now that the password is known; failing to is not fatal */
+		char id[24];
+		snprintf(id, sizeof id, "%" PRId64, uid);
+		if (pw_hash(pwd, strlen(pwd), hash, sizeof hash)) {
+			const char *p3[] = { id, stored, hash };
+			r = dbreq_run(&w->db, Q_WEB_PW_UPGRADE, p3, NULL);
+			if (r)
+				log_info("upgraded the password hash of user %" PRId64 " to argon2id", uid);
+			PQclear(r);
+			r = NULL;
+			w->db.err = DBREQ_OK;
+		}
+	}
+	/* a new session (new token and CSRF token) replaces the anonymous one */
+	if (!websess_delete(&w->db, &w->sess) ||
+	    !websess_create(&w->db, uid, user, "You were logged in",
+			    w->cfg->web_session_ttl_ms / 1000, w->now, &w->sess, token)) {
+		fail_db(w);
+		goto out;
+	}
+	set_cookie(w, token, w->cfg->web_session_ttl_ms / 1000);
+	redirect(w, "/");
+out:
+	sodium_memzero(hash, sizeof hash);
+	free(stored);
+	PQclear(r);
+	route_params_release(&form);
+}
+
+static void login(struct web *w)
+{
+	if (!load_session(w))
+		return;
+	if (signed_in(w)) {
+		redirect(w, "/");
+		return;
+	}
+	if (w->req->method == HTTP_POST)
+		login_post(w);
+	else if (ensure_session(w))
+		login_page(w, 200, NULL, NULL);
+}
+
+static void register_page(struct web *w, unsigned status, const char *error, const char *user,
+			  const char *email)
+{
+	if (!begin(w, "Sign Up"))
+		return;
+	w->resp->status = status;
+	webpage_register_form(&w->resp->body, w->sess.csrf, error, user, email);
+	page_end(w->resp);
+}
+
+static void register_post(struct web *w)
+{
+	struct route_params form = { 0 };
+	char hash[crypto_pwhash_STRBYTES] = "";
+	PGresult *r = NULL;
+
+	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+		goto out;
+	const char *user = field(&form, "username"), *email = field(&form, "email"),
+		   *pwd = field(&form, "password"), *pwd2 = field(&form, "password2");
+	const char *error = NULL;
+	unsigned status = 200;
+	if (!*user)
+		error = "You have to enter a username";
+	else if (!*email || !strchr(email, '@'))
+		error = "You have to enter a valid email address";
+	else if (!*pwd)
+		error = "You have to enter a password";
+	else if (strcmp(pwd, pwd2) != 0)
+		error = "The two passwords do not match";
+	else if (too_long(user, MAX_USERNAME))
+		error = "The username is too long (at most 100 characters)", status = 400;
+	else if (too_long(email, MAX_EMAIL))
+		error = "The email address is too long (at most 254 characters)", status = 400;
+	else if (strlen(pwd) > MAX_PASSWORD)
+		error = "The password is too long (at most 1024 bytes)", status = 400;
+	if (error) {
+		register_page(w, status, error, user, email);
+		goto out;
+	}
+	const char *p1[] = { user };
+	r = dbreq_run(&w->db, Q_USER_EXISTS, p1, NULL);
+	if (!r) {
+		fail_db(w);
+		goto out;
+	}
+	bool taken = PQntuples(r) > 0;
+	PQclear(r);
+	r = NULL;
+	if (taken) {
+		register_page(w, 200, "The username is already taken", user, email);
+		goto out;
+	}
+	dbreq_close(&w->db);	/* no connection held while hashing */
+	if (!pw_hash(pwd, strlen(pwd), hash, sizeof hash)) {
+		fail(w, 503, "The server is out of memory. Please try again in a moment.");
+		goto out;
+	}
+	const char *p3[] = { user, email, hash };
+	r = dbreq_run(&w->db, Q_REGISTER, p3, NULL);
+	if (!r) {
+		fail_db(w);
+		goto out;
+	}
+	if (pgx_sqlstate_is(r, PGX_UNIQUE_VIOLATION)) {	/* lost a race with another sign-up */
+		register_page(w, 200, "The username is already taken", user, email);
+		goto out;
+	}
+	if (!websess_flash(&w->db, &w->sess, "You were successfully registered and can login now")) {
+		fail_db(w);
+		goto out;
+	}
+	redirect(w, "/login");
+out:
+	sodium_memzero(hash, sizeof hash);
+	PQclear(r);
+	route_params_release(&form);
+}
+
+static void register_user(struct web *w)
+{
+	if (!load_session(w))
+		return;
+	if (signed_in(w)) {
+		redirect(w, "/");
+		return;
+	}
+	if (w->req->method == HTTP_POST)
+		register_post(w);
+	else if (ensure_session(w))
+		register_page(w, 200, NULL, NULL, NULL);
+}
+
+static void logout(struct web *w)
+{
+	char token[WEBSESS_TOKEN_LEN + 1];
+	if (!load_session(w))
+		return;
+	if (!websess_delete(&w->db, &w->sess) ||
+	    !websess_create(&w->db, 0, NULL, "You were logged out", anon_ttl(w), w->now, &w->sess,
+			    token)) {
+		fail_db(w);
+		return;
+	}
+	set_cookie(w, token, anon_ttl(w));
+	redirect(w, "/public");
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+static bool method_ok(struct web *w, bool get, bool post)
+{
+	enum http_method m = w->req->method;
+	if ((get && (m == HTTP_GET || m == HTTP_HEAD)) || (post && m == HTTP_POST))
+		return true;
+	fail(w, 405, "This page does not answer that method.");
+	http_resp_header(w->resp, "Allow", get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST");
+	return false;
+}
+
+/* "/<name>/<action>" -> name (in buf) and action; false for other shapes. */
+static bool split_user_action(const char *path, struct buf *name, const char **action)
+{
+	if (path[0] != '/')
+		return false;
+	const char *slash = strchr(path + 1, '/');
+	if (!slash || slash == path + 1 || strchr(slash + 1, '/'))
+		return false;
+	buf_add(name, path + 1, (size_t)(slash - path - 1));
+	*action = slash + 1;
+	return true;
+}
+
+void web_handle(struct http_req *req, struct http_resp *resp)
+{
+	struct web w = { .req = req, .resp = resp, .cfg = req->cfg,
+			 .db = { .pool = &req->app->pool }, .now = (int64_t)time(NULL) };
+	const char *path = req->target.path;
+	const char *name, *action;
+	struct buf user = BUF_INIT;
+
+	req->mroute = MR_WEB;
+	if (strncmp(path, "/static/", 8) == 0) {
+		if (method_ok(&w, true, false) && !static_handle(req, resp))
+			fail(&w, 404, "There is no such file.");
+	} else if (strcmp(path, "/") == 0) {
+		if (method_ok(&w, true, false))
+			my_timeline(&w);
+	} else if (strcmp(path, "/public") == 0) {
+		if (method_ok(&w, true, false))
+			public_timeline(&w);
+	} else if (strcmp(path, "/login") == 0) {
+		if (method_ok(&w, true, true))
+			login(&w);
+	} else if (strcmp(path, "/register") == 0) {
+		if (method_ok(&w, true, true))
+			register_user(&w);
+	} else if (strcmp(path, "/logout") == 0) {
+		if (method_ok(&w, true, false))
+			logout(&w);
+	} else if (strcmp(path, "/add_message") == 0) {
+		if (method_ok(&w, false, true))
+			add_message(&w);
+	} else if ((name = route_tail(path, "/")) != NULL) {
+		if (method_ok(&w, true, false))
+			user_timeline(&w, name);
+	} else if (split_user_action(path, &user, &action) &&
+		   (strcmp(action, "follow") == 0 || strcmp(action, "unfollow") == 0)) {
+		if (method_ok(&w, true, false))
+			follow(&w, user.data, action[0] == 'f');
+	} else {
+		fail(&w, 404, "The page you asked for does not exist.");
+	}
+	buf_release(&user);
+	websess_release(&w.sess);
+	dbreq_close(&w.db);
+}
