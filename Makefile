@@ -26,7 +26,7 @@ WARN      := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
              -Wvla -Wwrite-strings -fno-common -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) $(if $(WERROR),-Werror,) \
-             -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+             -Ilib -Ihop -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -38,10 +38,14 @@ MTD_SRC   := $(wildcard minitwitd/*.c)
 SCHEMA    := $(sort $(wildcard sql/schema/*.sql))
 STATIC    := $(sort $(wildcard static/*))
 
+HOP_SRC   := $(wildcard hop/*.c)
+HOP_SQL   := $(sort $(wildcard sql/hop/*.sql))
+
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+HOP_OBJ   := $(HOP_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/hop_sql.o
 MTD_OBJ   := $(MTD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o $(BUILD)/gen/static_files.o
 
-PROGRAMS  := $(BIN)/minitwitd
+PROGRAMS  := $(BIN)/minitwitd $(BIN)/sync-fdw
 
 all: $(PROGRAMS)
 
@@ -68,6 +72,22 @@ $(BUILD)/gen/static_files.c: $(STATIC) $(BUILD)/tools/embed
 
 $(BUILD)/gen/static_files.o: $(BUILD)/gen/static_files.c
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/hop_sql.c: $(HOP_SQL) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed hop_sql $(HOP_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/hop_sql.o: $(BUILD)/gen/hop_sql.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# hop/ is the migration engine: sync-fdw and migrate link it, never minitwitd
+$(BUILD)/hop.a: $(HOP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/sync-fdw: $(BUILD)/sync-fdw/main.o $(BUILD)/hop.a $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/lib.a: $(LIB_OBJ)
 	@rm -f $@
@@ -107,7 +127,8 @@ valgrind: $(UNIT_BINS)
 		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t; done
 
 integration: $(PROGRAMS)
-	MINITWITD=$(abspath $(BIN)/minitwitd) BUILD=$(abspath $(BUILD)) tests/integration/run
+	MINITWITD=$(abspath $(BIN)/minitwitd) SYNC_FDW=$(abspath $(BIN)/sync-fdw) \
+		BUILD=$(abspath $(BUILD)) tests/integration/run
 
 # The web UI in a real browser (also part of integration: tests/integration/test_browser.py).
 browser: $(PROGRAMS)

@@ -750,17 +750,23 @@ static void add_hint(struct buf *b, const struct cfg_key *keys, size_t nkeys,
 }
 
 /* Apply one section's mapping of the file to settings. */
+static bool skipped(const char *const *skip, const char *name);
+
 static bool apply_section(const struct cfg_key *keys, size_t nkeys,
 			  const struct cfg_doc *doc, const char *section,
-			  const struct cfg_node *map, void *settings,
+			  const struct cfg_node *map, const char *const *skip, void *settings,
 			  struct cfg_error *err)
 {
-	struct buf msg = BUF_INIT;
+	struct buf msg = BUF_INIT, full = BUF_INIT;
 	bool ok = false;
 
 	for (size_t i = 0; i < map->n; i++) {
 		const struct cfg_node *key = map->keys[i];
 		const struct cfg_node *val = map->items[i];
+		buf_reset(&full);
+		buf_addf(&full, "%s.%s", section, key->scalar);
+		if (skipped(skip, buf_str(&full)))
+			continue;
 		const struct cfg_key *k = find_key(keys, nkeys, section, key->scalar);
 
 		buf_reset(&msg);
@@ -791,12 +797,33 @@ static bool apply_section(const struct cfg_key *keys, size_t nkeys,
 	ok = true;
 out:
 	buf_release(&msg);
+	buf_release(&full);
 	return ok;
 }
 
-/* Apply the parsed file: a mapping of sections, each a mapping of scalars. */
+static bool skipped(const char *const *skip, const char *name)
+{
+	for (; skip && *skip; skip++)
+		if (strcmp(*skip, name) == 0)
+			return true;
+	return false;
+}
+
+/* True when skip names a key of section ("cutover.servers" for "cutover"). */
+static bool skipped_within(const char *const *skip, const char *section)
+{
+	size_t n = strlen(section);
+	for (; skip && *skip; skip++)
+		if (strncmp(*skip, section, n) == 0 && (*skip)[n] == '.')
+			return true;
+	return false;
+}
+
+/* Apply the parsed file: a mapping of sections, each a mapping of scalars;
+ * sections named in skip are left to the caller. */
 static bool apply_doc(const struct cfg_key *keys, size_t nkeys,
-		      const struct cfg_doc *doc, void *settings, struct cfg_error *err)
+		      const struct cfg_doc *doc, const char *const *skip, void *settings,
+		      struct cfg_error *err)
 {
 	const struct cfg_node *root = doc->root;
 	if (!root || node_is_null(root))
@@ -810,7 +837,9 @@ static bool apply_doc(const struct cfg_key *keys, size_t nkeys,
 		const struct cfg_node *name = root->keys[i];
 		const struct cfg_node *sec = root->items[i];
 
-		if (!find_key(keys, nkeys, name->scalar, NULL)) {
+		if (skipped(skip, name->scalar))
+			continue;
+		if (!find_key(keys, nkeys, name->scalar, NULL) && !skipped_within(skip, name->scalar)) {
 			struct buf msg = BUF_INIT;
 			buf_adds(&msg, "unknown section ");
 			add_quoted(&msg, name->scalar);
@@ -826,7 +855,7 @@ static bool apply_doc(const struct cfg_key *keys, size_t nkeys,
 			return cfg_fail(err, doc, sec,
 					"invalid section \"%s\": expected a mapping, got %s",
 					name->scalar, kind_name(sec->kind));
-		if (!apply_section(keys, nkeys, doc, name->scalar, sec, settings, err))
+		if (!apply_section(keys, nkeys, doc, name->scalar, sec, skip, settings, err))
 			return false;
 	}
 	return true;
@@ -872,26 +901,36 @@ out:
 	return ok;
 }
 
-bool cfg_load(const struct cfg_key *keys, size_t nkeys, const char *path,
-	      const char *env_prefix, void *settings, struct cfg_error *err)
+/* Store every key's default; false (with err) for a bad default. */
+static bool apply_defaults(const struct cfg_key *keys, size_t nkeys, void *settings,
+			   struct cfg_error *err)
 {
-	struct cfg_doc doc = { NULL, NULL };
-	struct buf msg = BUF_INIT;
-	bool ok = false;
-
 	for (size_t i = 0; i < nkeys; i++) {
 		if (!keys[i].def || store(&keys[i], keys[i].def, settings))
 			continue;
 		/* A bad default is the program's bug, but still not a crash. */
+		struct buf msg = BUF_INIT;
 		buf_adds(&msg, "invalid default: ");
 		describe_invalid(&msg, &keys[i], keys[i].def);
 		fail_at(err, NULL, 0, 0, "%s", buf_str(&msg));
-		goto out;
+		buf_release(&msg);
+		return false;
 	}
+	return true;
+}
+
+bool cfg_load(const struct cfg_key *keys, size_t nkeys, const char *path,
+	      const char *env_prefix, void *settings, struct cfg_error *err)
+{
+	struct cfg_doc doc = { NULL, NULL };
+	bool ok = false;
+
+	if (!apply_defaults(keys, nkeys, settings, err))
+		goto out;
 	if (path) {
 		if (!cfg_doc_parse(path, &doc, err))
 			goto out;
-		if (!apply_doc(keys, nkeys, &doc, settings, err))
+		if (!apply_doc(keys, nkeys, &doc, NULL, settings, err))
 			goto out;
 	}
 	if (env_prefix && !apply_env(keys, nkeys, env_prefix, settings, err))
@@ -899,8 +938,16 @@ bool cfg_load(const struct cfg_key *keys, size_t nkeys, const char *path,
 	ok = true;
 out:
 	cfg_doc_release(&doc);
-	buf_release(&msg);
 	return ok;
+}
+
+bool cfg_load_doc(const struct cfg_key *keys, size_t nkeys, const struct cfg_doc *doc,
+		  const char *const *skip, const char *env_prefix, void *settings,
+		  struct cfg_error *err)
+{
+	return apply_defaults(keys, nkeys, settings, err) &&
+	       (!doc || apply_doc(keys, nkeys, doc, skip, settings, err)) &&
+	       (!env_prefix || apply_env(keys, nkeys, env_prefix, settings, err));
 }
 
 void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings)

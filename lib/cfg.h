@@ -48,6 +48,8 @@ struct cfg_key {
 	const char *help;	/* one line, shown by --print-config comments */
 };
 
+struct cfg_doc;
+
 struct cfg_error {
 	char msg[1024];		/* "config/x.yaml:3:5: unknown key \"http.lisen\"" */
 };
@@ -62,6 +64,16 @@ struct cfg_error {
 MUST_CHECK bool cfg_load(const struct cfg_key *keys, size_t nkeys,
 			 const char *path, const char *env_prefix,
 			 void *settings, struct cfg_error *err);
+
+/*
+ * The same from an already parsed document (doc may be NULL): for configs
+ * that mix fixed keys with sections of their own shape.  Sections ("tables")
+ * and keys ("cutover.servers") named in skip, a NULL-terminated list, are not
+ * looked at; the caller reads them from the document itself.
+ */
+MUST_CHECK bool cfg_load_doc(const struct cfg_key *keys, size_t nkeys,
+			     const struct cfg_doc *doc, const char *const *skip,
+			     const char *env_prefix, void *settings, struct cfg_error *err);
 
 /* Free the strings cfg_load() stored in *settings; safe on a zeroed struct. */
 void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings);

@@ -137,8 +137,10 @@ PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts)
 
 	for (int i = 1; i <= attempts; i++) {
 		c = PQconnectdbParams(keys, vals, 1);
-		if (c && PQstatus(c) == CONNECTION_OK)
+		if (c && PQstatus(c) == CONNECTION_OK) {
+			pgx_quiet_notices(c);
 			goto out;
+		}
 		const char *err = c ? PQerrorMessage(c) : "out of memory";
 		size_t n = strlen(err);
 		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
@@ -216,6 +218,21 @@ bool pgx_conn_lost(const PGconn *c, const PGresult *r)
 	const char *s = pgx_sqlstate(r);
 	return strncmp(s, "08", 2) == 0 || strcmp(s, PGX_ADMIN_SHUTDOWN) == 0 ||
 	       strcmp(s, PGX_CRASH_SHUTDOWN) == 0 || strcmp(s, PGX_CANNOT_CONNECT_NOW) == 0;
+}
+
+static void notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	size_t n = strlen(message);
+	while (n && message[n - 1] == '\n')
+		n--;
+	log_debug("server notice: %.*s", (int)n, message);
+}
+
+void pgx_quiet_notices(PGconn *c)
+{
+	if (c)
+		PQsetNoticeProcessor(c, notice_to_log, NULL);
 }
 
 bool pgx_exec(PGconn *c, const char *sql, const char *what)

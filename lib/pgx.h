@@ -68,6 +68,9 @@ bool pgx_sqlstate_is(const PGresult *r, const char *code);
  */
 bool pgx_conn_lost(const PGconn *c, const PGresult *r);
 
+/* Send the server's NOTICEs to the debug log instead of stderr. */
+void pgx_quiet_notices(PGconn *c);
+
 /* Run a command with no parameters and expect PGRES_COMMAND_OK or TUPLES_OK. */
 MUST_CHECK bool pgx_exec(PGconn *c, const char *sql, const char *what);
 

@@ -1,0 +1,746 @@
+/*
+ * apply: the live sync; see apply.h for why it is exactly once.
+ */
+#include "apply.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pgx.h"
+#include "sqlgen.h"
+#include "banned.h"
+
+/* Per-run state: SQL built once from the plan. */
+struct applier {
+	struct hop *h;
+	const struct apply_opts *o;
+	char **del_sql, **ups_sql;	/* per plan table */
+	bool *has_pieces;		/* per plan table: copy pieces to skip against */
+	bool *prepared;			/* per plan table x op: ordered statements prepared */
+	char *fetch_range, *fetch_open, *horizon_sql, *prune_sql, *schema_sql;
+	int kill_point;			/* test hook, see kill_here() */
+	int64_t kill_batch;
+	double rate;
+};
+
+enum { KILL_NONE, KILL_BEFORE_APPLY, KILL_MID_BATCH, KILL_AFTER_APPLY, KILL_BEFORE_COMMIT,
+       KILL_AFTER_COMMIT };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms, volatile sig_atomic_t *stop)
+{
+	while (ms > 0 && !(stop && *stop)) {
+		int64_t step = ms > 100 ? 100 : ms;
+		struct timespec ts = { (time_t)(step / 1000), (long)(step % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/*
+ * Test hook for the crash tests: SYNC_FDW_TEST_KILL_AT=<point>:<batch> makes
+ * the process SIGKILL itself at that point of that batch (counted from 1 in
+ * this run).  Points: before-apply, mid-batch, after-apply, before-commit,
+ * after-commit.
+ */
+static void kill_setup(struct applier *a)
+{
+	static const char *const names[] = { "", "before-apply", "mid-batch", "after-apply",
+					     "before-commit", "after-commit" };
+	const char *v = getenv("SYNC_FDW_TEST_KILL_AT");
+	if (!v)
+		return;
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+	for (int i = 1; i <= KILL_AFTER_COMMIT; i++)
+		if (strlen(names[i]) == n && strncmp(v, names[i], n) == 0)
+			a->kill_point = i;
+	a->kill_batch = colon ? strtoll(colon + 1, NULL, 10) : 1;
+}
+
+static void kill_here(const struct applier *a, int point, int64_t batch)
+{
+	if (a->kill_point == point && a->kill_batch == batch) {
+		log_warn("test hook: killing myself at point %d of batch %" PRId64, point, batch);
+		raise(SIGKILL);
+	}
+}
+
+static void rollback(PGconn *c)
+{
+	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+	}
+}
+
+static void applier_release(struct applier *a)
+{
+	for (size_t i = 0; a->del_sql && i < a->h->plan.n; i++) {
+		free(a->del_sql[i]);
+		free(a->ups_sql[i]);
+	}
+	free(a->del_sql);
+	free(a->ups_sql);
+	free(a->has_pieces);
+	free(a->prepared);
+	free(a->fetch_range);
+	free(a->fetch_open);
+	free(a->horizon_sql);
+	free(a->prune_sql);
+	free(a->schema_sql);
+}
+
+static void applier_init(struct applier *a, struct hop *h, const struct apply_opts *o)
+{
+	memset(a, 0, sizeof *a);
+	a->h = h;
+	a->o = o;
+	size_t n = h->plan.n ? h->plan.n : 1;
+	a->del_sql = calloc(n, sizeof *a->del_sql);
+	a->ups_sql = calloc(n, sizeof *a->ups_sql);
+	a->has_pieces = calloc(n, sizeof *a->has_pieces);
+	a->prepared = calloc(n * 3, sizeof *a->prepared);
+	if (!a->del_sql || !a->ups_sql || !a->has_pieces || !a->prepared)
+		abort();
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < h->plan.n; i++) {
+		sqlgen_apply_delete(&b, &h->plan, &h->plan.t[i], h->staging);
+		a->del_sql[i] = buf_detach(&b);
+		sqlgen_apply_upsert(&b, &h->plan, &h->plan.t[i], h->staging);
+		a->ups_sql[i] = buf_detach(&b);
+	}
+	buf_adds(&b, "INSERT INTO pg_temp.sync_batch SELECT change_id, xid, tbl, op, img, old, ts FROM ");
+	sqlgen_qualified(&b, h->cdc, "changes");
+	buf_adds(&b, " WHERE change_id > $1 AND change_id <= $2");
+	a->fetch_range = buf_detach(&b);
+	buf_adds(&b, "INSERT INTO pg_temp.sync_batch SELECT change_id, xid, tbl, op, img, old, ts FROM ");
+	sqlgen_qualified(&b, h->cdc, "changes");
+	buf_adds(&b, " WHERE change_id <= $1 AND xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[]))");
+	a->fetch_open = buf_detach(&b);
+	buf_adds(&b, "SELECT snapshot, seq FROM ");
+	sqlgen_qualified(&b, h->cdc, "horizon");
+	a->horizon_sql = buf_detach(&b);
+	buf_adds(&b, "DELETE FROM ");
+	sqlgen_qualified(&b, h->cdc, "changes");
+	buf_adds(&b, " WHERE change_id <= $1 AND NOT (xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[])))");
+	a->prune_sql = buf_detach(&b);
+	buf_adds(&b, "SELECT name, captured, current FROM ");
+	sqlgen_qualified(&b, h->cdc, "table_columns");
+	buf_adds(&b, " WHERE captured IS DISTINCT FROM current");
+	a->schema_sql = buf_detach(&b);
+	kill_setup(a);
+}
+
+/* The connection-level failures worth retrying after a pause. */
+static bool transient(PGconn *c, const PGresult *r)
+{
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return true;
+	const char *s = pgx_sqlstate(r);
+	/* class 08 (also postgres_fdw's "could not connect" for the source),
+	 * server shutting down, serialization failure, deadlock, lock timeout */
+	return pgx_conn_lost(c, r) || strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+	       strcmp(s, "55P03") == 0 || strcmp(s, "57P03") == 0;
+}
+
+struct batch_state {
+	int64_t pos, seen_max, upto, seq;
+	char *prev[3];		/* previous snapshot P: xmin, xmax, xip (xid8[] text) */
+	char *snap;		/* this batch's snapshot S */
+	char *cur[3];		/* S: xmin, xmax, xip */
+	int64_t fetched, skipped, applied;
+	bool fallback;
+};
+
+static void batch_state_release(struct batch_state *s)
+{
+	for (int i = 0; i < 3; i++) {
+		free(s->prev[i]);
+		free(s->cur[i]);
+	}
+	free(s->snap);
+	memset(s, 0, sizeof *s);
+}
+
+static char *dupval(PGresult *r, int row, int col)
+{
+	char *s = strdup(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+	if (!s)
+		abort();
+	return s;
+}
+
+/* Run a parameterless command in the batch; on failure *r holds the result. */
+static bool run(PGconn *c, const char *sql, const char *what, PGresult **err)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return true;
+	}
+	pgx_log_failure(r, what);
+	*err = r;
+	return false;
+}
+
+/* Apply the batch one change at a time, in change-id order. */
+static bool apply_ordered(struct applier *a, PGresult **err)
+{
+	struct hop *h = a->h;
+	PGresult *rows = PQexec(h->tgt, "SELECT tbl, op, img, old FROM pg_temp.sync_batch ORDER BY change_id");
+	if (!pgx_check(rows, PGRES_TUPLES_OK, -1, 4, "read the batch")) {
+		*err = rows;
+		return false;
+	}
+	bool ok = true;
+	for (int i = 0; ok && i < PQntuples(rows); i++) {
+		int id = (int)strtol(PQgetvalue(rows, i, 0), NULL, 10);
+		char op = PQgetvalue(rows, i, 1)[0];
+		if (id < 1 || (size_t)id > h->plan.n)
+			continue;
+		size_t ti = (size_t)id - 1, oi = op == 'I' ? 0 : op == 'U' ? 1 : 2;
+		char name[48];
+		snprintf(name, sizeof name, "sync_fdw_apply_%zu_%c", ti, op);
+		if (!a->prepared[ti * 3 + oi]) {
+			struct buf sql = BUF_INIT;
+			sqlgen_apply_one(&sql, &h->plan, &h->plan.t[ti], h->staging, op);
+			PGresult *p = PQprepare(h->tgt, name, sql.data, op == 'U' ? 2 : 1, NULL);
+			buf_release(&sql);
+			if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+				pgx_log_failure(p, "prepare the ordered apply");
+				*err = p;
+				ok = false;
+				break;
+			}
+			PQclear(p);
+			a->prepared[ti * 3 + oi] = true;
+		}
+		const char *params[] = { PQgetvalue(rows, i, 2),
+					 PQgetisnull(rows, i, 3) ? NULL : PQgetvalue(rows, i, 3) };
+		PGresult *r = PQexecPrepared(h->tgt, name, op == 'U' ? 2 : 1, params, NULL, NULL, 0);
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			struct buf what = BUF_INIT;
+			buf_addf(&what, "apply a change to table \"%s\" in order", h->plan.t[ti].src->name);
+			pgx_log_failure(r, what.data);
+			buf_release(&what);
+			*err = r;
+			ok = false;
+			break;
+		}
+		PQclear(r);
+	}
+	PQclear(rows);
+	return ok;
+}
+
+/* Which tables the batch touches (plan indexes). */
+static bool batch_tables(struct hop *h, bool *touched, PGresult **err)
+{
+	PGresult *r = PQexec(h->tgt, "SELECT DISTINCT tbl FROM pg_temp.sync_batch");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pgx_log_failure(r, "read the batch's tables");
+		*err = r;
+		return false;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		long id = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		if (id >= 1 && (size_t)id <= h->plan.n)
+			touched[id - 1] = true;
+	}
+	PQclear(r);
+	return true;
+}
+
+/* Set-based apply; false with *err when it failed (the caller falls back). */
+static bool apply_sets(struct applier *a, const bool *touched, int64_t batch_no, PGresult **err)
+{
+	struct hop *h = a->h;
+	for (size_t k = h->plan.n; k-- > 0;) {	/* children first */
+		size_t i = h->plan.order[k];
+		if (touched[i] && !run(h->tgt, a->del_sql[i], "apply deletes", err))
+			return false;
+	}
+	kill_here(a, KILL_MID_BATCH, batch_no);
+	for (size_t k = 0; k < h->plan.n; k++) {	/* parents first */
+		size_t i = h->plan.order[k];
+		if (touched[i] && !run(h->tgt, a->ups_sql[i], "apply inserts and updates", err))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One batch in one target transaction.  Returns 1 when it applied or found
+ * nothing, 0 on a transient failure (retry), -1 on a failure to stop for.
+ */
+static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *s)
+{
+	struct hop *h = a->h;
+	PGconn *c = h->tgt;
+	PGresult *r = NULL, *err = NULL;
+	char pos[24], upto[24];
+	bool *touched = NULL;
+	int rc = -1;
+
+	memset(s, 0, sizeof *s);
+	if (!run(c, "BEGIN", "begin a batch", &err))
+		goto fail;
+	const char *p1[] = { h->server };
+	r = PQexecParams(c, "SELECT pos, seen_max, pg_snapshot_xmin(open_snapshot), "
+			    "copy_started_at IS NOT NULL AND copy_finished_at IS NULL, stop_requested, "
+			    "pg_snapshot_xmax(open_snapshot), coalesce((SELECT array_agg(x) FROM "
+			    "pg_snapshot_xip(open_snapshot) x), '{}')::text FROM sync_fdw.hop WHERE server = $1 "
+			    "FOR UPDATE", 1, NULL, p1, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pgx_log_failure(r, "read the hop's position");
+		err = r;
+		r = NULL;
+		goto fail;
+	}
+	if (PQntuples(r) != 1) {
+		log_error("no hop \"%s\" on the target; hint: run \"sync-fdw link\" first", h->server);
+		goto fail;
+	}
+	if (PQgetvalue(r, 0, 3)[0] == 't') {
+		log_error("the copy of hop \"%s\" has not finished; hint: finish it (migrate copy) "
+			  "before applying changes", h->server);
+		goto fail;
+	}
+	s->pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	s->seen_max = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	s->prev[0] = dupval(r, 0, 2);
+	s->prev[1] = dupval(r, 0, 5);
+	s->prev[2] = dupval(r, 0, 6);
+	bool stop = PQgetvalue(r, 0, 4)[0] == 't';
+	PQclear(r);
+	r = NULL;
+	if (stop && a->o->follow) {
+		rc = 2;	/* a cutover takes over */
+		goto fail;
+	}
+
+	/* the remote snapshot S starts here */
+	r = PQexec(c, a->horizon_sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pgx_log_failure(r, "read the source's horizon through the link");
+		err = r;
+		r = NULL;
+		goto fail;
+	}
+	s->snap = dupval(r, 0, 0);
+	s->seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	const char *p2[] = { s->snap };
+	r = PQexecParams(c, "SELECT pg_snapshot_xmin($1::pg_snapshot), pg_snapshot_xmax($1::pg_snapshot),"
+			    " coalesce((SELECT array_agg(x) FROM pg_snapshot_xip($1::pg_snapshot) x), '{}')::text",
+			 1, NULL, p2, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pgx_log_failure(r, "read the source's snapshot");
+		err = r;
+		r = NULL;
+		goto fail;
+	}
+	for (int i = 0; i < 3; i++)
+		s->cur[i] = dupval(r, 0, i);
+	PQclear(r);
+	r = NULL;
+
+	s->upto = s->pos + a->o->batch_size;
+	if (s->upto > s->seen_max)
+		s->upto = s->seen_max;
+	if (s->upto < s->pos)
+		s->upto = s->pos;
+	snprintf(pos, sizeof pos, "%" PRId64, s->pos);
+	snprintf(upto, sizeof upto, "%" PRId64, s->upto);
+
+	if (!run(c, "CREATE TEMP TABLE IF NOT EXISTS sync_batch (change_id bigint, xid xid8, "
+		    "tbl integer, op \"char\", img text, old text, ts timestamptz) ON COMMIT DELETE ROWS",
+		 "create the batch table", &err))
+		goto fail;
+	if (s->upto > s->pos) {
+		const char *p3[] = { pos, upto };
+		r = PQexecParams(c, a->fetch_range, 2, NULL, p3, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pgx_log_failure(r, "read the source's changes");
+			err = r;
+			r = NULL;
+			goto fail;
+		}
+		s->fetched += strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+		r = NULL;
+	}
+	{
+		/* changes at or below pos of transactions running in P */
+		const char *p4[] = { pos, s->prev[0], s->prev[1], s->prev[2] };
+		r = PQexecParams(c, a->fetch_open, 4, NULL, p4, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pgx_log_failure(r, "read the changes of transactions that were open");
+			err = r;
+			r = NULL;
+			goto fail;
+		}
+		s->fetched += strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+		r = NULL;
+	}
+
+	if (s->fetched > 0) {
+		/* a schema change on the source stops the sync, loudly */
+		r = PQexec(c, a->schema_sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			pgx_log_failure(r, "compare the source's columns");
+			err = r;
+			r = NULL;
+			goto fail;
+		}
+		if (PQntuples(r) > 0) {
+			struct buf msg = BUF_INIT;
+			buf_addf(&msg, "the source's table \"%s\" changed since capture was installed "
+				       "(columns were: %s; now: %s): the sync stops rather than drop data; "
+				       "hint: apply the same change to the target, then run \"sync-fdw link\" "
+				       "and \"sync-fdw capture install\" again",
+				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+				 PQgetisnull(r, 0, 2) ? "(table gone)" : PQgetvalue(r, 0, 2));
+			log_error("%s", msg.data);
+			hop_record_error(h, msg.data);
+			buf_release(&msg);
+			PQclear(r);
+			r = NULL;
+			goto fail;
+		}
+		PQclear(r);
+		r = NULL;
+
+		/* skip what the copy already holds */
+		for (size_t i = 0; i < h->plan.n; i++) {
+			if (!a->has_pieces[i])
+				continue;
+			struct buf sql = BUF_INIT;
+			sqlgen_skip_copied(&sql, &h->plan.t[i], h->staging, h->server_lit.data);
+			r = PQexec(c, sql.data);
+			buf_release(&sql);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				pgx_log_failure(r, "skip changes already copied");
+				err = r;
+				r = NULL;
+				goto fail;
+			}
+			s->skipped += strtoll(PQcmdTuples(r), NULL, 10);
+			PQclear(r);
+			r = NULL;
+		}
+		s->applied = s->fetched - s->skipped;
+		kill_here(a, KILL_BEFORE_APPLY, batch_no);
+
+		touched = calloc(h->plan.n ? h->plan.n : 1, sizeof *touched);
+		if (!touched)
+			abort();
+		if (s->applied > 0) {
+			if (!batch_tables(h, touched, &err))
+				goto fail;
+			if (!run(c, "SAVEPOINT sync_sets", "savepoint", &err))
+				goto fail;
+			if (!apply_sets(a, touched, batch_no, &err)) {
+				if (transient(c, err))
+					goto fail;
+				PQclear(err);
+				err = NULL;
+				log_warn("batch %" PRId64 ": applying by sets failed, applying its %" PRId64
+					 " changes one at a time in order", batch_no, s->applied);
+				s->fallback = true;
+				if (!run(c, "ROLLBACK TO SAVEPOINT sync_sets", "rollback to savepoint", &err) ||
+				    !apply_ordered(a, &err))
+					goto fail;
+			}
+		}
+		kill_here(a, KILL_AFTER_APPLY, batch_no);
+	}
+
+	char seq[24], fetched[24], skipped[24], rate[32];
+	snprintf(seq, sizeof seq, "%" PRId64, s->seq);
+	snprintf(fetched, sizeof fetched, "%" PRId64, s->applied);
+	snprintf(skipped, sizeof skipped, "%" PRId64, s->skipped);
+	snprintf(rate, sizeof rate, "%.1f", a->rate);
+	const char *p5[] = { h->server, upto, s->snap, seq, fetched, skipped, rate };
+	r = PQexecParams(c, "UPDATE sync_fdw.hop SET pos = $2, open_snapshot = $3::pg_snapshot, seen_max = "
+			    "greatest(seen_max, $4::bigint), applied_changes = applied_changes + $5,"
+			    " skipped_changes = skipped_changes + $6, batches = batches + 1,"
+			    " last_batch_at = now(), rate = $7,"
+			    " last_change_at = coalesce((SELECT max(ts) FROM pg_temp.sync_batch), last_change_at),"
+			    " last_error = NULL, stage = CASE WHEN stage IN ('linked', 'capturing', 'copied')"
+			    " THEN 'syncing' ELSE stage END WHERE server = $1",
+			 7, NULL, p5, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pgx_log_failure(r, "record the hop's position");
+		err = r;
+		r = NULL;
+		goto fail;
+	}
+	PQclear(r);
+	r = NULL;
+	kill_here(a, KILL_BEFORE_COMMIT, batch_no);
+	if (!run(c, "COMMIT", "commit the batch", &err))
+		goto fail;
+	kill_here(a, KILL_AFTER_COMMIT, batch_no);
+
+	/* processed changes can go from the source (idempotent, may fail) */
+	if (s->fetched > 0) {
+		const char *p6[] = { upto, s->cur[0], s->cur[1], s->cur[2] };
+		r = PQexecParams(c, a->prune_sql, 4, NULL, p6, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			log_warn("could not delete processed changes from the source (retried later): %s",
+				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+					 ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "?");
+		PQclear(r);
+		r = NULL;
+	}
+	free(touched);
+	return 1;
+fail:
+	if (rc != 2)
+		rc = err && transient(c, err) ? 0 : (!err && PQstatus(c) != CONNECTION_OK ? 0 : rc);
+	PQclear(err);
+	PQclear(r);
+	free(touched);
+	rollback(c);
+	return rc;
+}
+
+/* Which tables have copy pieces (their changes are checked against them). */
+static bool load_pieces(struct applier *a)
+{
+	const char *p[] = { a->h->server };
+	PGresult *r = PQexecParams(a->h->tgt, "SELECT DISTINCT tbl FROM sync_fdw.copied WHERE server = $1",
+				   1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the copy's pieces");
+	for (int i = 0; ok && i < PQntuples(r); i++) {
+		long id = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		if (id >= 1 && (size_t)id <= a->h->plan.n)
+			a->has_pieces[id - 1] = true;
+	}
+	PQclear(r);
+	return ok;
+}
+
+static bool lock_hop(struct hop *h)
+{
+	const char *p[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt, "SELECT pg_try_advisory_lock(hashtextextended('sync_fdw:' || $1, 0))",
+				   1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "lock the hop");
+	bool got = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (ok && !got)
+		log_error("another applier is running for hop \"%s\" (only one may apply at a time); "
+			  "hint: stop it, or wait for it to finish", h->server);
+	return got;
+}
+
+/* Reconnect to the target after it went away, with backoff. */
+static bool reconnect(struct applier *a)
+{
+	struct hop *h = a->h;
+	int64_t delay = 200;
+	for (int64_t i = 1; i <= h->cfg->s.sync_connect_attempts; i++) {
+		if (a->o->stop && *a->o->stop)
+			return false;
+		PQfinish(h->tgt);
+		struct pgx_connect_opts o = { .what = "target", .application_name = "sync-fdw",
+					      .connect_timeout_s = 5, .attempts = 1 };
+		h->tgt = pgx_connect(h->cfg->s.target_dsn, &o);
+		if (h->tgt) {
+			memset(a->prepared, 0, h->plan.n * 3 * sizeof *a->prepared);
+			if (lock_hop(h))
+				return true;
+			return false;
+		}
+		log_warn("target unreachable, retrying in %" PRId64 " ms (attempt %" PRId64 " of %" PRId64 ")",
+			 delay, i, h->cfg->s.sync_connect_attempts);
+		sleep_ms(delay, a->o->stop);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+	return false;
+}
+
+static void progress(const struct applier *a, const struct apply_result *res, bool final)
+{
+	if (a->o->json) {
+		printf("{\"event\":\"%s\",\"batches\":%" PRId64 ",\"fetched\":%" PRId64 ",\"applied\":%" PRId64
+		       ",\"skipped\":%" PRId64 ",\"fallbacks\":%" PRId64 ",\"rate\":%.1f}\n",
+		       final ? "done" : "progress", res->batches, res->fetched, res->applied, res->skipped,
+		       res->fallbacks, a->rate);
+		fflush(stdout);
+	}
+	if (a->o->progress || final)
+		fprintf(stderr, "%ssync-fdw: %" PRId64 " changes applied (%" PRId64 " skipped: already "
+				"copied) in %" PRId64 " batches, %.0f changes/s%s",
+			isatty(STDERR_FILENO) && !final ? "\r" : "", res->applied, res->skipped,
+			res->batches, a->rate, final || !isatty(STDERR_FILENO) ? "\n" : "");
+}
+
+bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *res)
+{
+	struct applier a;
+	struct batch_state s;
+	bool ok = false;
+	int64_t retries = 0, last_progress = 0, window_start = now_ms(), window_changes = 0;
+
+	memset(res, 0, sizeof *res);
+	memset(&s, 0, sizeof s);
+	if (!hop_plan_ok(h)) {
+		struct buf msg = BUF_INIT;
+		buf_addf(&msg, "the hop cannot go ahead: %s", buf_str(&h->plan.problems));
+		hop_record_error(h, msg.data);
+		buf_release(&msg);
+		return false;
+	}
+	applier_init(&a, h, o);
+	if (!lock_hop(h) || !load_pieces(&a))
+		goto out;
+	for (int64_t batch_no = 1;; batch_no++) {
+		if (o->stop && *o->stop) {
+			ok = true;
+			break;
+		}
+		batch_state_release(&s);
+		int rc = apply_batch(&a, batch_no, &s);
+		if (rc == 2) {
+			log_info("stop requested on the target (a cutover takes over): stopping");
+			ok = true;
+			break;
+		}
+		if (rc < 0)
+			goto out;
+		if (rc == 0) {
+			if (++retries > h->cfg->s.sync_connect_attempts) {
+				log_error("giving up after %" PRId64 " failed attempts", retries - 1);
+				goto out;
+			}
+			int64_t delay = 100LL << (retries < 6 ? retries : 6);
+			log_warn("batch failed (the source or target may be restarting): retrying in %"
+				 PRId64 " ms", delay);
+			sleep_ms(delay, o->stop);
+			if (PQstatus(h->tgt) != CONNECTION_OK && !reconnect(&a))
+				goto out;
+			batch_no--;
+			continue;
+		}
+		retries = 0;
+		res->batches++;
+		res->fetched += s.fetched;
+		res->applied += s.applied;
+		res->skipped += s.skipped;
+		res->fallbacks += s.fallback;
+		window_changes += s.fetched;
+		int64_t now = now_ms();
+		if (now - window_start >= 1000) {
+			a.rate = (double)window_changes * 1000.0 / (double)(now - window_start);
+			window_start = now;
+			window_changes = 0;
+		}
+		if (now - last_progress >= 1000) {
+			progress(&a, res, false);
+			last_progress = now;
+		}
+		/* caught up: everything committed when this batch looked is
+		 * applied (changes of transactions still open are not pending:
+		 * they come when those commit) */
+		bool caught_up = s.upto >= s.seq && s.fetched == 0;
+		if (!o->follow && caught_up) {
+			ok = true;
+			break;
+		}
+		if (caught_up)
+			sleep_ms(o->interval_ms, o->stop);
+	}
+out:
+	if (!ok)
+		hop_record_error(h, "the apply stopped: see the sync-fdw log");
+	progress(&a, res, true);
+	batch_state_release(&s);
+	applier_release(&a);
+	return ok;
+}
+
+bool apply_status(struct hop *h, struct buf *out, bool json)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT h.stage, h.pos, h.applied_changes, h.skipped_changes, h.batches, h.rate,"
+		       " h.last_batch_at, h.last_change_at, h.last_error, h.last_error_at,"
+		       " (SELECT count(*) FROM ");
+	sqlgen_qualified(&sql, h->cdc, "changes");
+	buf_adds(&sql, " c WHERE c.change_id > h.pos OR (c.xid >= pg_snapshot_xmin(h.open_snapshot) AND"
+		       " NOT pg_visible_in_snapshot(c.xid, h.open_snapshot))),"
+		       " (SELECT extract(epoch FROM (SELECT at FROM ");
+	sqlgen_qualified(&sql, h->cdc, "horizon");
+	buf_adds(&sql, ") - min(c.ts)) FROM ");
+	sqlgen_qualified(&sql, h->cdc, "changes");
+	buf_adds(&sql, " c WHERE c.change_id > h.pos OR (c.xid >= pg_snapshot_xmin(h.open_snapshot) AND"
+		       " NOT pg_visible_in_snapshot(c.xid, h.open_snapshot))),"
+		       " (SELECT count(*) FROM pg_snapshot_xip(h.open_snapshot)), h.source"
+		       " FROM sync_fdw.hop h WHERE h.server = $1");
+	const char *p[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt, sql.data, 1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 14, "read the hop's status");
+	if (ok && PQntuples(r) == 0) {
+		log_error("no hop \"%s\" on the target; hint: run \"sync-fdw link\" first", h->server);
+		ok = false;
+	}
+	if (ok) {
+#define V(i) (PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i))
+#define S(i) (PQgetvalue(r, 0, i))
+		double lag = PQgetisnull(r, 0, 11) ? 0 : strtod(S(11), NULL);
+		if (lag < 0)
+			lag = 0;
+		if (json) {
+			buf_adds(out, "{\"hop\":");
+			buf_add_json_str(out, h->server, strlen(h->server));
+			buf_adds(out, ",\"source\":");
+			buf_add_json_str(out, S(13), strlen(S(13)));
+			buf_addf(out, ",\"stage\":\"%s\",\"position\":%s,\"pending\":%s,\"lag_seconds\":%.3f,"
+				      "\"applied\":%s,\"skipped\":%s,\"batches\":%s,\"rate\":%s,"
+				      "\"open_transactions\":%s,\"last_batch_at\":",
+				 V(0), V(1), V(10), lag, V(2), V(3), V(4), V(5), V(12));
+			if (V(6))
+				buf_addf(out, "\"%s\"", V(6));
+			else
+				buf_adds(out, "null");
+			buf_adds(out, ",\"last_error\":");
+			if (V(8))
+				buf_add_json_str(out, S(8), strlen(S(8)));
+			else
+				buf_adds(out, "null");
+			buf_adds(out, "}\n");
+		} else {
+			buf_addf(out, "hop:              %s (from %s)\nstage:            %s\n"
+				      "pending changes:  %s\nlag:              %.3f s\n"
+				      "applied:          %s (%s skipped: already copied) in %s batches\n"
+				      "apply rate:       %s changes/s\nlast batch:       %s\n"
+				      "last error:       %s%s%s\n",
+				 h->server, V(13), V(0), V(10), lag, V(2), V(3), V(4), V(5),
+				 V(6) ? V(6) : "never", V(8) ? V(8) : "none", V(9) ? " at " : "",
+				 V(9) ? V(9) : "");
+		}
+#undef V
+#undef S
+	}
+	PQclear(r);
+	buf_release(&sql);
+	return ok;
+}

@@ -1,0 +1,72 @@
+/*
+ * apply: the live sync.  Applies the source's captured changes to the
+ * target, ids remapped, in batches, exactly once.
+ *
+ * Why it is exactly once and loses nothing (design-notes/change-capture.md):
+ *
+ * - Position.  Change ids come from a sequence without cache, so they grow
+ *   in real time, but a transaction may commit after later ones.  A batch
+ *   reads, in one remote snapshot S (postgres_fdw gives every foreign scan of
+ *   a target transaction the same REPEATABLE READ snapshot):
+ *     the changes with  pos < change_id <= U,  and
+ *     the changes with  change_id <= pos  of the transactions that were
+ *     running in the previous batch's snapshot P (xid in xip(P), or
+ *     xid >= xmax(P): a snapshot does not list running transactions at or
+ *     above its xmax) and are visible now.
+ *   Afterwards pos = U and P = S.  A change at or below pos that was not
+ *   seen belonged to a transaction running in P, so it is read as soon as
+ *   that transaction commits; every change is read exactly once.
+ * - U never passes the change sequence's value read in the previous batch:
+ *   an id handed out before S was taken belongs to a transaction that had
+ *   an xid before S (the captured row was written first), so it is either
+ *   visible in S or listed as running in S.  A value read inside S could
+ *   name a change whose transaction S does not list.
+ * - Row history.  Two changes of one row are ordered by the row lock: the
+ *   later one was written after the earlier one committed, so it has the
+ *   larger change id and is visible only if the earlier one is.  A batch
+ *   therefore holds a prefix of every row's history, applied in change-id
+ *   order (set-based: the last image of each key wins; keyless tables by
+ *   net count of each whole row; an error there falls back to applying the
+ *   batch one change at a time, in order).
+ * - Atomicity.  The applied rows and the new (pos, open_xids) commit in the
+ *   same target transaction: a crash leaves both or neither.  Deleting
+ *   processed changes from the source is a later, idempotent step.
+ * - The copy.  Changes visible in the snapshot a copied piece was read in
+ *   are already in the copy and are skipped (sync_fdw.copied).
+ */
+#ifndef APPLY_H
+#define APPLY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hop.h"
+
+struct apply_opts {
+	bool follow;			/* keep applying until stopped */
+	int64_t batch_size;
+	int64_t interval_ms;		/* --follow: pause when idle */
+	int64_t max_lag_exit_ms;	/* --until-lag: exit once caught up this close (0: off) */
+	volatile sig_atomic_t *stop;	/* set by a signal handler */
+	bool progress;			/* progress lines on stderr */
+	bool json;			/* JSON progress lines on stdout */
+};
+
+struct apply_result {
+	int64_t fetched;		/* changes read */
+	int64_t applied;
+	int64_t skipped;		/* already in the copy */
+	int64_t batches;
+	int64_t fallbacks;		/* batches applied one change at a time */
+};
+
+/* Apply what is pending (once) or keep following; false (logged, and
+ * recorded as the hop's last error) when it had to stop. */
+MUST_CHECK bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *res);
+
+/* Where the sync stands: pending changes, lag, rate, last error. */
+MUST_CHECK bool apply_status(struct hop *h, struct buf *out, bool json);
+
+#endif

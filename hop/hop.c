@@ -1,0 +1,172 @@
+/*
+ * hop: the shared context of a hop's stages; see hop.h.
+ */
+#include "hop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pgx.h"
+#include "sqlgen.h"
+#include "banned.h"
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		abort();
+	return p;
+}
+
+const char *hop_sql_text(const char *name)
+{
+	for (unsigned i = 0; i < hop_sql_count; i++)
+		if (strcmp(hop_sql[i].name, name) == 0)
+			return hop_sql[i].text;
+	log_error("internal error: no embedded sql/hop/%s", name);
+	abort();
+}
+
+bool hop_exec(PGconn *c, const char *sql, const char *what)
+{
+	return pgx_exec(c, sql, what);
+}
+
+static PGconn *connect_end(const char *dsn, const char *what, const struct hop_config *cfg)
+{
+	struct pgx_connect_opts o = {
+		.what = what, .application_name = "sync-fdw", .connect_timeout_s = 5,
+		.attempts = (int)(cfg->s.sync_connect_attempts < 3 ? cfg->s.sync_connect_attempts : 3),
+		.backoff_ms = 200,
+	};
+	return pgx_connect(dsn, &o);
+}
+
+/* Offsets recorded for this hop when it was linked (none before). */
+static bool read_fixed(struct hop *h, struct plan_fixed **out, size_t *n)
+{
+	bool exists;
+	*out = NULL;
+	*n = 0;
+	if (!hop_exists(h, &exists))
+		return false;
+	if (!exists)
+		return true;
+	const char *p[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt, "SELECT table_name, \"offset\" FROM sync_fdw.ledger"
+					   " WHERE server = $1 AND NOT carried", 1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read the hop's recorded offsets");
+	if (ok && PQntuples(r) > 0) {
+		*out = calloc((size_t)PQntuples(r), sizeof **out);
+		if (!*out)
+			abort();
+		for (int i = 0; i < PQntuples(r); i++) {
+			(*out)[i].table = xstrdup(PQgetvalue(r, i, 0));
+			(*out)[i].offset = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		}
+		*n = (size_t)PQntuples(r);
+	}
+	PQclear(r);
+	return ok;
+}
+
+bool hop_open(struct hop *h, const struct hop_config *cfg, int need)
+{
+	memset(h, 0, sizeof *h);
+	h->cfg = cfg;
+	h->staging = xstrdup(cfg->s.link_schema);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%s_cdc", cfg->s.link_schema);
+	h->cdc = buf_detach(&b);
+	h->server = xstrdup(cfg->s.link_server);
+	sqlgen_literal(&h->server_lit, h->server);
+	pgx_mask_dsn(cfg->s.source_dsn, &b);
+	h->source_masked = buf_detach(&b);
+	pgx_mask_dsn(cfg->s.target_dsn, &b);
+	h->target_masked = buf_detach(&b);
+
+	if ((need & (HOP_TARGET | HOP_PLAN)) && !(h->tgt = connect_end(cfg->s.target_dsn, "target", cfg)))
+		return false;
+	if ((need & (HOP_SOURCE | HOP_PLAN)) && !(h->src = connect_end(cfg->s.source_dsn, "source", cfg)))
+		return false;
+	if (need & HOP_PLAN) {
+		struct plan_fixed *fixed = NULL;
+		size_t nfixed = 0;
+		bool ok = read_fixed(h, &fixed, &nfixed) &&
+			  plan_build(cfg, h->src, h->tgt, fixed, nfixed, &h->plan);
+		for (size_t i = 0; i < nfixed; i++)
+			free(fixed[i].table);
+		free(fixed);
+		if (!ok)
+			return false;
+		h->planned = true;
+	}
+	return true;
+}
+
+void hop_close(struct hop *h)
+{
+	if (h->planned)
+		plan_release(&h->plan);
+	PQfinish(h->src);
+	PQfinish(h->tgt);
+	free(h->staging);
+	free(h->cdc);
+	free(h->server);
+	free(h->source_masked);
+	free(h->target_masked);
+	buf_release(&h->server_lit);
+	memset(h, 0, sizeof *h);
+}
+
+bool hop_plan_ok(const struct hop *h)
+{
+	if (!h->plan.nproblems)
+		return true;
+	log_error("the hop cannot go ahead: %zu problem%s found (run \"migrate plan\" for the whole "
+		  "plan):\n%s", h->plan.nproblems, h->plan.nproblems == 1 ? "" : "s",
+		  buf_str(&h->plan.problems));
+	return false;
+}
+
+bool hop_state_init(struct hop *h)
+{
+	return hop_exec(h->tgt, hop_sql_text("target.sql"), "create the hop's state on the target");
+}
+
+void hop_record_error(struct hop *h, const char *msg)
+{
+	if (!h->tgt || PQstatus(h->tgt) != CONNECTION_OK)
+		return;
+	if (PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(h->tgt, "ROLLBACK");
+		PQclear(r);
+	}
+	const char *params[] = { h->server, msg };
+	PGresult *r = PQexecParams(h->tgt,
+				   "UPDATE sync_fdw.hop SET last_error = $2, last_error_at = now() "
+				   "WHERE server = $1", 2, NULL, params, NULL, NULL, 0);
+	PQclear(r);
+}
+
+bool hop_exists(struct hop *h, bool *exists)
+{
+	const char *params[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt,
+				   "SELECT to_regclass('sync_fdw.hop') IS NOT NULL AND EXISTS "
+				   "(SELECT 1 FROM pg_namespace WHERE nspname = 'sync_fdw')",
+				   0, NULL, NULL, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the hop's state");
+	bool have_schema = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	*exists = false;
+	if (!ok || !have_schema)
+		return ok;
+	r = PQexecParams(h->tgt, "SELECT 1 FROM sync_fdw.hop WHERE server = $1", 1, NULL, params,
+			 NULL, NULL, 0);
+	ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "look for the hop's state");
+	*exists = ok && PQntuples(r) == 1;
+	PQclear(r);
+	return ok;
+}

@@ -1,0 +1,61 @@
+/*
+ * hop: one move of data from a source database to a target, the context
+ * every stage shares (sync-fdw and migrate drive it): the configuration,
+ * direct connections to both ends, the plan, and the names used on the
+ * target.  The stages live in link.c, capture.c, copy.c, apply.c.
+ */
+#ifndef HOP_H
+#define HOP_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "embedded.h"
+#include "hopcfg.h"
+#include "plan.h"
+
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+extern const struct embedded_file hop_sql[];
+extern const unsigned hop_sql_count;
+
+struct hop {
+	const struct hop_config *cfg;
+	PGconn *src;			/* NULL when not needed */
+	PGconn *tgt;
+	struct hop_plan plan;
+	bool planned;
+	char *staging;			/* link.schema: the source's tables as foreign tables */
+	char *cdc;			/* <staging>_cdc: the source's change log, through the link */
+	char *server;			/* link.server */
+	struct buf server_lit;		/* 'server' as an SQL literal */
+	char *source_masked;		/* for the ledger and messages */
+	char *target_masked;
+};
+
+enum hop_need { HOP_TARGET = 1, HOP_SOURCE = 2, HOP_PLAN = 4 };
+
+/* Connect to what need asks for and build the plan; false (logged) on error. */
+MUST_CHECK bool hop_open(struct hop *h, const struct hop_config *cfg, int need);
+void hop_close(struct hop *h);
+
+/* Text of an embedded SQL file (sql/hop/NAME); aborts if missing (a build bug). */
+const char *hop_sql_text(const char *name);
+
+/* Run SQL on c; false (logged with what) on error. */
+MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
+
+/* The plan must be free of problems: false with each problem logged. */
+MUST_CHECK bool hop_plan_ok(const struct hop *h);
+
+/* Create the target's state schema (idempotent). */
+MUST_CHECK bool hop_state_init(struct hop *h);
+
+/* Record a problem on the hop row so that status can show it. */
+void hop_record_error(struct hop *h, const char *msg);
+
+/* true when the hop row exists on the target. */
+MUST_CHECK bool hop_exists(struct hop *h, bool *exists);
+
+#endif

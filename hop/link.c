@@ -1,0 +1,370 @@
+/*
+ * link: postgres_fdw link from the target to the source; see link.h.
+ */
+#include "link.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pgx.h"
+#include "sqlgen.h"
+#include "banned.h"
+
+/* Server options from the source DSN; user and password go to the mapping. */
+static bool server_options(struct hop *h, struct buf *sql)
+{
+	static const char *const pass[] = { "host", "hostaddr", "port", "dbname", "sslmode",
+					    "sslrootcert", "sslcert", "sslkey", "sslcrl",
+					    "connect_timeout", "keepalives", "keepalives_idle",
+					    "keepalives_interval", "keepalives_count",
+					    "target_session_attrs", NULL };
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(h->cfg->s.source_dsn, &err);
+	if (!opts) {
+		log_error("invalid source.dsn: %s", err ? err : "out of memory");
+		PQfreemem(err);
+		return false;
+	}
+	buf_adds(sql, " OPTIONS (");
+	bool any = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		for (size_t i = 0; pass[i]; i++)
+			if (strcmp(o->keyword, pass[i]) == 0) {
+				buf_adds(sql, any ? ", " : "");
+				buf_adds(sql, o->keyword);
+				buf_addc(sql, ' ');
+				sqlgen_literal(sql, o->val);
+				any = true;
+			}
+	}
+	PQconninfoFree(opts);
+	buf_addf(sql, "%sfetch_size '%lld', application_name 'sync-fdw')", any ? ", " : "",
+		 (long long)h->cfg->s.fetch_size);
+	return true;
+}
+
+/* CREATE USER MAPPING with the user and password libpq used for the source. */
+static bool user_mapping(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	bool ok = false;
+	char *user = PQescapeLiteral(h->tgt, PQuser(h->src), strlen(PQuser(h->src)));
+	const char *pw = PQpass(h->src);
+	char *pass = pw && *pw ? PQescapeLiteral(h->tgt, pw, strlen(pw)) : NULL;
+	if (!user || (pw && *pw && !pass))
+		goto out;
+	buf_adds(&sql, "CREATE USER MAPPING FOR CURRENT_USER SERVER ");
+	sqlgen_ident(&sql, h->server);
+	buf_addf(&sql, " OPTIONS (user %s", user);
+	if (pass)
+		buf_addf(&sql, ", password %s", pass);
+	buf_adds(&sql, ")");
+	/* the statement holds the password: pgx logs only what and the error */
+	ok = hop_exec(h->tgt, sql.data, "create the user mapping for the source");
+out:
+	if (sql.data)
+		memset(sql.data, 0, sql.len);
+	buf_release(&sql);
+	PQfreemem(user);
+	if (pass) {
+		memset(pass, 0, strlen(pass));
+		PQfreemem(pass);
+	}
+	return ok;
+}
+
+static bool import_tables(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "DROP SCHEMA IF EXISTS ");
+	sqlgen_ident(&sql, h->staging);
+	buf_adds(&sql, " CASCADE; CREATE SCHEMA ");
+	sqlgen_ident(&sql, h->staging);
+	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA public LIMIT TO (");
+	for (size_t i = 0; i < h->plan.n; i++) {
+		buf_adds(&sql, i ? ", " : "");
+		sqlgen_ident(&sql, h->plan.t[i].src->name);
+	}
+	buf_adds(&sql, ") FROM SERVER ");
+	sqlgen_ident(&sql, h->server);
+	buf_adds(&sql, " INTO ");
+	sqlgen_ident(&sql, h->staging);
+	bool ok = h->plan.n == 0 || hop_exec(h->tgt, sql.data, "import the source's tables");
+	buf_release(&sql);
+	return ok;
+}
+
+bool link_import_cdc(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "DROP SCHEMA IF EXISTS ");
+	sqlgen_ident(&sql, h->cdc);
+	buf_adds(&sql, " CASCADE; CREATE SCHEMA ");
+	sqlgen_ident(&sql, h->cdc);
+	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA sync_fdw_src LIMIT TO (changes, horizon, table_columns) "
+		       "FROM SERVER ");
+	sqlgen_ident(&sql, h->server);
+	buf_adds(&sql, " INTO ");
+	sqlgen_ident(&sql, h->cdc);
+	bool ok = hop_exec(h->tgt, sql.data, "import the source's change log");
+	buf_release(&sql);
+	return ok;
+}
+
+/* Whether the source has capture installed. */
+static bool capture_present(PGconn *src, bool *present)
+{
+	PGresult *r = PQexec(src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
+	*present = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok;
+}
+
+/* Copy the source's ledger (earlier hops) and record this hop's lines. */
+static bool carry_ledger(struct hop *h)
+{
+	PGresult *r = PQexec(h->src,
+		"SELECT hop, server, source, target, table_name, key_column, \"offset\","
+		" source_min, source_max FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
+	int hop_no = 1;
+	bool ok = true;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		for (int i = 0; i < PQntuples(r) && ok; i++) {
+			const char *v[9];
+			for (int k = 0; k < 9; k++)
+				v[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+			int n = (int)strtol(v[0], NULL, 10);
+			if (n >= hop_no)
+				hop_no = n + 1;
+			PGresult *w = PQexecParams(h->tgt,
+				"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
+				" \"offset\", source_min, source_max, carried)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true) ON CONFLICT DO NOTHING",
+				9, NULL, v, NULL, NULL, 0);
+			ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "carry the source's ledger");
+			PQclear(w);
+		}
+	} else if (!pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) && !pgx_sqlstate_is(r, "3F000")) {
+		ok = pgx_check(r, PGRES_TUPLES_OK, -1, -1, "read the source's ledger");
+	}
+	PQclear(r);
+	/* this hop: the one after the last the source knows of, unless it is
+	 * already recorded here (link run again) */
+	const char *p1[] = { h->server };
+	r = PQexecParams(h->tgt, "SELECT hop FROM sync_fdw.ledger WHERE server = $1 AND NOT carried LIMIT 1",
+			 1, NULL, p1, NULL, NULL, 0);
+	ok = ok && pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the ledger");
+	if (ok && PQntuples(r) == 1)
+		hop_no = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	for (size_t i = 0; ok && i < h->plan.n; i++) {
+		const struct plan_table *t = &h->plan.t[i];
+		char hop_s[16], off[24], lo[24], hi[24];
+		snprintf(hop_s, sizeof hop_s, "%d", hop_no);
+		snprintf(off, sizeof off, "%lld", (long long)t->offset);
+		snprintf(lo, sizeof lo, "%lld", (long long)t->src_min);
+		snprintf(hi, sizeof hi, "%lld", (long long)t->src_max);
+		bool range = t->key >= 0 && t->src_min <= t->src_max;
+		const char *v[] = { hop_s, h->server, h->source_masked, h->target_masked, t->src->name,
+				    t->key >= 0 ? t->src->cols[t->key].name : NULL, off,
+				    range ? lo : NULL, range ? hi : NULL };
+		PGresult *w = PQexecParams(h->tgt,
+			"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
+			" \"offset\", source_min, source_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+			" ON CONFLICT (hop, table_name) DO UPDATE SET \"offset\" = EXCLUDED.\"offset\","
+			" key_column = EXCLUDED.key_column, source_min = EXCLUDED.source_min,"
+			" source_max = EXCLUDED.source_max, recorded_at = now()",
+			9, NULL, v, NULL, NULL, 0);
+		ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "record the hop in the ledger");
+		PQclear(w);
+	}
+	return ok;
+}
+
+bool link_create(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	bool ok = false, cdc = false;
+
+	if (!hop_plan_ok(h) || !capture_present(h->src, &cdc))
+		goto out;
+	if (!hop_exec(h->tgt, "BEGIN", "begin") || !hop_state_init(h) ||
+	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+		      "create extension postgres_fdw on the target"))
+		goto out;
+	buf_adds(&sql, "DROP SERVER IF EXISTS ");
+	sqlgen_ident(&sql, h->server);
+	buf_adds(&sql, " CASCADE; CREATE SERVER ");
+	sqlgen_ident(&sql, h->server);
+	buf_adds(&sql, " FOREIGN DATA WRAPPER postgres_fdw");
+	if (!server_options(h, &sql) || !hop_exec(h->tgt, sql.data, "create the foreign server"))
+		goto out;
+	if (!user_mapping(h) || !import_tables(h) || (cdc && !link_import_cdc(h)))
+		goto out;
+	const char *params[] = { h->server, h->source_masked };
+	PGresult *r = PQexecParams(h->tgt,
+		"INSERT INTO sync_fdw.hop (server, source) VALUES ($1, $2)"
+		" ON CONFLICT (server) DO UPDATE SET source = EXCLUDED.source", 2, NULL, params, NULL,
+		NULL, 0);
+	ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the hop");
+	PQclear(r);
+	ok = ok && carry_ledger(h) && hop_exec(h->tgt, "COMMIT", "commit the link");
+	if (ok)
+		log_info("linked target to source \"%s\" as server \"%s\": %zu tables in schema \"%s\"",
+			 h->source_masked, h->server, h->plan.n, h->staging);
+out:
+	if (!ok && PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
+		PGresult *rb = PQexec(h->tgt, "ROLLBACK");
+		PQclear(rb);
+		log_error("link not created: nothing was changed on the target");
+	}
+	buf_release(&sql);
+	return ok;
+}
+
+bool link_drop(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "BEGIN; DROP SCHEMA IF EXISTS ");
+	sqlgen_ident(&sql, h->cdc);
+	buf_adds(&sql, " CASCADE; DROP SCHEMA IF EXISTS ");
+	sqlgen_ident(&sql, h->staging);
+	buf_adds(&sql, " CASCADE; DROP SERVER IF EXISTS ");
+	sqlgen_ident(&sql, h->server);
+	buf_adds(&sql, " CASCADE; DO $$ BEGIN IF to_regclass('sync_fdw.hop') IS NOT NULL THEN "
+		       "DELETE FROM sync_fdw.copied WHERE server = ");
+	buf_adds(&sql, h->server_lit.data);
+	buf_adds(&sql, "; DELETE FROM sync_fdw.hop WHERE server = ");
+	buf_adds(&sql, h->server_lit.data);
+	buf_adds(&sql, "; END IF; END $$; COMMIT");
+	bool ok = hop_exec(h->tgt, sql.data, "remove the link");
+	if (!ok && PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(h->tgt, "ROLLBACK");
+		PQclear(r);
+	}
+	if (ok)
+		log_info("removed link \"%s\" (the ledger stays)", h->server);
+	buf_release(&sql);
+	return ok;
+}
+
+/* ---- link --check ---- */
+
+struct checks {
+	struct buf *out;
+	bool json;
+	bool all_ok;
+	int n;
+};
+
+static void check(struct checks *c, bool ok, const char *what, const char *hint)
+{
+	if (!ok)
+		c->all_ok = false;
+	if (c->json) {
+		buf_adds(c->out, c->n++ ? ",{\"check\":" : "[{\"check\":");
+		buf_add_json_str(c->out, what, strlen(what));
+		buf_addf(c->out, ",\"ok\":%s,\"hint\":", ok ? "true" : "false");
+		if (!ok && hint)
+			buf_add_json_str(c->out, hint, strlen(hint));
+		else
+			buf_adds(c->out, "null");
+		buf_addc(c->out, '}');
+	} else {
+		buf_addf(c->out, "%-8s %s\n", ok ? "ok" : "MISSING", what);
+		if (!ok && hint)
+			buf_addf(c->out, "         hint: %s\n", hint);
+		c->n++;
+	}
+}
+
+static bool query_bool(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	bool v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		 PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return v;
+}
+
+bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
+{
+	struct checks c = { out, json, true, 0 };
+	struct hop h;
+	bool src_ok, tgt_ok;
+	memset(&h, 0, sizeof h);
+	struct pgx_connect_opts o = { .what = "source", .application_name = "sync-fdw",
+				      .connect_timeout_s = 5, .attempts = 1 };
+	h.cfg = cfg;
+	h.src = pgx_connect(cfg->s.source_dsn, &o);
+	o.what = "target";
+	h.tgt = pgx_connect(cfg->s.target_dsn, &o);
+	src_ok = h.src != NULL;
+	tgt_ok = h.tgt != NULL;
+	check(&c, src_ok, "the source accepts connections (source.dsn)",
+	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
+	check(&c, tgt_ok, "the target accepts connections (target.dsn)",
+	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
+	if (tgt_ok) {
+		bool avail = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
+					       "WHERE name = 'postgres_fdw')");
+		check(&c, avail, "postgres_fdw is available on the target",
+		      "install the PostgreSQL contrib modules on the target host");
+		bool installed = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
+						   "WHERE extname = 'postgres_fdw')");
+		bool super = query_bool(h.tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+		check(&c, installed || super, "the target's user can create extension postgres_fdw",
+		      "as a superuser run: CREATE EXTENSION postgres_fdw");
+		check(&c, query_bool(h.tgt, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+		      "the target's user can create schemas",
+		      "GRANT CREATE ON DATABASE ... TO the target's user");
+	}
+	if (src_ok) {
+		check(&c, query_bool(h.src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+		      "the source's user can create the capture schema",
+		      "GRANT CREATE ON DATABASE ... TO the source's user");
+		check(&c, query_bool(h.src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
+					    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+					    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
+		      "the source's user may create triggers on every table",
+		      "run capture as the tables' owner, or GRANT TRIGGER on them");
+	}
+	if (src_ok && tgt_ok) {
+		/* reach the source from the target inside a transaction that is
+		 * rolled back: nothing is changed */
+		h.server = strdup("sync_fdw_check");
+		h.staging = strdup("sync_fdw_check");
+		struct buf sql = BUF_INIT;
+		bool reach = hop_exec(h.tgt, "BEGIN", "begin");
+		if (reach && !query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')"))
+			reach = hop_exec(h.tgt, "CREATE EXTENSION postgres_fdw", "create postgres_fdw (rolled back)");
+		buf_adds(&sql, "CREATE SERVER sync_fdw_check FOREIGN DATA WRAPPER postgres_fdw");
+		reach = reach && server_options(&h, &sql) &&
+			hop_exec(h.tgt, sql.data, "create a test server (rolled back)") && user_mapping(&h);
+		reach = reach && query_bool(h.tgt, "SELECT 1 = 1 FROM (SELECT 1) x");
+		if (reach) {
+			buf_reset(&sql);
+			buf_adds(&sql, "CREATE SCHEMA sync_fdw_check; IMPORT FOREIGN SCHEMA pg_catalog LIMIT TO "
+				       "(pg_namespace) FROM SERVER sync_fdw_check INTO sync_fdw_check;"
+				       " SELECT count(*) FROM sync_fdw_check.pg_namespace");
+			reach = hop_exec(h.tgt, sql.data, "query the source through the link (rolled back)");
+		}
+		PGresult *r = PQexec(h.tgt, "ROLLBACK");
+		PQclear(r);
+		check(&c, reach, "the target reaches the source through postgres_fdw",
+		      "the source's host must be reachable from the target's host, and accept the "
+		      "target's connection (pg_hba.conf, password in the user mapping)");
+		buf_release(&sql);
+		free(h.server);
+		free(h.staging);
+	}
+	PQfinish(h.src);
+	PQfinish(h.tgt);
+	if (json)
+		buf_adds(out, c.n ? "]" : "[]");
+	return c.all_ok;
+}

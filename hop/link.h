@@ -1,0 +1,31 @@
+/*
+ * link: the target's view of the source through postgres_fdw: the extension,
+ * the foreign server and user mapping (the password comes from the
+ * environment or pgpass as libpq found it, and is never logged), the
+ * source's tables imported into the staging schema, and, once capture is
+ * installed, the change log in <staging>_cdc.
+ */
+#ifndef LINK_H
+#define LINK_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "hop.h"
+
+/* Create or re-create the link (one target transaction); idempotent. */
+MUST_CHECK bool link_create(struct hop *h);
+/* Remove link, staging schemas and the hop's state (the ledger stays). */
+MUST_CHECK bool link_drop(struct hop *h);
+/*
+ * Check without changing anything: reachability of both ends and from the
+ * target to the source, the extension, privileges.  Appends one line per
+ * check to report ("ok  ..." / "MISSING  ... hint: ...") or a JSON array
+ * when json; returns true when everything needed is there.
+ */
+bool link_check(const struct hop_config *cfg, struct buf *report, bool json);
+
+/* (Re)import the source's capture objects into <staging>_cdc. */
+MUST_CHECK bool link_import_cdc(struct hop *h);
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * plan: deciding a hop; see plan.h.
+ */
+#include "plan.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pgx.h"
+#include "remap.h"
+#include "sqlgen.h"
+#include "banned.h"
+
+static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&p->problems, fmt, ap);
+	va_end(ap);
+	buf_addc(&p->problems, '\n');
+	if (hint)
+		buf_addf(&p->problems, "  hint: %s\n", hint);
+	p->nproblems++;
+}
+
+const struct plan_table *plan_table(const struct hop_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (strcmp(plan->t[i].src->name, name) == 0)
+			return &plan->t[i];
+	return NULL;
+}
+
+static int plan_index(const struct hop_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (strcmp(plan->t[i].src->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col)
+{
+	if (t->key >= 0 && (size_t)t->key == col)
+		return t->offset;
+	for (size_t r = 0; r < t->nrefs; r++)
+		if (t->refs[r].col == col)
+			return plan->t[t->refs[r].table].offset;
+	return 0;
+}
+
+/* min, max and count of the key on one database; key < 0: count only. */
+static bool key_range(PGconn *c, const char *table, const char *key, int64_t *min, int64_t *max,
+		      int64_t *rows, const char *what)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT ");
+	if (key) {
+		buf_adds(&sql, "min(");
+		sqlgen_ident(&sql, key);
+		buf_adds(&sql, "), max(");
+		sqlgen_ident(&sql, key);
+		buf_adds(&sql, "), ");
+	} else
+		buf_adds(&sql, "NULL, NULL, ");
+	buf_adds(&sql, "count(*) FROM public.");
+	sqlgen_ident(&sql, table);
+	PGresult *r = PQexec(c, sql.data);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 3, what);
+	if (ok) {
+		if (PQgetisnull(r, 0, 0)) {
+			*min = 1;
+			*max = 0;
+		} else {
+			*min = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			*max = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		}
+		*rows = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	}
+	PQclear(r);
+	buf_release(&sql);
+	return ok;
+}
+
+static bool int_type(const char *type)
+{
+	int64_t a, b;
+	return remap_type_range(type, &a, &b);
+}
+
+/* Choose tables, keys and identities; report what the config names wrongly. */
+static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
+{
+	size_t cap = cfg->tables_listed ? cfg->ntables : p->src.ntables;
+	p->t = calloc(cap ? cap : 1, sizeof *p->t);
+	if (!p->t)
+		abort();
+	for (size_t i = 0; i < cap; i++) {
+		const struct cat_table *src;
+		const struct hop_table_cfg *tc;
+		if (cfg->tables_listed) {
+			tc = &cfg->tables[i];
+			src = cat_table(&p->src, tc->name);
+			if (!src) {
+				problem(p, "table names are case-sensitive PostgreSQL names; check the spelling "
+					   "or remove the entry",
+					"%s:%d:%d: table \"%s\" is not in the source's public schema",
+					cfg->path ? cfg->path : "config", tc->line, tc->column_no, tc->name);
+				continue;
+			}
+		} else {
+			src = &p->src.tables[i];
+			tc = NULL;
+		}
+		struct plan_table *t = &p->t[p->n++];
+		t->src = src;
+		t->tgt = cat_table(&p->tgt, src->name);
+		t->id = (int)p->n;
+		t->key = -1;
+		t->src_min = t->tgt_min = 1;
+		t->src_max = t->tgt_max = 0;
+		if (tc && tc->key) {
+			t->key = cat_column(src, tc->key);
+			if (t->key < 0)
+				problem(p, "name an integer column of the table, or remove key: to use its primary key",
+					"table \"%s\": key column \"%s\" does not exist", src->name, tc->key);
+			else if (!int_type(src->cols[t->key].type)) {
+				problem(p, "only smallint, integer and bigint keys can be remapped",
+					"table \"%s\": key column \"%s\" is %s, not an integer", src->name,
+					tc->key, src->cols[t->key].type);
+				t->key = -1;
+			}
+		} else if (src->npk == 1 && int_type(src->cols[src->pk[0]].type))
+			t->key = (int)src->pk[0];
+		t->natural = t->key < 0 || !src->cols[t->key].sequence;
+		if (tc && tc->offset_set) {
+			t->offset_auto = tc->offset_auto;
+			t->offset = tc->offset;
+			if (t->key < 0 && (tc->offset_auto || tc->offset != 0))
+				problem(p, "give the table a key: (an integer column) or remove its offset",
+					"table \"%s\": has an offset but no integer key to apply it to",
+					src->name);
+		} else
+			t->offset_auto = !t->natural;
+		if (tc && tc->conflict != HOP_CONFLICT_DEFAULT)
+			t->conflict = tc->conflict;
+		else
+			t->conflict = t->natural ? HOP_CONFLICT_REPLACE : HOP_CONFLICT_REFUSE;
+		/* identity: the primary key, or the whole row */
+		size_t n = src->npk ? src->npk : src->ncols;
+		t->ident = calloc(n ? n : 1, sizeof *t->ident);
+		if (!t->ident)
+			abort();
+		for (size_t k = 0; k < n; k++)
+			t->ident[k] = src->npk ? src->pk[k] : k;
+		t->nident = n;
+	}
+}
+
+static void add_ref(struct plan_table *t, size_t col, size_t table, bool from_fk)
+{
+	for (size_t r = 0; r < t->nrefs; r++)
+		if (t->refs[r].col == col) {
+			t->refs[r].table = table;	/* the config overrides a foreign key */
+			t->refs[r].from_fk = from_fk;
+			return;
+		}
+	struct plan_ref *nr = realloc(t->refs, (t->nrefs + 1) * sizeof *t->refs);
+	if (!nr)
+		abort();
+	t->refs = nr;
+	t->refs[t->nrefs++] = (struct plan_ref){ col, table, from_fk };
+}
+
+static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		for (size_t f = 0; f < t->src->nfks; f++) {
+			const struct cat_fk *fk = &t->src->fks[f];
+			int ref = plan_index(p, fk->ref_table);
+			int col = cat_column(t->src, fk->column);
+			if (col < 0)
+				continue;
+			if (ref < 0) {
+				problem(p, "add the referenced table to tables:",
+					"table \"%s\": column \"%s\" refers to \"%s\", which is not in the hop",
+					t->src->name, fk->column, fk->ref_table);
+				continue;
+			}
+			const struct plan_table *rt = &p->t[ref];
+			if (rt->key >= 0 && strcmp(rt->src->cols[rt->key].name, fk->ref_column) == 0)
+				add_ref(t, (size_t)col, (size_t)ref, true);
+		}
+		const struct hop_table_cfg *tc = hopcfg_table(cfg, t->src->name);
+		for (size_t r = 0; tc && r < tc->nrefs; r++) {
+			const struct hop_ref_cfg *rc = &tc->refs[r];
+			int col = cat_column(t->src, rc->column);
+			int ref = plan_index(p, rc->table);
+			if (col < 0) {
+				struct buf cols = BUF_INIT;
+				for (size_t k = 0; k < t->src->ncols; k++)
+					buf_addf(&cols, "%s%s", k ? ", " : "", t->src->cols[k].name);
+				struct buf hint = BUF_INIT;
+				buf_addf(&hint, "the table's columns are: %s", buf_str(&cols));
+				problem(p, hint.data, "%s:%d:%d: table \"%s\": refs column \"%s\" does not exist",
+					cfg->path ? cfg->path : "config", rc->line, rc->column_no, t->src->name,
+					rc->column);
+				buf_release(&cols);
+				buf_release(&hint);
+				continue;
+			}
+			if (ref < 0) {
+				problem(p, "refs must name a table of the hop",
+					"%s:%d:%d: table \"%s\": refs column \"%s\" names table \"%s\", which is "
+					"not in the hop", cfg->path ? cfg->path : "config", rc->line,
+					rc->column_no, t->src->name, rc->column, rc->table);
+				continue;
+			}
+			if (p->t[ref].key < 0) {
+				problem(p, "give that table a key:",
+					"table \"%s\": refs column \"%s\" names table \"%s\", which has no "
+					"integer key", t->src->name, rc->column, rc->table);
+				continue;
+			}
+			if (!int_type(t->src->cols[col].type)) {
+				problem(p, "only integer columns can be remapped",
+					"table \"%s\": refs column \"%s\" is %s, not an integer", t->src->name,
+					rc->column, t->src->cols[col].type);
+				continue;
+			}
+			add_ref(t, (size_t)col, (size_t)ref, false);
+		}
+	}
+}
+
+/* Parents before children (Kahn); a cycle keeps config order for the rest. */
+static void topo_order(struct hop_plan *p)
+{
+	p->order = calloc(p->n ? p->n : 1, sizeof *p->order);
+	bool *done = calloc(p->n ? p->n : 1, sizeof *done);
+	if (!p->order || !done)
+		abort();
+	size_t k = 0;
+	while (k < p->n) {
+		bool progress = false;
+		for (size_t i = 0; i < p->n; i++) {
+			if (done[i])
+				continue;
+			bool ready = true;
+			for (size_t r = 0; r < p->t[i].nrefs; r++) {
+				size_t parent = p->t[i].refs[r].table;
+				if (parent != i && !done[parent])
+					ready = false;
+			}
+			if (ready) {
+				done[i] = true;
+				p->order[k++] = i;
+				progress = true;
+			}
+		}
+		if (!progress)
+			for (size_t i = 0; i < p->n; i++)
+				if (!done[i]) {
+					done[i] = true;
+					p->order[k++] = i;
+					break;
+				}
+	}
+	free(done);
+}
+
+static void compare_columns(struct hop_plan *p, const struct plan_table *t)
+{
+	struct buf diff = BUF_INIT;
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		int j = cat_column(t->tgt, t->src->cols[i].name);
+		if (j < 0)
+			buf_addf(&diff, "%scolumn \"%s\" is missing on the target", diff.len ? "; " : "",
+				 t->src->cols[i].name);
+		else if (strcmp(t->src->cols[i].type, t->tgt->cols[j].type) != 0)
+			buf_addf(&diff, "%scolumn \"%s\" is %s on the source but %s on the target",
+				 diff.len ? "; " : "", t->src->cols[i].name, t->src->cols[i].type,
+				 t->tgt->cols[j].type);
+	}
+	for (size_t j = 0; j < t->tgt->ncols; j++)
+		if (cat_column(t->src, t->tgt->cols[j].name) < 0 && t->tgt->cols[j].notnull)
+			buf_addf(&diff, "%scolumn \"%s\" exists only on the target and is NOT NULL",
+				 diff.len ? "; " : "", t->tgt->cols[j].name);
+	if (t->src->npk != t->tgt->npk)
+		buf_addf(&diff, "%sthe primary keys differ", diff.len ? "; " : "");
+	if (diff.len)
+		problem(p, "make the target's table match the source's, or drop it and let migrate "
+			   "create it", "table \"%s\" differs: %s", t->src->name, diff.data);
+	buf_release(&diff);
+}
+
+bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
+		const struct plan_fixed *fixed, size_t nfixed, struct hop_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
+	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
+		return false;
+	choose_tables(cfg, p);
+	choose_refs(cfg, p);
+	topo_order(p);
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
+		if (!key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
+			       "read the source's ids"))
+			return false;
+		if (t->tgt) {
+			if (key && cat_column(t->tgt, key) < 0)
+				key = NULL;
+			if (!key_range(tgt, t->src->name, key, &t->tgt_min, &t->tgt_max, &t->tgt_rows,
+				       "read the target's ids"))
+				return false;
+			compare_columns(p, t);
+		} else
+			problem(p, "migrate creates missing tables from the source's definition; "
+				   "for sync-fdw alone, create them first",
+				"the target has no table \"%s\"", t->src->name);
+		if (t->key < 0)
+			continue;
+		int64_t tmin, tmax, limit;
+		if (!remap_type_range(t->src->cols[t->key].type, &tmin, &tmax))
+			continue;
+		for (size_t f = 0; f < nfixed; f++)
+			if (strcmp(fixed[f].table, t->src->name) == 0) {
+				t->offset = fixed[f].offset;
+				t->offset_fixed = true;
+			}
+		/* ids the source will still hand out start at its smallest id,
+		 * or at 1 when it has none yet */
+		int64_t slo = t->src_min <= t->src_max ? t->src_min : 1;
+		int64_t shi = t->src_min <= t->src_max ? t->src_max : 1;
+		if (t->offset_auto && !t->offset_fixed)
+			t->offset = t->conflict == HOP_CONFLICT_REPLACE
+					    ? 0 : remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max);
+		if (!remap_fits(t->src_min, t->src_max, t->offset, tmin, tmax, &limit)) {
+			struct buf hint = BUF_INIT;
+			buf_addf(&hint, "use an offset of at most %" PRId64 " in absolute value, or "
+					"change the column to bigint", limit < 0 ? -limit : limit);
+			problem(p, hint.data, "table \"%s\": offset %" PRId64 " would push ids %" PRId64
+				"..%" PRId64 " out of %s's range (%" PRId64 "..%" PRId64 ")",
+				t->src->name, t->offset, t->src_min, t->src_max, t->src->cols[t->key].type,
+				tmin, tmax);
+			buf_release(&hint);
+			continue;
+		}
+		/* the shifted source ids, and the ids the source will hand out
+		 * later (upwards from them), must miss every id the target holds;
+		 * a linked hop's target holds the hop's own rows: not checked */
+		if (t->conflict == HOP_CONFLICT_REFUSE && !t->offset_fixed &&
+		    t->tgt_min <= t->tgt_max && remap_add(slo, t->offset, &limit) && t->tgt_max >= limit) {
+			struct buf hint = BUF_INIT;
+			buf_addf(&hint, "set offset: auto (it picks %" PRId64 "), or an offset of at least "
+					"%" PRId64 ", or conflict: replace if the source's rows should "
+					"overwrite the target's", remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max),
+				 t->tgt_max - slo + 1);
+			if (remap_overlaps(slo, shi, t->offset, t->tgt_min, t->tgt_max) || t->src_min > t->src_max)
+				problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
+					" shifted by %" PRId64 " collide with ids %" PRId64 "..%" PRId64
+					" the target already holds", t->src->name, slo, shi, t->offset,
+					t->tgt_min, t->tgt_max);
+			else
+				problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
+					PRId64 ") would run into ids up to %" PRId64 " the target already holds",
+					t->src->name, shi + 1, t->offset, t->tgt_max);
+			buf_release(&hint);
+		}
+	}
+	/* references must fit as well: a shifted reference may overflow too */
+	for (size_t i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		for (size_t r = 0; r < t->nrefs; r++) {
+			const struct plan_table *rt = &p->t[t->refs[r].table];
+			int64_t tmin, tmax, limit;
+			const char *type = t->src->cols[t->refs[r].col].type;
+			if (remap_type_range(type, &tmin, &tmax) &&
+			    !remap_fits(rt->src_min, rt->src_max, rt->offset, tmin, tmax, &limit))
+				problem(p, "change the referring column to bigint, or choose a smaller offset",
+					"table \"%s\": column \"%s\" (%s) cannot hold \"%s\" ids shifted by %" PRId64,
+					t->src->name, t->src->cols[t->refs[r].col].name, type, rt->src->name,
+					rt->offset);
+		}
+	}
+	return true;
+}
+
+void plan_release(struct hop_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->t[i].refs);
+		free(p->t[i].ident);
+	}
+	free(p->t);
+	free(p->order);
+	buf_release(&p->problems);
+	cat_release(&p->src);
+	cat_release(&p->tgt);
+	memset(p, 0, sizeof *p);
+}
+
+static void json_range(struct buf *out, const char *name, int64_t lo, int64_t hi)
+{
+	if (lo > hi)
+		buf_addf(out, ",\"%s\":null", name);
+	else
+		buf_addf(out, ",\"%s\":[%" PRId64 ",%" PRId64 "]", name, lo, hi);
+}
+
+void plan_json(const struct hop_plan *p, struct buf *out)
+{
+	buf_adds(out, "{\"tables\":[");
+	for (size_t k = 0; k < p->n; k++) {
+		const struct plan_table *t = &p->t[p->order[k]];
+		if (k)
+			buf_addc(out, ',');
+		buf_adds(out, "{\"name\":");
+		buf_add_json_str(out, t->src->name, strlen(t->src->name));
+		buf_adds(out, ",\"key\":");
+		if (t->key >= 0)
+			buf_add_json_str(out, t->src->cols[t->key].name, strlen(t->src->cols[t->key].name));
+		else
+			buf_adds(out, "null");
+		buf_addf(out, ",\"offset\":%" PRId64 ",\"offset_auto\":%s,\"natural_key\":%s,"
+			      "\"conflict\":\"%s\",\"rows\":%" PRId64 ",\"target_rows\":%" PRId64,
+			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
+			 t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
+			 t->tgt_rows);
+		json_range(out, "source_ids", t->src_min, t->src_max);
+		json_range(out, "target_ids", t->tgt_min, t->tgt_max);
+		int64_t a = t->src_min, b = t->src_max;
+		if (t->key >= 0 && a <= b && remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b))
+			json_range(out, "ids_after", a, b);
+		else
+			buf_adds(out, ",\"ids_after\":null");
+		buf_adds(out, ",\"identity\":[");
+		for (size_t i = 0; i < t->nident; i++) {
+			if (i)
+				buf_addc(out, ',');
+			const char *c = t->src->cols[t->ident[i]].name;
+			buf_add_json_str(out, c, strlen(c));
+		}
+		buf_adds(out, "],\"refs\":[");
+		for (size_t r = 0; r < t->nrefs; r++) {
+			const char *c = t->src->cols[t->refs[r].col].name;
+			const char *rt = p->t[t->refs[r].table].src->name;
+			buf_adds(out, r ? ",{\"column\":" : "{\"column\":");
+			buf_add_json_str(out, c, strlen(c));
+			buf_adds(out, ",\"table\":");
+			buf_add_json_str(out, rt, strlen(rt));
+			buf_addf(out, ",\"from\":\"%s\"}", t->refs[r].from_fk ? "foreign key" : "refs");
+		}
+		buf_addc(out, ']');
+		const struct cat_column *kc = t->key >= 0 ? &t->src->cols[t->key] : NULL;
+		buf_adds(out, ",\"sequence\":");
+		if (kc && kc->sequence)
+			buf_add_json_str(out, kc->sequence, strlen(kc->sequence));
+		else
+			buf_adds(out, "null");
+		buf_addf(out, ",\"target_has_table\":%s}", t->tgt ? "true" : "false");
+	}
+	buf_adds(out, "],\"problems\":[");
+	const char *s = buf_str(&p->problems);
+	bool first = true;
+	while (*s) {
+		const char *e = strchr(s, '\n');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		const char *next = e ? e + 1 : s + n;
+		const char *hint = NULL;
+		size_t hn = 0;
+		if (strncmp(next, "  hint: ", 8) == 0) {
+			hint = next + 8;
+			const char *he = strchr(hint, '\n');
+			hn = he ? (size_t)(he - hint) : strlen(hint);
+			next = he ? he + 1 : hint + hn;
+		}
+		buf_adds(out, first ? "{\"problem\":" : ",{\"problem\":");
+		first = false;
+		buf_add_json_str(out, s, n);
+		buf_adds(out, ",\"hint\":");
+		if (hint)
+			buf_add_json_str(out, hint, hn);
+		else
+			buf_adds(out, "null");
+		buf_addc(out, '}');
+		s = next;
+	}
+	buf_adds(out, "]}");
+}
+
+void plan_text(const struct hop_plan *p, struct buf *out)
+{
+	buf_addf(out, "%-20s %-12s %12s %24s %24s  %s\n", "table", "key", "offset", "source ids",
+		 "ids after", "refs");
+	for (size_t k = 0; k < p->n; k++) {
+		const struct plan_table *t = &p->t[p->order[k]];
+		char before[64] = "-", after[64] = "-";
+		int64_t a = t->src_min, b = t->src_max;
+		if (t->key >= 0 && a <= b) {
+			snprintf(before, sizeof before, "%" PRId64 "..%" PRId64, a, b);
+			if (remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b))
+				snprintf(after, sizeof after, "%" PRId64 "..%" PRId64, a, b);
+		}
+		buf_addf(out, "%-20s %-12s %12" PRId64 " %24s %24s  ", t->src->name,
+			 t->key >= 0 ? t->src->cols[t->key].name : "(none)", t->offset, before, after);
+		for (size_t r = 0; r < t->nrefs; r++)
+			buf_addf(out, "%s%s->%s", r ? ", " : "", t->src->cols[t->refs[r].col].name,
+				 p->t[t->refs[r].table].src->name);
+		buf_addf(out, "%s  (%" PRId64 " rows%s%s)\n", t->nrefs ? "" : "-", t->src_rows,
+			 t->offset_auto ? ", offset auto" : "",
+			 t->conflict == HOP_CONFLICT_REPLACE ? ", replaces target rows" : "");
+	}
+	if (p->nproblems)
+		buf_addf(out, "\n%zu problem%s:\n%s", p->nproblems, p->nproblems == 1 ? "" : "s",
+			 buf_str(&p->problems));
+	else
+		buf_adds(out, "\nno problems found\n");
+}

@@ -1,0 +1,83 @@
+/*
+ * plan: the hop decided: which tables move, each table's key and offset,
+ * which columns refer to which table, the id ranges before and after, and
+ * every problem that would make the hop fail or lose data, each with a fix.
+ * Nothing is written; sync-fdw refuses to act on a plan with problems and
+ * migrate plan prints it.
+ */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "hopcfg.h"
+
+struct plan_ref {
+	size_t col;		/* referring column (index into src->cols) */
+	size_t table;		/* referenced table (index into plan->t) */
+	bool from_fk;		/* declared by a foreign key (else by refs:) */
+};
+
+struct plan_table {
+	const struct cat_table *src;	/* never NULL */
+	const struct cat_table *tgt;	/* NULL when the target lacks the table */
+	int id;				/* number in the change log (1-based) */
+	int key;			/* remapped key column, -1 for none */
+	bool natural;			/* the key has no sequence: ids are not generated */
+	int64_t offset;
+	bool offset_auto;
+	bool offset_fixed;		/* recorded when the hop was linked */
+	enum hop_conflict conflict;	/* resolved: never HOP_CONFLICT_DEFAULT */
+	struct plan_ref *refs;
+	size_t nrefs;
+	/* identity used to find a row: the primary key, or the whole row */
+	size_t *ident;
+	size_t nident;
+	int64_t src_min, src_max;	/* key range on the source (min > max: none) */
+	int64_t tgt_min, tgt_max;	/* key range already on the target */
+	int64_t src_rows, tgt_rows;
+};
+
+struct hop_plan {
+	struct cat src, tgt;
+	struct plan_table *t;
+	size_t n;
+	size_t *order;			/* parents before children */
+	struct buf problems;		/* one "problem\n  hint: ...\n" per problem */
+	size_t nproblems;
+};
+
+/* An offset already decided for this hop (recorded in the target's ledger
+ * when it was linked): used as is, never recomputed, since the target
+ * then holds the hop's own rows. */
+struct plan_fixed {
+	char *table;
+	int64_t offset;
+};
+
+/*
+ * Read both catalogs and decide the hop.  Returns false only when a
+ * database could not be read (logged); problems with the hop itself are
+ * collected in plan->problems (nproblems > 0).
+ */
+__attribute__((warn_unused_result)) bool plan_build(const struct hop_config *cfg, PGconn *src,
+						    PGconn *tgt, const struct plan_fixed *fixed,
+						    size_t nfixed, struct hop_plan *plan);
+void plan_release(struct hop_plan *plan);
+
+const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);
+
+/* The offset applied to column col of table t: its key's, its reference's, or 0. */
+int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col);
+
+/* A JSON document of the plan (tables, keys, refs, offsets, ranges, problems). */
+void plan_json(const struct hop_plan *plan, struct buf *out);
+/* The plan as text for a terminal. */
+void plan_text(const struct hop_plan *plan, struct buf *out);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * remap: id arithmetic of a hop, pure (unit-tested without a database).
+ *
+ * A table's key column gets an offset; every column referring to that table
+ * is shifted by the same offset.  These functions decide offsets and refuse
+ * what cannot work before anything is written: an offset that would push an
+ * id out of its column's type, or source ids landing on ids the target
+ * already holds.
+ */
+#ifndef REMAP_H
+#define REMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* An integer column type's range; false for a type that is not one. */
+bool remap_type_range(const char *type, int64_t *min, int64_t *max);
+
+/* a + b, false on int64 overflow. */
+bool remap_add(int64_t a, int64_t b, int64_t *out);
+
+/*
+ * Whether [lo, hi] shifted by offset stays inside [tmin, tmax]; when not,
+ * *limit is the largest (or smallest, for negative offsets) offset that
+ * would fit.  An empty range (lo > hi) always fits.
+ */
+bool remap_fits(int64_t lo, int64_t hi, int64_t offset, int64_t tmin, int64_t tmax,
+		int64_t *limit);
+
+/* The smallest "round" number (d * 10^k, d in 1..9) that is >= n (n >= 0). */
+int64_t remap_round_up(int64_t n);
+
+/*
+ * The offset "auto" picks: 0 when the target holds no ids (tlo > thi) or
+ * the source has none; otherwise the smallest round offset that puts every
+ * shifted source id above the target's largest id.
+ */
+int64_t remap_auto_offset(int64_t slo, int64_t shi, int64_t tlo, int64_t thi);
+
+/* Whether [slo+off, shi+off] and [tlo, thi] overlap (empty ranges never do). */
+bool remap_overlaps(int64_t slo, int64_t shi, int64_t off, int64_t tlo, int64_t thi);
+
+#endif

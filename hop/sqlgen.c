@@ -1,0 +1,353 @@
+/*
+ * sqlgen: SQL text for the hop; see sqlgen.h.
+ */
+#include "sqlgen.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "plan.h"
+#include "banned.h"
+
+void sqlgen_ident(struct buf *b, const char *name)
+{
+	buf_addc(b, '"');
+	for (const char *s = name; *s; s++) {
+		if (*s == '"')
+			buf_addc(b, '"');
+		buf_addc(b, *s);
+	}
+	buf_addc(b, '"');
+}
+
+void sqlgen_qualified(struct buf *b, const char *schema, const char *name)
+{
+	sqlgen_ident(b, schema);
+	buf_addc(b, '.');
+	sqlgen_ident(b, name);
+}
+
+void sqlgen_literal(struct buf *b, const char *text)
+{
+	buf_addc(b, '\'');
+	for (const char *s = text; *s; s++) {
+		if (*s == '\'')
+			buf_addc(b, '\'');
+		buf_addc(b, *s);
+	}
+	buf_addc(b, '\'');
+}
+
+static const char *col(const struct plan_table *t, size_t i)
+{
+	return t->src->cols[i].name;
+}
+
+void sqlgen_columns(struct buf *b, const struct plan_table *t)
+{
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		sqlgen_ident(b, col(t, i));
+	}
+}
+
+/* (rowexpr)."c" [+ offset] */
+static void remapped_col(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const char *rowexpr, size_t i)
+{
+	int64_t off = plan_column_offset(p, t, i);
+	buf_addf(b, "(%s).", rowexpr);
+	sqlgen_ident(b, col(t, i));
+	if (off != 0)
+		buf_addf(b, " + (%" PRId64 ")", off);
+}
+
+void sqlgen_remapped(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		     const char *rowexpr)
+{
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		remapped_col(b, p, t, rowexpr, i);
+	}
+}
+
+void sqlgen_capture_drop(struct buf *b, const char *table)
+{
+	static const char *const names[] = { "sync_fdw_insert", "sync_fdw_update", "sync_fdw_delete",
+					     "sync_fdw_truncate" };
+	for (size_t i = 0; i < 4; i++) {
+		buf_addf(b, "DROP TRIGGER IF EXISTS %s ON public.", names[i]);
+		sqlgen_ident(b, table);
+		buf_adds(b, ";\n");
+	}
+}
+
+void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t)
+{
+	const char *name = t->src->name;
+	sqlgen_capture_drop(b, name);
+	buf_adds(b, "CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.");
+	sqlgen_ident(b, name);
+	buf_addf(b, " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+		    " EXECUTE FUNCTION sync_fdw_src.capture_insert('%d');\n", t->id);
+	buf_adds(b, "CREATE TRIGGER sync_fdw_update AFTER UPDATE ON public.");
+	sqlgen_ident(b, name);
+	buf_addf(b, " FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_update('%d');\n", t->id);
+	buf_adds(b, "CREATE TRIGGER sync_fdw_delete AFTER DELETE ON public.");
+	sqlgen_ident(b, name);
+	buf_addf(b, " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+		    " EXECUTE FUNCTION sync_fdw_src.capture_delete('%d');\n", t->id);
+	buf_adds(b, "CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.");
+	sqlgen_ident(b, name);
+	buf_adds(b, " FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
+}
+
+/* ON CONFLICT (identity) DO UPDATE SET other = EXCLUDED.other / DO NOTHING */
+static void on_conflict(struct buf *b, const struct plan_table *t)
+{
+	buf_adds(b, " ON CONFLICT (");
+	for (size_t k = 0; k < t->nident; k++) {
+		if (k)
+			buf_adds(b, ", ");
+		sqlgen_ident(b, col(t, t->ident[k]));
+	}
+	buf_adds(b, ") DO ");
+	bool any = false;
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		bool in_key = false;
+		for (size_t k = 0; k < t->nident; k++)
+			if (t->ident[k] == i)
+				in_key = true;
+		if (in_key)
+			continue;
+		buf_adds(b, any ? ", " : "UPDATE SET ");
+		sqlgen_ident(b, col(t, i));
+		buf_adds(b, " = EXCLUDED.");
+		sqlgen_ident(b, col(t, i));
+		any = true;
+	}
+	if (!any)
+		buf_adds(b, "NOTHING");
+}
+
+static bool keyed(const struct plan_table *t)
+{
+	return t->src->npk > 0;
+}
+
+void sqlgen_copy(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		 const char *staging, bool ranged)
+{
+	buf_adds(b, "INSERT INTO public.");
+	sqlgen_ident(b, t->src->name);
+	buf_adds(b, " (");
+	sqlgen_columns(b, t);
+	buf_adds(b, ") SELECT ");
+	sqlgen_remapped(b, p, t, "s");
+	buf_adds(b, " FROM ");
+	sqlgen_qualified(b, staging, t->src->name);
+	buf_adds(b, " s");
+	if (ranged && t->key >= 0) {
+		buf_adds(b, " WHERE s.");
+		sqlgen_ident(b, col(t, (size_t)t->key));
+		buf_adds(b, " >= $1 AND s.");
+		sqlgen_ident(b, col(t, (size_t)t->key));
+		buf_adds(b, " < $2");
+	}
+	if (keyed(t) && t->conflict == HOP_CONFLICT_REPLACE)
+		on_conflict(b, t);
+}
+
+/*
+ * WHERE-clause: identity columns of the target row alias equal the remapped
+ * identity of row expression r.  nulls: compare with IS NOT DISTINCT FROM
+ * (keyless rows may hold NULLs), which no index serves; callers use "=" for
+ * the rows without NULLs and this only for the others.
+ */
+static void ident_match_nulls(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			      const char *alias, const char *r, bool nulls)
+{
+	for (size_t k = 0; k < t->nident; k++) {
+		if (k)
+			buf_adds(b, " AND ");
+		buf_addf(b, "%s.", alias);
+		sqlgen_ident(b, col(t, t->ident[k]));
+		buf_adds(b, nulls ? " IS NOT DISTINCT FROM " : " = ");
+		remapped_col(b, p, t, r, t->ident[k]);
+	}
+}
+
+static void ident_match(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			const char *alias, const char *r)
+{
+	ident_match_nulls(b, p, t, alias, r, !keyed(t));
+}
+
+/* (r).c1 IS NOT NULL AND (r).c2 IS NOT NULL ... over the identity */
+static void ident_not_null(struct buf *b, const struct plan_table *t, const char *r)
+{
+	for (size_t k = 0; k < t->nident; k++) {
+		buf_addf(b, "%s(%s).", k ? " AND " : "", r);
+		sqlgen_ident(b, col(t, t->ident[k]));
+		buf_adds(b, " IS NOT NULL");
+	}
+}
+
+/* The row type of the table through the link: "staging"."t" */
+static void rowtype(struct buf *b, const struct plan_table *t, const char *staging)
+{
+	sqlgen_qualified(b, staging, t->src->name);
+}
+
+/*
+ * keyed: per key, the last change wins.  Rows (change_id, present, r) where
+ * r is the image giving the key; an update that changes the key removes the
+ * old key (present = false) and sets the new one.
+ */
+static void keyed_last(struct buf *b, const struct plan_table *t, const char *staging)
+{
+	buf_adds(b, "SELECT DISTINCT ON (");
+	for (size_t k = 0; k < t->nident; k++) {
+		if (k)
+			buf_adds(b, ", ");
+		buf_adds(b, "(x.r).");
+		sqlgen_ident(b, col(t, t->ident[k]));
+	}
+	buf_adds(b, ") x.present, x.r FROM (SELECT c.change_id, c.op <> 'D' AS present, c.img::");
+	rowtype(b, t, staging);
+	buf_addf(b, " AS r FROM pg_temp.sync_batch c WHERE c.tbl = %d UNION ALL "
+		    "SELECT c.change_id, false, c.old::", t->id);
+	rowtype(b, t, staging);
+	buf_addf(b, " FROM pg_temp.sync_batch c WHERE c.tbl = %d AND c.op = 'U') x ORDER BY ", t->id);
+	for (size_t k = 0; k < t->nident; k++) {
+		buf_adds(b, "(x.r).");
+		sqlgen_ident(b, col(t, t->ident[k]));
+		buf_adds(b, ", ");
+	}
+	buf_adds(b, "x.change_id DESC, x.present DESC");
+}
+
+/* keyless: net count per whole row */
+static void keyless_net(struct buf *b, const struct plan_table *t, const char *staging)
+{
+	buf_adds(b, "SELECT x.r, sum(x.d)::bigint AS n FROM (SELECT c.img::");
+	rowtype(b, t, staging);
+	buf_addf(b, " AS r, CASE c.op WHEN 'D' THEN -1 ELSE 1 END AS d FROM pg_temp.sync_batch c "
+		    "WHERE c.tbl = %d UNION ALL SELECT c.old::", t->id);
+	rowtype(b, t, staging);
+	buf_addf(b, ", -1 FROM pg_temp.sync_batch c WHERE c.tbl = %d AND c.op = 'U') x GROUP BY x.r",
+		 t->id);
+}
+
+void sqlgen_apply_delete(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const char *staging)
+{
+	if (keyed(t)) {
+		buf_adds(b, "DELETE FROM public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " t USING (");
+		keyed_last(b, t, staging);
+		buf_adds(b, ") k WHERE NOT k.present AND ");
+		ident_match(b, p, t, "t", "k.r");
+		return;
+	}
+	/* one ctid per copy to remove; rows without NULLs (the usual case) are
+	 * matched with "=" so an index finds them, the others separately */
+	for (int nulls = 0; nulls < 2; nulls++) {
+		buf_adds(b, nulls ? ";\n" : "");
+		buf_adds(b, "DELETE FROM public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " WHERE ctid IN (SELECT m.ctid FROM (SELECT t.ctid, k.n, row_number() OVER "
+			    "(PARTITION BY k.r) AS i FROM (");
+		keyless_net(b, t, staging);
+		buf_adds(b, ") k JOIN public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " t ON ");
+		ident_match_nulls(b, p, t, "t", "k.r", nulls);
+		buf_adds(b, " WHERE k.n < 0 AND ");
+		if (nulls)
+			buf_adds(b, "NOT (");
+		ident_not_null(b, t, "k.r");
+		buf_adds(b, nulls ? ")) m WHERE m.i <= -m.n)" : ") m WHERE m.i <= -m.n)");
+	}
+}
+
+void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const char *staging)
+{
+	buf_adds(b, "INSERT INTO public.");
+	sqlgen_ident(b, t->src->name);
+	buf_adds(b, " (");
+	sqlgen_columns(b, t);
+	buf_adds(b, ") SELECT ");
+	sqlgen_remapped(b, p, t, "k.r");
+	buf_adds(b, " FROM (");
+	if (keyed(t)) {
+		keyed_last(b, t, staging);
+		buf_adds(b, ") k WHERE k.present");
+		on_conflict(b, t);
+	} else {
+		keyless_net(b, t, staging);
+		buf_adds(b, ") k CROSS JOIN LATERAL generate_series(1, k.n) WHERE k.n > 0");
+	}
+}
+
+void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		      const char *staging, char op)
+{
+	struct buf r = BUF_INIT, o = BUF_INIT;
+	buf_adds(&r, "$1::");
+	rowtype(&r, t, staging);
+	buf_adds(&o, "$2::");
+	rowtype(&o, t, staging);
+	if (op == 'D' || op == 'U') {
+		/* delete the old row (one copy for keyless tables) */
+		const char *img = op == 'D' ? r.data : o.data;
+		buf_adds(b, "WITH del AS (DELETE FROM public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " WHERE ctid = (SELECT t.ctid FROM public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " t WHERE ");
+		ident_match(b, p, t, "t", img);
+		buf_adds(b, " LIMIT 1) RETURNING 1) ");
+	}
+	if (op == 'D') {
+		buf_adds(b, "SELECT count(*) FROM del");
+	} else {
+		buf_adds(b, "INSERT INTO public.");
+		sqlgen_ident(b, t->src->name);
+		buf_adds(b, " (");
+		sqlgen_columns(b, t);
+		buf_adds(b, ") SELECT ");
+		sqlgen_remapped(b, p, t, r.data);
+		if (op == 'U')
+			buf_adds(b, " FROM (SELECT count(*) FROM del) d");
+		if (keyed(t))
+			on_conflict(b, t);
+	}
+	buf_release(&r);
+	buf_release(&o);
+}
+
+void sqlgen_skip_copied(struct buf *b, const struct plan_table *t, const char *staging,
+			const char *server_literal)
+{
+	buf_adds(b, "DELETE FROM pg_temp.sync_batch c USING sync_fdw.copied p WHERE p.server = ");
+	buf_adds(b, server_literal);
+	buf_addf(b, " AND p.tbl = %d AND c.tbl = %d AND pg_visible_in_snapshot(c.xid, p.snapshot)",
+		 t->id, t->id);
+	if (t->key >= 0) {
+		/* the piece holding the row: by the key of the image */
+		buf_adds(b, " AND (p.lo IS NULL OR ((c.img::");
+		rowtype(b, t, staging);
+		buf_adds(b, ").");
+		sqlgen_ident(b, col(t, (size_t)t->key));
+		buf_adds(b, " >= p.lo AND (c.img::");
+		rowtype(b, t, staging);
+		buf_adds(b, ").");
+		sqlgen_ident(b, col(t, (size_t)t->key));
+		buf_adds(b, " < p.hi))");
+	}
+}

@@ -1,0 +1,81 @@
+/*
+ * sqlgen: SQL text for the hop, built from a plan.  Identifiers are always
+ * quoted ("user", "UserProfile"); values never appear here (they are
+ * parameters at execution).  Pure: unit-tested without a database.
+ *
+ * Names used on the target:
+ *   <staging>.<table>       foreign tables of the source's tables
+ *   <staging>_cdc.changes   the source's change log, through the link
+ * A row image is the record text of a source row; "(img)::<staging>.<t>"
+ * turns it back into a row of the foreign table's type (a column added on
+ * the source makes that cast fail: the apply stops rather than drop data).
+ */
+#ifndef SQLGEN_H
+#define SQLGEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct hop_plan;
+struct plan_table;
+
+/* "name" with embedded quotes doubled. */
+void sqlgen_ident(struct buf *b, const char *name);
+/* "schema"."name" */
+void sqlgen_qualified(struct buf *b, const char *schema, const char *name);
+/* 'text' with embedded quotes doubled (for catalog text that is not user input). */
+void sqlgen_literal(struct buf *b, const char *text);
+
+/* "c1", "c2", ... in source column order. */
+void sqlgen_columns(struct buf *b, const struct plan_table *t);
+
+/*
+ * The source columns of the row expression rowexpr, remapped:
+ * (rowexpr)."id" + 1000, (rowexpr)."author_id" + 0 ... (offset 0 is left out).
+ */
+void sqlgen_remapped(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		     const char *rowexpr);
+
+/* Triggers capturing table t on the source (idempotent: drop and create). */
+void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t);
+/* Dropping them. */
+void sqlgen_capture_drop(struct buf *b, const char *table);
+
+/*
+ * Copy one piece of a table through the link:
+ *   INSERT INTO public.t (cols) SELECT remapped FROM <staging>.t s
+ *   [WHERE key >= $1 AND key < $2] [ON CONFLICT (pk) DO UPDATE ...]
+ * ranged: with the key range condition ($1, $2 are bigint parameters).
+ */
+void sqlgen_copy(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		 const char *staging, bool ranged);
+
+/*
+ * The set-based apply of one table's changes in the batch table
+ * pg_temp.sync_batch(change_id, xid, tbl, op, img, old):
+ *   keyed tables: the last image of each key wins; keys whose last change
+ *   removes them are deleted, the others upserted;
+ *   keyless tables: the net count of each whole row is inserted or deleted
+ *   (one copy per unit, by ctid).
+ * Emits two statements: sqlgen_apply_delete (run children first) and
+ * sqlgen_apply_upsert (run parents first).
+ */
+void sqlgen_apply_delete(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const char *staging);
+void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const char *staging);
+
+/*
+ * One change at a time (the exact-order fallback), for prepared statements
+ * with $1 = the image (new for I/U, old for D) and, for U, $2 = old image.
+ */
+void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		      const char *staging, char op);
+
+/* Skip the batch's changes already contained in a copy piece's snapshot. */
+void sqlgen_skip_copied(struct buf *b, const struct plan_table *t, const char *staging,
+			const char *server_literal);
+
+#endif

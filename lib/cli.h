@@ -1,0 +1,28 @@
+/*
+ * cli: the skeleton every command-line program shares (STYLE.md rule 6):
+ * a table of subcommands, each with its own getopt_long options and --help,
+ * and the same answer to an unknown option everywhere.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cli_command {
+	const char *name;	/* "run", or "capture install" for two words */
+	const char *summary;	/* one line for the program's --help */
+	int (*fn)(int argc, char **argv);	/* argv[0] is the command name */
+};
+
+/* Find the command named by argv[0] (and argv[1] for two-word commands);
+ * *used is how many words matched. */
+const struct cli_command *cli_find(const struct cli_command *cmds, int argc, char **argv, int *used);
+
+/* "Try "prog cmd --help" for more information." on stderr. */
+void cli_try_help(const char *prog, const char *cmd);
+
+/* The list of commands for a program's --help. */
+void cli_list(const struct cli_command *cmds, FILE *out);
+
+#endif

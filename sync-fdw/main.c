@@ -1,0 +1,420 @@
+/*
+ * sync-fdw: link a target database to a source with postgres_fdw, capture
+ * the source's changes and apply them live, ids remapped.
+ *
+ *   sync-fdw [--config FILE] COMMAND [OPTION]...
+ *
+ * Every command is idempotent.  Only this file decides exit codes
+ * (lib/exitcode.h).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "capture.h"
+#include "cli.h"
+#include "exitcode.h"
+#include "hop.h"
+#include "hopcfg.h"
+#include "link.h"
+#include "log.h"
+#include "plan.h"
+#include "banned.h"
+
+#ifndef MINITWIT_VERSION
+#define MINITWIT_VERSION "0.1.0"
+#endif
+
+static const char *config_path = "config/migration.yaml";
+static bool config_given;
+static struct hop_config cfg;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int load_config(void)
+{
+	struct cfg_error err;
+	const char *path = config_path;
+	if (!config_given && access(path, R_OK) != 0)
+		path = NULL;	/* defaults and environment */
+	if (!hopcfg_load(path, &cfg, &err)) {
+		log_error("%s", err.msg);
+		return EXIT_CONFIG;
+	}
+	if (!log_set_level_name(cfg.s.log_level)) {
+		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg.s.log_level);
+		return EXIT_CONFIG;
+	}
+	return EXIT_OK;
+}
+
+/* Parse a subcommand's options: only --help/--json and the extra ones. */
+struct opt_spec {
+	bool json, help, check, once, follow;
+	long batch_size;
+};
+
+static int parse_opts(int argc, char **argv, const char *cmd, const char *allowed,
+		      struct opt_spec *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "batch-size", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	memset(o, 0, sizeof *o);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c != 'h' && c != '?' && !strchr(allowed, c))
+			c = '?';
+		switch (c) {
+		case 'h': o->help = true; break;
+		case 'j': o->json = true; break;
+		case 'k': o->check = true; break;
+		case 'o': o->once = true; break;
+		case 'f': o->follow = true; break;
+		case 'b': {
+			char *end;
+			o->batch_size = strtol(optarg, &end, 10);
+			if (*end || o->batch_size < 1) {
+				fprintf(stderr, "sync-fdw %s: invalid --batch-size \"%s\": expected a positive "
+						"integer\n", cmd, optarg);
+				cli_try_help("sync-fdw", cmd);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		default:
+			fprintf(stderr, "sync-fdw %s: unknown option \"%s\"\n", cmd, argv[optind - 1]);
+			cli_try_help("sync-fdw", cmd);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sync-fdw %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+		cli_try_help("sync-fdw", cmd);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+#define COMMON_HELP \
+	"  -h, --help     show this help and exit\n" \
+	"\n" \
+	"The configuration is --config FILE (default config/migration.yaml), every\n" \
+	"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n"
+
+/* Open the hop for a command; EXIT_OK or the code to return. */
+static int open_hop(struct hop *h, int need)
+{
+	if (!hop_open(h, &cfg, need)) {
+		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src;
+		hop_close(h);
+		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_link(int argc, char **argv)
+{
+	struct opt_spec o;
+	int rc = parse_opts(argc, argv, "link", "jk", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		fputs("Usage: sync-fdw [--config FILE] link [--check] [--json]\n\n"
+		      "On the target: create postgres_fdw, the foreign server and user mapping for\n"
+		      "the source (the password libpq uses for source.dsn, from PGPASSWORD or a\n"
+		      "pgpass file; never logged) and import the source's tables into the staging\n"
+		      "schema (link.schema).  The hop's state and ledger are created on the target;\n"
+		      "the source's ledger is carried along.  Idempotent: run again to re-link.\n\n"
+		      "Options:\n"
+		      "      --check    report what is missing (extension, privileges, reachability\n"
+		      "                 of both ends and from the target to the source) without\n"
+		      "                 changing anything; exit 1 if something is\n"
+		      "      --json     with --check: the report as JSON on stdout\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	if (o.check) {
+		struct buf report = BUF_INIT;
+		bool ok = link_check(&cfg, &report, o.json);
+		fputs(buf_str(&report), stdout);
+		if (o.json)
+			fputc('\n', stdout);
+		buf_release(&report);
+		return ok ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	}
+	struct hop h;
+	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
+		return rc;
+	rc = link_create(&h) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_unlink(int argc, char **argv)
+{
+	struct opt_spec o;
+	int rc = parse_opts(argc, argv, "unlink", "", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		fputs("Usage: sync-fdw [--config FILE] unlink\n\n"
+		      "On the target: drop the foreign server, user mapping, staging schemas and\n"
+		      "the hop's state.  The ledger stays.  Idempotent.\n\n"
+		      "Options:\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	struct hop h;
+	if ((rc = open_hop(&h, HOP_TARGET)) != EXIT_OK)
+		return rc;
+	rc = link_drop(&h) ? EXIT_OK : EXIT_TARGET;
+	hop_close(&h);
+	return rc;
+}
+
+static int capture_cmd(int argc, char **argv, bool install)
+{
+	struct opt_spec o;
+	const char *name = install ? "capture install" : "capture remove";
+	int rc = parse_opts(argc, argv, name, "", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		if (install)
+			fputs("Usage: sync-fdw [--config FILE] capture install\n\n"
+			      "On the source: create the change log (schema sync_fdw_src) and triggers\n"
+			      "recording every insert, update and delete of the hop's tables; TRUNCATE\n"
+			      "of a captured table is refused.  On the target (when linked): import the\n"
+			      "change log into <link.schema>_cdc.  Install capture before copying.\n"
+			      "Idempotent.\n\nOptions:\n" COMMON_HELP, stdout);
+		else
+			fputs("Usage: sync-fdw [--config FILE] capture remove\n\n"
+			      "Drop the triggers and the change log from the source (and its foreign\n"
+			      "tables from the target).  Changes not yet applied are lost: remove\n"
+			      "capture only after the cutover or to abandon the hop.  Idempotent.\n\n"
+			      "Options:\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	struct hop h;
+	if ((rc = open_hop(&h, install ? HOP_PLAN : HOP_SOURCE | HOP_TARGET)) != EXIT_OK)
+		return rc;
+	if (install)
+		rc = capture_install(&h) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_SOURCE);
+	else
+		rc = capture_remove(&h) ? EXIT_OK : EXIT_SOURCE;
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_capture_install(int argc, char **argv)
+{
+	return capture_cmd(argc, argv, true);
+}
+
+static int cmd_capture_remove(int argc, char **argv)
+{
+	return capture_cmd(argc, argv, false);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct opt_spec o;
+	int rc = parse_opts(argc, argv, "run", "jofb", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		fputs("Usage: sync-fdw [--config FILE] run [--once | --follow] [--batch-size N] [--json]\n\n"
+		      "Apply the source's captured changes to the target, ids remapped, in order\n"
+		      "and exactly once (see hop/apply.h), in batches of sync.batch_size.  Only one\n"
+		      "applier runs per hop.  A restart of either database is waited out with\n"
+		      "backoff (sync.connect_attempts).\n\n"
+		      "Options:\n"
+		      "      --once          apply everything committed so far, then exit (default)\n"
+		      "      --follow        keep applying until SIGINT/SIGTERM, or until a cutover\n"
+		      "                      takes over\n"
+		      "      --batch-size N  changes per target transaction (sync.batch_size)\n"
+		      "      --json         progress as JSON lines on stdout\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if (o.once && o.follow) {
+		fputs("sync-fdw run: --once and --follow cannot be used together\n", stderr);
+		cli_try_help("sync-fdw", "run");
+		return EXIT_USAGE;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	struct hop h;
+	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
+		return rc;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct apply_opts ao = {
+		.follow = o.follow, .batch_size = o.batch_size ? o.batch_size : cfg.s.sync_batch_size,
+		.interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
+		.progress = isatty(STDERR_FILENO), .json = o.json,
+	};
+	struct apply_result res;
+	rc = apply_run(&h, &ao, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct opt_spec o;
+	int rc = parse_opts(argc, argv, "status", "j", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		fputs("Usage: sync-fdw [--config FILE] status [--json]\n\n"
+		      "Where the sync stands, from the state recorded on the target: changes\n"
+		      "pending on the source, lag in seconds (age of the oldest pending change),\n"
+		      "apply rate, last error.\n\n"
+		      "Options:\n"
+		      "      --json     as one JSON object on stdout\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	struct hop h;
+	if ((rc = open_hop(&h, HOP_TARGET)) != EXIT_OK)
+		return rc;
+	struct buf out = BUF_INIT;
+	rc = apply_status(&h, &out, o.json) ? EXIT_OK : EXIT_TARGET;
+	fputs(buf_str(&out), stdout);
+	buf_release(&out);
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	struct opt_spec o;
+	int rc = parse_opts(argc, argv, "plan", "j", &o);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o.help) {
+		fputs("Usage: sync-fdw [--config FILE] plan [--json]\n\n"
+		      "Print the tables, keys, references, offsets and id ranges the hop would\n"
+		      "use, and every problem that would stop it (exit 3 if any).  Writes nothing.\n\n"
+		      "Options:\n"
+		      "      --json     as JSON on stdout\n" COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if ((rc = load_config()) != EXIT_OK)
+		return rc;
+	struct hop h;
+	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
+		return rc;
+	struct buf out = BUF_INIT;
+	if (o.json) {
+		plan_json(&h.plan, &out);
+		buf_addc(&out, '\n');
+	} else
+		plan_text(&h.plan, &out);
+	fputs(buf_str(&out), stdout);
+	buf_release(&out);
+	rc = h.plan.nproblems ? EXIT_CONFIG : EXIT_OK;
+	hop_close(&h);
+	return rc;
+}
+
+static const struct cli_command commands[] = {
+	{ "link", "create the postgres_fdw link on the target (--check: report only)", cmd_link },
+	{ "unlink", "remove the link and the hop's state from the target", cmd_unlink },
+	{ "capture install", "install the change log and triggers on the source", cmd_capture_install },
+	{ "capture remove", "remove them", cmd_capture_remove },
+	{ "run", "apply captured changes (--once, --follow)", cmd_run },
+	{ "status", "changes pending, lag, apply rate, last error", cmd_status },
+	{ "plan", "the hop's tables, keys, offsets and problems", cmd_plan },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fputs("sync-fdw: live sync of a PostgreSQL source into a target through postgres_fdw,\n"
+	      "with id remapping\n\n"
+	      "Usage: sync-fdw [--config FILE] COMMAND [OPTION]...\n\n"
+	      "Commands:\n", out);
+	cli_list(commands, out);
+	fputs("\nOptions:\n"
+	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
+	      "  -h, --help         show this help and exit\n"
+	      "  -V, --version      show the version and exit\n\n"
+	      "\"sync-fdw COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
+	      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 7 internal.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	log_init("sync-fdw");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			config_given = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("sync-fdw %s\n", MINITWIT_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "sync-fdw: unknown option \"%s\"\n", argv[optind - 1]);
+			cli_try_help("sync-fdw", NULL);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs("sync-fdw: no command given\n", stderr);
+		cli_try_help("sync-fdw", NULL);
+		return EXIT_USAGE;
+	}
+	int used;
+	const struct cli_command *cmd = cli_find(commands, argc - optind, argv + optind, &used);
+	if (!cmd) {
+		fprintf(stderr, "sync-fdw: unknown command \"%s%s%s\"\n", argv[optind],
+			optind + 1 < argc && strcmp(argv[optind], "capture") == 0 ? " " : "",
+			optind + 1 < argc && strcmp(argv[optind], "capture") == 0 ? argv[optind + 1] : "");
+		cli_try_help("sync-fdw", NULL);
+		return EXIT_USAGE;
+	}
+	int first = optind + used - 1;
+	int rc = cmd->fn(argc - first, argv + first);
+	hopcfg_release(&cfg);
+	return rc;
+}
