@@ -26,8 +26,9 @@ WARN      := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
              -Wvla -Wwrite-strings -fno-common -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) $(if $(WERROR),-Werror,) \
-             -Ilib -Ihop -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+             -Ilib -Ihop -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) libcurl) -MMD -MP
 LDLIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+CURL_LIBS := $(shell pkg-config --libs libcurl)
 ifneq ($(SANITIZE),)
 CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=$(SANITIZE)
@@ -45,7 +46,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HOP_OBJ   := $(HOP_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/hop_sql.o
 MTD_OBJ   := $(MTD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o $(BUILD)/gen/static_files.o
 
-PROGRAMS  := $(BIN)/minitwitd $(BIN)/sync-fdw
+PROGRAMS  := $(BIN)/minitwitd $(BIN)/sync-fdw $(BIN)/migrate
 
 all: $(PROGRAMS)
 
@@ -87,7 +88,11 @@ $(BUILD)/hop.a: $(HOP_OBJ)
 
 $(BIN)/sync-fdw: $(BUILD)/sync-fdw/main.o $(BUILD)/hop.a $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
+
+$(BIN)/migrate: $(BUILD)/migrate/main.o $(BUILD)/hop.a $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/lib.a: $(LIB_OBJ)
 	@rm -f $@
@@ -99,7 +104,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit webpage
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit webpage remap sqlgen hopcfg
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
@@ -108,6 +113,10 @@ UNIT_DEPS_md5   := lib/md5.c
 UNIT_DEPS_pbkdf2 := minitwitd/pbkdf2.c
 UNIT_DEPS_ratelimit := minitwitd/ratelimit.c
 UNIT_DEPS_webpage := lib/buf.c lib/utf8.c lib/md5.c minitwitd/webpage.c
+UNIT_DEPS_remap := hop/remap.c
+UNIT_DEPS_sqlgen := hop/sqlgen.c hop/plan.c hop/remap.c hop/catalog.c hop/hopcfg.c lib/buf.c \
+                    lib/cfg.c lib/log.c lib/pgx.c lib/utf8.c
+UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -128,6 +137,7 @@ valgrind: $(UNIT_BINS)
 
 integration: $(PROGRAMS)
 	MINITWITD=$(abspath $(BIN)/minitwitd) SYNC_FDW=$(abspath $(BIN)/sync-fdw) \
+		MIGRATE=$(abspath $(BIN)/migrate) \
 		BUILD=$(abspath $(BUILD)) tests/integration/run
 
 # The web UI in a real browser (also part of integration: tests/integration/test_browser.py).

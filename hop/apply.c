@@ -26,6 +26,7 @@ struct applier {
 	char *fetch_range, *fetch_open, *horizon_sql, *prune_sql, *schema_sql;
 	int kill_point;			/* test hook, see kill_here() */
 	int64_t kill_batch;
+	int64_t nonempty;		/* batches of this run that read changes */
 	double rate;
 };
 
@@ -50,10 +51,10 @@ static void sleep_ms(int64_t ms, volatile sig_atomic_t *stop)
 }
 
 /*
- * Test hook for the crash tests: SYNC_FDW_TEST_KILL_AT=<point>:<batch> makes
- * the process SIGKILL itself at that point of that batch (counted from 1 in
- * this run).  Points: before-apply, mid-batch, after-apply, before-commit,
- * after-commit.
+ * Test hook for the crash tests: SYNC_FDW_TEST_KILL_AT=<point>:<n> makes
+ * the process SIGKILL itself at that point of the n-th batch of this run
+ * that read changes.  Points: before-apply, mid-batch, after-apply,
+ * before-commit, after-commit.
  */
 static void kill_setup(struct applier *a)
 {
@@ -72,8 +73,9 @@ static void kill_setup(struct applier *a)
 
 static void kill_here(const struct applier *a, int point, int64_t batch)
 {
-	if (a->kill_point == point && a->kill_batch == batch) {
-		log_warn("test hook: killing myself at point %d of batch %" PRId64, point, batch);
+	(void)batch;
+	if (a->kill_point == point && a->kill_batch == a->nonempty) {
+		log_warn("test hook: killing myself at point %d of batch %" PRId64, point, a->nonempty);
 		raise(SIGKILL);
 	}
 }
@@ -201,7 +203,9 @@ static bool run(PGconn *c, const char *sql, const char *what, PGresult **err)
 static bool apply_ordered(struct applier *a, PGresult **err)
 {
 	struct hop *h = a->h;
-	PGresult *rows = PQexec(h->tgt, "SELECT tbl, op, img, old FROM pg_temp.sync_batch ORDER BY change_id");
+	/* a split key update: its delete before its insert */
+	PGresult *rows = PQexec(h->tgt, "SELECT tbl, op, img, old FROM pg_temp.sync_batch "
+					"ORDER BY change_id, op = 'I'");
 	if (!pgx_check(rows, PGRES_TUPLES_OK, -1, 4, "read the batch")) {
 		*err = rows;
 		return false;
@@ -401,6 +405,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	}
 
 	if (s->fetched > 0) {
+		a->nonempty++;
 		/* a schema change on the source stops the sync, loudly */
 		r = PQexec(c, a->schema_sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -432,6 +437,10 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 			if (!a->has_pieces[i])
 				continue;
 			struct buf sql = BUF_INIT;
+			if (h->plan.t[i].key >= 0) {
+				sqlgen_split_key_updates(&sql, &h->plan.t[i], h->staging);
+				buf_adds(&sql, ";\n");
+			}
 			sqlgen_skip_copied(&sql, &h->plan.t[i], h->staging, h->server_lit.data);
 			r = PQexec(c, sql.data);
 			buf_release(&sql);
@@ -588,7 +597,7 @@ static void progress(const struct applier *a, const struct apply_result *res, bo
 		fflush(stdout);
 	}
 	if (a->o->progress || final)
-		fprintf(stderr, "%ssync-fdw: %" PRId64 " changes applied (%" PRId64 " skipped: already "
+		fprintf(stderr, "%sapply: %" PRId64 " changes applied (%" PRId64 " skipped: already "
 				"copied) in %" PRId64 " batches, %.0f changes/s%s",
 			isatty(STDERR_FILENO) && !final ? "\r" : "", res->applied, res->skipped,
 			res->batches, a->rate, final || !isatty(STDERR_FILENO) ? "\n" : "");

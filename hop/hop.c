@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pgx.h"
@@ -90,17 +91,39 @@ bool hop_open(struct hop *h, const struct hop_config *cfg, int need)
 		return false;
 	if ((need & (HOP_SOURCE | HOP_PLAN)) && !(h->src = connect_end(cfg->s.source_dsn, "source", cfg)))
 		return false;
-	if (need & HOP_PLAN) {
-		struct plan_fixed *fixed = NULL;
-		size_t nfixed = 0;
-		bool ok = read_fixed(h, &fixed, &nfixed) &&
-			  plan_build(cfg, h->src, h->tgt, fixed, nfixed, &h->plan);
-		for (size_t i = 0; i < nfixed; i++)
-			free(fixed[i].table);
-		free(fixed);
-		if (!ok)
-			return false;
-		h->planned = true;
+	if (need & HOP_PLAN)
+		return hop_replan(h);
+	return true;
+}
+
+bool hop_replan(struct hop *h)
+{
+	struct plan_fixed *fixed = NULL;
+	size_t nfixed = 0;
+	if (h->planned)
+		plan_release(&h->plan);
+	h->planned = false;
+	bool ok = read_fixed(h, &fixed, &nfixed) &&
+		  plan_build(h->cfg, h->src, h->tgt, fixed, nfixed, &h->plan);
+	for (size_t i = 0; i < nfixed; i++)
+		free(fixed[i].table);
+	free(fixed);
+	h->planned = ok;
+	return ok;
+}
+
+bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
+{
+	struct cfg_error err;
+	if (!given && access(path, R_OK) != 0)
+		path = NULL;	/* defaults and environment */
+	if (!hopcfg_load(path, cfg, &err)) {
+		log_error("%s", err.msg);
+		return false;
+	}
+	if (!log_set_level_name(cfg->s.log_level)) {
+		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->s.log_level);
+		return false;
 	}
 	return true;
 }

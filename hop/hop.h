@@ -40,6 +40,16 @@ enum hop_need { HOP_TARGET = 1, HOP_SOURCE = 2, HOP_PLAN = 4 };
 MUST_CHECK bool hop_open(struct hop *h, const struct hop_config *cfg, int need);
 void hop_close(struct hop *h);
 
+/* Build the plan again (after the target's schema changed). */
+MUST_CHECK bool hop_replan(struct hop *h);
+
+/*
+ * Load the configuration for a program: path as given (--config), or
+ * config/migration.yaml when it exists, else defaults and environment.
+ * Sets the log level.  false (logged) on a bad configuration.
+ */
+MUST_CHECK bool hop_config_load(const char *path, bool given, struct hop_config *cfg);
+
 /* Text of an embedded SQL file (sql/hop/NAME); aborts if missing (a build bug). */
 const char *hop_sql_text(const char *name);
 

@@ -163,22 +163,28 @@ static bool carry_ledger(struct hop *h)
 	PQclear(r);
 	for (size_t i = 0; ok && i < h->plan.n; i++) {
 		const struct plan_table *t = &h->plan.t[i];
-		char hop_s[16], off[24], lo[24], hi[24];
+		char hop_s[16], off[24], lo[24], hi[24], tlo[24], thi[24];
 		snprintf(hop_s, sizeof hop_s, "%d", hop_no);
 		snprintf(off, sizeof off, "%lld", (long long)t->offset);
 		snprintf(lo, sizeof lo, "%lld", (long long)t->src_min);
 		snprintf(hi, sizeof hi, "%lld", (long long)t->src_max);
+		snprintf(tlo, sizeof tlo, "%lld", (long long)t->tgt_min);
+		snprintf(thi, sizeof thi, "%lld", (long long)t->tgt_max);
 		bool range = t->key >= 0 && t->src_min <= t->src_max;
+		bool trange = t->key >= 0 && t->tgt_min <= t->tgt_max && !t->offset_fixed;
 		const char *v[] = { hop_s, h->server, h->source_masked, h->target_masked, t->src->name,
 				    t->key >= 0 ? t->src->cols[t->key].name : NULL, off,
-				    range ? lo : NULL, range ? hi : NULL };
+				    range ? lo : NULL, range ? hi : NULL, trange ? tlo : NULL,
+				    trange ? thi : NULL };
+		/* a re-link keeps what the first link saw of the target */
 		PGresult *w = PQexecParams(h->tgt,
 			"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
-			" \"offset\", source_min, source_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+			" \"offset\", source_min, source_max, target_before_min, target_before_max)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 			" ON CONFLICT (hop, table_name) DO UPDATE SET \"offset\" = EXCLUDED.\"offset\","
 			" key_column = EXCLUDED.key_column, source_min = EXCLUDED.source_min,"
 			" source_max = EXCLUDED.source_max, recorded_at = now()",
-			9, NULL, v, NULL, NULL, 0);
+			11, NULL, v, NULL, NULL, 0);
 		ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "record the hop in the ledger");
 		PQclear(w);
 	}
@@ -192,6 +198,12 @@ bool link_create(struct hop *h)
 
 	if (!hop_plan_ok(h) || !capture_present(h->src, &cdc))
 		goto out;
+	for (size_t i = 0; i < h->plan.n; i++)
+		if (!h->plan.t[i].tgt) {
+			log_error("the target has no table \"%s\"; hint: \"migrate schema\" creates the "
+				  "target's tables from the source's definition", h->plan.t[i].src->name);
+			goto out;
+		}
 	if (!hop_exec(h->tgt, "BEGIN", "begin") || !hop_state_init(h) ||
 	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
 		      "create extension postgres_fdw on the target"))

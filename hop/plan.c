@@ -325,10 +325,9 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 				       "read the target's ids"))
 				return false;
 			compare_columns(p, t);
-		} else
-			problem(p, "migrate creates missing tables from the source's definition; "
-				   "for sync-fdw alone, create them first",
-				"the target has no table \"%s\"", t->src->name);
+		}
+		/* a table the target lacks is no problem: migrate creates it
+		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
 			continue;
 		int64_t tmin, tmax, limit;
@@ -520,7 +519,7 @@ void plan_text(const struct hop_plan *p, struct buf *out)
 				 p->t[t->refs[r].table].src->name);
 		buf_addf(out, "%s  (%" PRId64 " rows%s%s)\n", t->nrefs ? "" : "-", t->src_rows,
 			 t->offset_auto ? ", offset auto" : "",
-			 t->conflict == HOP_CONFLICT_REPLACE ? ", replaces target rows" : "");
+			 t->conflict == HOP_CONFLICT_REPLACE && t->src->npk ? ", replaces target rows" : "");
 	}
 	if (p->nproblems)
 		buf_addf(out, "\n%zu problem%s:\n%s", p->nproblems, p->nproblems == 1 ? "" : "s",

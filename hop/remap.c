@@ -48,11 +48,11 @@ int64_t remap_round_up(int64_t n)
 	int64_t p = 1;
 	while (p <= INT64_MAX / 10 && p * 10 <= n)
 		p *= 10;
-	/* p is the largest power of ten <= n */
-	int64_t d = (n + p - 1) / p;	/* 1..10 */
-	if (d == 10 && p <= INT64_MAX / 10)
-		return p * 10;
-	return d * p;
+	/* p is the largest power of ten <= n; d * p >= n with d in 1..10 */
+	int64_t d = n / p + (n % p != 0);
+	if (d == 10)
+		return p <= INT64_MAX / 10 ? p * 10 : INT64_MAX;
+	return d <= INT64_MAX / p ? d * p : INT64_MAX;	/* INT64_MAX: no round number fits */
 }
 
 int64_t remap_auto_offset(int64_t slo, int64_t shi, int64_t tlo, int64_t thi)
@@ -63,7 +63,7 @@ int64_t remap_auto_offset(int64_t slo, int64_t shi, int64_t tlo, int64_t thi)
 		return 0;	/* already apart */
 	/* need slo + off > thi, i.e. off >= thi - slo + 1 */
 	int64_t need;
-	if (!remap_add(thi, -slo, &need) || !remap_add(need, 1, &need))
+	if (slo == INT64_MIN || !remap_add(thi, -slo, &need) || !remap_add(need, 1, &need))
 		return INT64_MAX;	/* cannot be done: the caller's fit check refuses it */
 	return remap_round_up(need);
 }

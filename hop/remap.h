@@ -28,7 +28,8 @@ bool remap_add(int64_t a, int64_t b, int64_t *out);
 bool remap_fits(int64_t lo, int64_t hi, int64_t offset, int64_t tmin, int64_t tmax,
 		int64_t *limit);
 
-/* The smallest "round" number (d * 10^k, d in 1..9) that is >= n (n >= 0). */
+/* The smallest "round" number (d * 10^k, d in 1..9) that is >= n (n >= 0);
+ * INT64_MAX when none fits in 64 bits. */
 int64_t remap_round_up(int64_t n);
 
 /*

@@ -331,6 +331,21 @@ void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan
 	buf_release(&o);
 }
 
+void sqlgen_split_key_updates(struct buf *b, const struct plan_table *t, const char *staging)
+{
+	buf_addf(b, "WITH s AS (DELETE FROM pg_temp.sync_batch c WHERE c.tbl = %d AND c.op = 'U' AND (c.img::",
+		 t->id);
+	rowtype(b, t, staging);
+	buf_adds(b, ").");
+	sqlgen_ident(b, col(t, (size_t)t->key));
+	buf_adds(b, " IS DISTINCT FROM (c.old::");
+	rowtype(b, t, staging);
+	buf_adds(b, ").");
+	sqlgen_ident(b, col(t, (size_t)t->key));
+	buf_adds(b, " RETURNING *) INSERT INTO pg_temp.sync_batch SELECT change_id, xid, tbl, 'D', old, NULL, ts "
+		    "FROM s UNION ALL SELECT change_id, xid, tbl, 'I', img, NULL, ts FROM s");
+}
+
 void sqlgen_skip_copied(struct buf *b, const struct plan_table *t, const char *staging,
 			const char *server_literal)
 {

@@ -74,6 +74,13 @@ void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct p
 void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
 		      const char *staging, char op);
 
+/*
+ * Split the batch's updates that change the key into a delete of the old
+ * key and an insert of the new one (same change id), so that each half is
+ * checked against the copy piece that holds its own key.
+ */
+void sqlgen_split_key_updates(struct buf *b, const struct plan_table *t, const char *staging);
+
 /* Skip the batch's changes already contained in a copy piece's snapshot. */
 void sqlgen_skip_copied(struct buf *b, const struct plan_table *t, const char *staging,
 			const char *server_literal);

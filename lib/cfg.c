@@ -771,11 +771,8 @@ static bool apply_section(const struct cfg_key *keys, size_t nkeys,
 
 		buf_reset(&msg);
 		if (!k) {
-			struct buf full = BUF_INIT;
-			buf_addf(&full, "%s.%s", section, key->scalar);
 			buf_adds(&msg, "unknown key ");
 			add_quoted(&msg, buf_str(&full));
-			buf_release(&full);
 			add_hint(&msg, keys, nkeys, section, key->scalar);
 			cfg_fail(err, doc, key, "%s", buf_str(&msg));
 			goto out;

@@ -15,6 +15,21 @@ struct cli_command {
 	int (*fn)(int argc, char **argv);	/* argv[0] is the command name */
 };
 
+/* The options subcommands share; each command allows a subset. */
+struct cli_opts {
+	bool help, json, check, once, follow, dry_run;
+	long batch_size;
+};
+
+/*
+ * Parse a subcommand's options (argv[0] is the command).  allowed lists the
+ * short codes accepted besides --help: j json, k check, o once, f follow,
+ * d dry-run, b batch-size.  Returns 0, or the usage exit code after a
+ * message on stderr.
+ */
+int cli_parse(int argc, char **argv, const char *prog, const char *cmd, const char *allowed,
+	      struct cli_opts *o);
+
 /* Find the command named by argv[0] (and argv[1] for two-word commands);
  * *used is how many words matched. */
 const struct cli_command *cli_find(const struct cli_command *cmds, int argc, char **argv, int *used);

@@ -42,75 +42,13 @@ static void on_signal(int sig)
 
 static int load_config(void)
 {
-	struct cfg_error err;
-	const char *path = config_path;
-	if (!config_given && access(path, R_OK) != 0)
-		path = NULL;	/* defaults and environment */
-	if (!hopcfg_load(path, &cfg, &err)) {
-		log_error("%s", err.msg);
-		return EXIT_CONFIG;
-	}
-	if (!log_set_level_name(cfg.s.log_level)) {
-		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg.s.log_level);
-		return EXIT_CONFIG;
-	}
-	return EXIT_OK;
+	return hop_config_load(config_path, config_given, &cfg) ? EXIT_OK : EXIT_CONFIG;
 }
 
-/* Parse a subcommand's options: only --help/--json and the extra ones. */
-struct opt_spec {
-	bool json, help, check, once, follow;
-	long batch_size;
-};
-
 static int parse_opts(int argc, char **argv, const char *cmd, const char *allowed,
-		      struct opt_spec *o)
+		      struct cli_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "check", no_argument, NULL, 'k' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "batch-size", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	memset(o, 0, sizeof *o);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		if (c != 'h' && c != '?' && !strchr(allowed, c))
-			c = '?';
-		switch (c) {
-		case 'h': o->help = true; break;
-		case 'j': o->json = true; break;
-		case 'k': o->check = true; break;
-		case 'o': o->once = true; break;
-		case 'f': o->follow = true; break;
-		case 'b': {
-			char *end;
-			o->batch_size = strtol(optarg, &end, 10);
-			if (*end || o->batch_size < 1) {
-				fprintf(stderr, "sync-fdw %s: invalid --batch-size \"%s\": expected a positive "
-						"integer\n", cmd, optarg);
-				cli_try_help("sync-fdw", cmd);
-				return EXIT_USAGE;
-			}
-			break;
-		}
-		default:
-			fprintf(stderr, "sync-fdw %s: unknown option \"%s\"\n", cmd, argv[optind - 1]);
-			cli_try_help("sync-fdw", cmd);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "sync-fdw %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
-		cli_try_help("sync-fdw", cmd);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return cli_parse(argc, argv, "sync-fdw", cmd, allowed, o);
 }
 
 #define COMMON_HELP \
@@ -132,7 +70,7 @@ static int open_hop(struct hop *h, int need)
 
 static int cmd_link(int argc, char **argv)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	int rc = parse_opts(argc, argv, "link", "jk", &o);
 	if (rc != EXIT_OK)
 		return rc;
@@ -171,7 +109,7 @@ static int cmd_link(int argc, char **argv)
 
 static int cmd_unlink(int argc, char **argv)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	int rc = parse_opts(argc, argv, "unlink", "", &o);
 	if (rc != EXIT_OK)
 		return rc;
@@ -194,7 +132,7 @@ static int cmd_unlink(int argc, char **argv)
 
 static int capture_cmd(int argc, char **argv, bool install)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	const char *name = install ? "capture install" : "capture remove";
 	int rc = parse_opts(argc, argv, name, "", &o);
 	if (rc != EXIT_OK)
@@ -240,7 +178,7 @@ static int cmd_capture_remove(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	int rc = parse_opts(argc, argv, "run", "jofb", &o);
 	if (rc != EXIT_OK)
 		return rc;
@@ -286,7 +224,7 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	int rc = parse_opts(argc, argv, "status", "j", &o);
 	if (rc != EXIT_OK)
 		return rc;
@@ -314,7 +252,7 @@ static int cmd_status(int argc, char **argv)
 
 static int cmd_plan(int argc, char **argv)
 {
-	struct opt_spec o;
+	struct cli_opts o;
 	int rc = parse_opts(argc, argv, "plan", "j", &o);
 	if (rc != EXIT_OK)
 		return rc;

@@ -63,7 +63,18 @@ CREATE TABLE IF NOT EXISTS sync_fdw.ledger (
     "offset"    bigint NOT NULL,
     source_min  bigint,
     source_max  bigint,
+    target_before_min bigint,                   -- ids the target held before the hop
+    target_before_max bigint,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     carried     boolean NOT NULL DEFAULT false, -- copied from an earlier hop's ledger
     PRIMARY KEY (hop, table_name)
+);
+
+-- Secondary indexes the copy dropped to load faster, recreated when the
+-- copy ends (also by a copy resumed after a kill).
+CREATE TABLE IF NOT EXISTS sync_fdw.copy_index (
+    server    text NOT NULL,
+    name      text NOT NULL,
+    def       text NOT NULL,
+    PRIMARY KEY (server, name)
 );

@@ -1,0 +1,417 @@
+/*
+ * migrate: the operator's tool for a whole hop: plan, prepare the target,
+ * bulk-copy, verify, cut over with writes held, finish, or all of it (run).
+ *
+ *   migrate [--config FILE] COMMAND [OPTION]...
+ *
+ * It drives the same engine as sync-fdw (hop/).  Only this file decides
+ * exit codes (lib/exitcode.h).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "capture.h"
+#include "cli.h"
+#include "copy.h"
+#include "cutover.h"
+#include "exitcode.h"
+#include "hop.h"
+#include "link.h"
+#include "log.h"
+#include "pgx.h"
+#include "plan.h"
+#include "sqlgen.h"
+#include "tschema.h"
+#include "verify.h"
+#include "banned.h"
+
+#ifndef MINITWIT_VERSION
+#define MINITWIT_VERSION "0.1.0"
+#endif
+
+static const char *config_path = "config/migration.yaml";
+static bool config_given;
+static struct hop_config cfg;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+#define COMMON_HELP \
+	"      --json     machine-readable output on stdout (progress as JSON lines)\n" \
+	"  -h, --help     show this help and exit\n" \
+	"\n" \
+	"The configuration is --config FILE (default config/migration.yaml), every\n" \
+	"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n"
+
+/* Parse options, print help, load config and open the hop; returns -1 to
+ * go on, or the exit code to return. */
+static int start(int argc, char **argv, const char *cmd, const char *allowed, const char *help,
+		 struct cli_opts *o, struct hop *h, int need)
+{
+	int rc = cli_parse(argc, argv, "migrate", cmd, allowed, o);
+	if (rc)
+		return rc;
+	if (o->help) {
+		fputs(help, stdout);
+		fputs(COMMON_HELP, stdout);
+		return EXIT_OK;
+	}
+	if (!hop_config_load(config_path, config_given, &cfg))
+		return EXIT_CONFIG;
+	if (!hop_open(h, &cfg, need)) {
+		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src;
+		hop_close(h);
+		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
+	}
+	return -1;
+}
+
+static int emit(struct buf *out, int rc)
+{
+	fputs(buf_str(out), stdout);
+	buf_release(out);
+	return rc;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "plan", "j",
+		       "Usage: migrate [--config FILE] plan [--json]\n\n"
+		       "Read both catalogs and print the hop: tables, keys, references (from foreign\n"
+		       "keys and refs:), row counts, the offset of each table with the id ranges\n"
+		       "before and after, sequences, and every problem that would stop the hop, each\n"
+		       "with its fix (exit 3 if any).  Writes nothing.\n\nOptions:\n",
+		       &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	struct buf out = BUF_INIT;
+	if (o.json) {
+		plan_json(&h.plan, &out);
+		buf_addc(&out, '\n');
+	} else {
+		plan_text(&h.plan, &out);
+		for (size_t i = 0; i < h.plan.n; i++)
+			if (!h.plan.t[i].tgt)
+				buf_addf(&out, "note: the target has no table \"%s\": migrate creates it from the "
+					       "source's definition\n", h.plan.t[i].src->name);
+	}
+	rc = h.plan.nproblems ? EXIT_CONFIG : EXIT_OK;
+	hop_close(&h);
+	return emit(&out, rc);
+}
+
+/* Target schema, link and capture, each only if missing (all idempotent). */
+static bool prepare(struct hop *h)
+{
+	int created = 0;
+	bool exists;
+	if (!hop_plan_ok(h) || !tschema_create(h, &created) || (created && !hop_replan(h)))
+		return false;
+	if (!hop_exists(h, &exists))
+		return false;
+	if (!exists && !link_create(h))
+		return false;
+	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+	bool have = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture") && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return have || capture_install(h);
+}
+
+static int cmd_schema(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "schema", "",
+		       "Usage: migrate [--config FILE] schema\n\n"
+		       "Create the tables the target lacks from the source's definition (columns,\n"
+		       "keys, identity and sequences, constraints, indexes).  Existing tables are\n"
+		       "compared by plan instead.  Idempotent.\n\nOptions:\n",
+		       &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	int created;
+	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_copy(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "copy", "j",
+		       "Usage: migrate [--config FILE] copy [--json]\n\n"
+		       "Bulk-copy the source's rows through the link, ids remapped, consistent with\n"
+		       "the change capture (no row missed or doubled between the copy and the change\n"
+		       "log).  Creates the target's missing tables, the link and the capture first\n"
+		       "if they are not there.  Works in pieces of copy.batch_rows ids: killed, it\n"
+		       "resumes where it stopped.  Secondary indexes of empty tables are built once,\n"
+		       "after the rows.  Progress on stderr (rows, rows/s, ETA per table).\n\nOptions:\n",
+		       &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	catch_signals();
+	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
+				.stop = &stop_flag };
+	struct copy_result res;
+	rc = prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
+	if (o.json && rc == EXIT_OK)
+		printf("{\"event\":\"copied\",\"rows\":%lld,\"pieces\":%lld,\"pieces_skipped\":%lld,"
+		       "\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows, (long long)res.pieces,
+		       (long long)res.pieces_skipped, res.seconds, res.index_seconds);
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "verify", "j",
+		       "Usage: migrate [--config FILE] verify [--json]\n\n"
+		       "Compare every table of the hop: row counts and a content checksum of the\n"
+		       "source (ids remapped) and the target, listing the first differing keys.\n"
+		       "Exit 6 on a mismatch.  Meaningful when nothing writes (after the cutover).\n\n"
+		       "Options:\n", &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	struct buf out = BUF_INIT;
+	bool match;
+	rc = verify_run(&h, &out, o.json, &match) ? (match ? EXIT_OK : EXIT_VERIFY) : EXIT_TARGET;
+	hop_close(&h);
+	return emit(&out, rc);
+}
+
+static int cmd_cutover(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "cutover", "jd",
+		       "Usage: migrate [--config FILE] cutover [--dry-run] [--json]\n\n"
+		       "Move the service to the target: preflight, pause every configured minitwitd\n"
+		       "(writes held, not failed), fence the source, drain the last changes, set the\n"
+		       "target's sequences, switch every minitwitd to the target, report how long\n"
+		       "writes were held on each server.  Any failure before the switch unfences the\n"
+		       "source and resumes every server where it was.  Run again after a crash, it\n"
+		       "finishes the cutover.  The admin token comes from the environment variable\n"
+		       "named by cutover.token_env.\n\nOptions:\n"
+		       "      --dry-run  run the preflight only\n", &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	struct buf out = BUF_INIT;
+	struct cutover_opts co = { .dry_run = o.dry_run, .json = o.json };
+	rc = cutover_run(&h, &co, &out) ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	hop_close(&h);
+	return emit(&out, rc);
+}
+
+static int cmd_finish(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "finish", "",
+		       "Usage: migrate [--config FILE] finish\n\n"
+		       "Remove the link, the capture objects and the staging schemas.  The ledger\n"
+		       "stays on the target, and the fence stays on the old host.  Idempotent.\n\n"
+		       "Options:\n", &o, &h, HOP_SOURCE | HOP_TARGET);
+	if (rc >= 0)
+		return rc;
+	rc = capture_remove(&h) && link_drop(&h) ? EXIT_OK : EXIT_TARGET;
+	hop_close(&h);
+	return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "status", "j",
+		       "Usage: migrate [--config FILE] status [--json]\n\n"
+		       "Where the hop stands, from the state recorded in the target: stage, copy\n"
+		       "progress per table, sync lag and pending changes, the last cutover's report.\n"
+		       "Can be asked from any machine that reaches the target.\n\nOptions:\n",
+		       &o, &h, HOP_TARGET);
+	if (rc >= 0)
+		return rc;
+	struct buf out = BUF_INIT;
+	const char *p[] = { h.server };
+	PGresult *r = PQexecParams(h.tgt,
+		"SELECT json_build_object('hop', h.server, 'stage', h.stage, 'source', h.source,"
+		" 'copy_started_at', h.copy_started_at, 'copy_finished_at', h.copy_finished_at,"
+		" 'copied', (SELECT coalesce(json_object_agg(x.name, json_build_object('rows', x.rows, 'pieces', x.pieces)), '{}')"
+		"   FROM (SELECT name, sum(rows) AS rows, count(*) AS pieces FROM sync_fdw.copied"
+		"         WHERE server = h.server GROUP BY name) x),"
+		" 'applied_changes', h.applied_changes, 'last_batch_at', h.last_batch_at,"
+		" 'cutover_at', h.cutover_at, 'last_error', h.last_error, 'report', h.report,"
+		" 'ledger', (SELECT coalesce(json_agg(json_build_object('hop', l.hop, 'table', l.table_name,"
+		"   'offset', l.\"offset\", 'source', l.source, 'carried', l.carried) ORDER BY l.hop, l.table_name), '[]')"
+		"   FROM sync_fdw.ledger l))::text FROM sync_fdw.hop h WHERE h.server = $1",
+		1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK || pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) ||
+		    pgx_sqlstate_is(r, "3F000"))
+			log_error("no hop \"%s\" recorded on the target; hint: migrate plan, then migrate run",
+				  h.server);
+		else
+			pgx_log_failure(r, "read the hop's state");
+		PQclear(r);
+		hop_close(&h);
+		return EXIT_TARGET;
+	}
+	buf_adds(&out, PQgetvalue(r, 0, 0));
+	buf_addc(&out, '\n');
+	PQclear(r);
+	/* the sync's own view (pending, lag), when the change log is reachable */
+	struct buf sync = BUF_INIT;
+	if (apply_status(&h, &sync, o.json))
+		buf_adds(&out, sync.data);
+	buf_release(&sync);
+	hop_close(&h);
+	return emit(&out, EXIT_OK);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "run", "j",
+		       "Usage: migrate [--config FILE] run [--json]\n\n"
+		       "The whole hop in order: plan, target schema, link, capture, copy, sync until\n"
+		       "caught up, cutover, verify.  Stops with a clear message at the first problem;\n"
+		       "run it again to continue (every step resumes or is skipped when done).\n\n"
+		       "Options:\n", &o, &h, HOP_PLAN);
+	if (rc >= 0)
+		return rc;
+	catch_signals();
+	struct copy_opts co = { .progress = true, .json = o.json, .stop = &stop_flag };
+	struct copy_result cres;
+	struct apply_opts ao = { .follow = false, .batch_size = cfg.s.sync_batch_size,
+				 .interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
+				 .progress = isatty(STDERR_FILENO), .json = o.json };
+	struct apply_result ares;
+	struct cutover_opts cut = { .json = o.json };
+	struct buf out = BUF_INIT;
+	bool match = false;
+
+	rc = EXIT_CONFIG;
+	if (!hop_plan_ok(&h))
+		goto out;
+	rc = EXIT_TARGET;
+	PGresult *r = PQexecParams(h.tgt, "SELECT 1 FROM pg_namespace WHERE nspname = 'sync_fdw'",
+				   0, NULL, NULL, NULL, NULL, 0);
+	bool have_state = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	PQclear(r);
+	bool copied = false;
+	if (have_state) {
+		const char *p[] = { h.server };
+		r = PQexecParams(h.tgt, "SELECT copy_finished_at IS NOT NULL FROM sync_fdw.hop WHERE server = $1",
+				 1, NULL, p, NULL, NULL, 0);
+		copied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			 PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+	}
+	if (!prepare(&h))
+		goto out;
+	if (!copied && !copy_run(&h, &co, &cres))
+		goto out;
+	log_info("run: catching up with the changes made during the copy");
+	if (!apply_run(&h, &ao, &ares))
+		goto out;
+	rc = EXIT_FAILURE_GENERIC;
+	if (!cutover_run(&h, &cut, &out))
+		goto out;
+	rc = EXIT_TARGET;
+	if (!verify_run(&h, &out, o.json, &match))
+		goto out;
+	rc = match ? EXIT_OK : EXIT_VERIFY;
+	if (!match)
+		log_error("the target differs from the source after the cutover: see the verification");
+out:
+	hop_close(&h);
+	return emit(&out, rc);
+}
+
+static const struct cli_command commands[] = {
+	{ "plan", "print the hop and every problem, writing nothing", cmd_plan },
+	{ "schema", "create the target's missing tables from the source's", cmd_schema },
+	{ "copy", "bulk-copy existing rows (resumable), after link and capture", cmd_copy },
+	{ "verify", "compare counts and checksums of every table, remap-aware", cmd_verify },
+	{ "cutover", "pause servers, fence, drain, set sequences, switch (--dry-run)", cmd_cutover },
+	{ "finish", "remove link, capture and staging; keep the ledger", cmd_finish },
+	{ "run", "the whole hop: plan, copy, sync, cutover, verify", cmd_run },
+	{ "status", "where the hop stands, from the databases", cmd_status },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fputs("migrate: move a live PostgreSQL-backed MiniTwit to another database host\n\n"
+	      "Usage: migrate [--config FILE] COMMAND [OPTION]...\n\nCommands:\n", out);
+	cli_list(commands, out);
+	fputs("\nOptions:\n"
+	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
+	      "  -h, --help         show this help and exit\n"
+	      "  -V, --version      show the version and exit\n\n"
+	      "\"migrate COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
+	      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 6 verification\n"
+	      "found differences, 7 internal.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	log_init("migrate");
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("migrate %s\n", MINITWIT_VERSION);
+			return EXIT_OK;
+		} else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
+			config_path = argv[++i];
+			config_given = true;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+			config_given = true;
+		} else {
+			fprintf(stderr, "migrate: unknown option \"%s\"\n", argv[i]);
+			cli_try_help("migrate", NULL);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fputs("migrate: no command given\n", stderr);
+		cli_try_help("migrate", NULL);
+		return EXIT_USAGE;
+	}
+	int used;
+	const struct cli_command *cmd = cli_find(commands, argc - i, argv + i, &used);
+	if (!cmd) {
+		fprintf(stderr, "migrate: unknown command \"%s\"\n", argv[i]);
+		cli_try_help("migrate", NULL);
+		return EXIT_USAGE;
+	}
+	int rc = cmd->fn(argc - i, argv + i);
+	hopcfg_release(&cfg);
+	return rc;
+}
