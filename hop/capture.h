@@ -9,9 +9,16 @@
 #include "hop.h"
 
 MUST_CHECK bool capture_install(struct hop *h);
-/* Remove triggers and the capture schema from the source (and the target's
- * view of them); works from the source's own registry, so it also cleans up
- * after a configuration that changed since install. */
+
+/* The same on any database: the cutover installs it on the target too, so
+ * that the changes made after the switch are known (verify under load,
+ * a way back). */
+MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name);
+MUST_CHECK bool capture_remove_db(PGconn *db, bool *present);
+/* Remove triggers and the capture schema from the source, the target's view
+ * of them, and the target's own capture of changes since a cutover; works
+ * from the registry on each database, so it also cleans up after a
+ * configuration that changed since install. */
 MUST_CHECK bool capture_remove(struct hop *h);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "apply.h"
+#include "capture.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -490,6 +491,18 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	step(&rep, "set sequences", true, now_ms() - t, NULL);
 	json_object_set_new(rep.root, "sequences", json_integer(nseq));
 
+	/* the target records what changes from now on: verify compares the
+	 * source with the target as it was at the switch, while the service
+	 * already writes there */
+	t = now_ms();
+	struct buf name = BUF_INIT;
+	buf_addf(&name, "%s (since its cutover)", h->server);
+	bool rc_ok = capture_install_db(h->tgt, &h->plan, name.data);
+	buf_release(&name);
+	step(&rep, "record later changes", rc_ok, now_ms() - t, NULL);
+	if (!rc_ok)
+		goto out;
+
 	/* 7: the point of no return: writes go to the target from here on */
 	t = now_ms();
 	if (!point_fence(h)) {
@@ -526,6 +539,9 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 out:
 	if (!ok && !switched) {
 		/* undo: unfence the source, resume every server where it was */
+		bool had = false;
+		if (fenced && !capture_remove_db(h->tgt, &had))
+			log_error("could not remove the capture installed on the target");
 		if (fenced && !cutover_unfence(h->src))
 			log_error("the source is still fenced; hint: run \"migrate cutover\" again, or remove "
 				  "the fence by hand: DROP SCHEMA minitwit_fence CASCADE and the minitwit_fence "

@@ -238,7 +238,7 @@ out:
 	return ok;
 }
 
-bool link_drop(struct hop *h)
+bool link_drop(struct hop *h, bool keep_state)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "BEGIN; DROP SCHEMA IF EXISTS ");
@@ -250,7 +250,8 @@ bool link_drop(struct hop *h)
 	buf_adds(&sql, " CASCADE; DO $$ BEGIN IF to_regclass('sync_fdw.hop') IS NOT NULL THEN "
 		       "DELETE FROM sync_fdw.copied WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
-	buf_adds(&sql, "; DELETE FROM sync_fdw.hop WHERE server = ");
+	buf_adds(&sql, keep_state ? "; UPDATE sync_fdw.hop SET stage = 'finished' WHERE server = "
+				  : "; DELETE FROM sync_fdw.hop WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
 	buf_adds(&sql, "; END IF; END $$; COMMIT");
 	bool ok = hop_exec(h->tgt, sql.data, "remove the link");

@@ -13,7 +13,7 @@
 #include "sqlgen.h"
 #include "banned.h"
 
-/* ROW(remapped source columns) */
+/* ROW(remapped source columns) of alias s */
 static void src_row(struct buf *b, const struct hop *h, const struct plan_table *t)
 {
 	buf_adds(b, "ROW(");
@@ -21,6 +21,7 @@ static void src_row(struct buf *b, const struct hop *h, const struct plan_table 
 	buf_addc(b, ')');
 }
 
+/* ROW(columns) of alias t */
 static void tgt_row(struct buf *b, const struct plan_table *t)
 {
 	buf_adds(b, "ROW(");
@@ -29,6 +30,61 @@ static void tgt_row(struct buf *b, const struct plan_table *t)
 		sqlgen_ident(b, t->src->cols[i].name);
 	}
 	buf_addc(b, ')');
+}
+
+/*
+ * The target table as a FROM item aliased t.  When the cutover installed
+ * capture on the target (sync_fdw_src there), the changes made since are
+ * undone in the query, giving the table as it was at the switch: keyed
+ * tables take, for each key touched since, the image before its first
+ * change (no row when that change created the key); keyless tables are the
+ * current rows plus those deleted since, minus those inserted since (as
+ * multisets).
+ */
+static void target_rel(const struct plan_table *t, bool since, struct buf *rel)
+{
+	struct buf tn = BUF_INIT, k = BUF_INIT;
+	buf_adds(&tn, "public.");
+	sqlgen_ident(&tn, t->src->name);
+	if (!since) {
+		buf_addf(rel, "%s t", tn.data);
+	} else if (t->key >= 0 && t->src->npk == 1) {
+		const char *T = tn.data, *K;
+		sqlgen_ident(&k, t->src->cols[t->key].name);
+		K = k.data;
+		buf_addf(rel, "(WITH ch AS (SELECT c.change_id, c.op, c.img::%s AS n, c.old::%s AS o"
+			      " FROM sync_fdw_src.changes c WHERE c.tbl = %d),", T, T, t->id);
+		/* (a row value IS NOT NULL only when every field is: a flag says
+		 * whether there is a before image) */
+		buf_addf(rel, " touch AS (SELECT change_id, (n).%s AS k, false AS has, NULL::%s AS before"
+			      " FROM ch WHERE op = 'I'"
+			      " UNION ALL SELECT change_id, (n).%s, true, n FROM ch WHERE op = 'D'"
+			      " UNION ALL SELECT change_id, (o).%s, true, o FROM ch WHERE op = 'U'"
+			      " UNION ALL SELECT change_id, (n).%s, false, NULL FROM ch WHERE op = 'U'"
+			      " AND (n).%s IS DISTINCT FROM (o).%s),", K, T, K, K, K, K, K);
+		buf_addf(rel, " first AS (SELECT DISTINCT ON (k) k, has, before FROM touch ORDER BY k, change_id)"
+			      " SELECT x.* FROM %s x WHERE x.%s NOT IN (SELECT k FROM first)"
+			      " UNION ALL SELECT (f.before).* FROM first f WHERE f.has) t", T, K);
+	} else {
+		const char *T = tn.data;
+		buf_addf(rel, "((SELECT x.* FROM %s x UNION ALL SELECT (c.img::%s).* FROM sync_fdw_src.changes c"
+			      " WHERE c.tbl = %d AND c.op = 'D' UNION ALL SELECT (c.old::%s).* FROM"
+			      " sync_fdw_src.changes c WHERE c.tbl = %d AND c.op = 'U')", T, T, t->id, T, t->id);
+		buf_addf(rel, " EXCEPT ALL (SELECT (c.img::%s).* FROM sync_fdw_src.changes c"
+			      " WHERE c.tbl = %d AND c.op IN ('I', 'U'))) t", T, t->id);
+	}
+	buf_release(&tn);
+	buf_release(&k);
+}
+
+/* Whether the target records the changes made since the cutover. */
+static bool since_cutover(struct hop *h, bool *since)
+{
+	PGresult *r = PQexec(h->tgt, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for changes since the cutover");
+	*since = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok;
 }
 
 /* Leave out the ids the target held before the hop. */
@@ -50,62 +106,114 @@ static bool target_filter(struct hop *h, const struct plan_table *t, struct buf 
 	return ok;
 }
 
-/* The first differing keys (keyed) or rows (keyless), as text lines. */
-static bool differences(struct hop *h, const struct plan_table *t, const char *where, struct buf *out)
+/* The first differing keys (keyed) or rows (keyless), one per line. */
+static bool differences(struct hop *h, const struct plan_table *t, const char *rel, const char *where,
+			struct buf *out)
 {
-	struct buf sql = BUF_INIT;
+	struct buf sql = BUF_INIT, stg = BUF_INIT;
+	sqlgen_qualified(&stg, h->staging, t->src->name);
 	if (t->key >= 0 && t->src->npk == 1) {
-		const char *k = t->src->cols[t->key].name;
-		buf_adds(&sql, "WITH s AS (SELECT (s.");
-		sqlgen_ident(&sql, k);
-		buf_addf(&sql, " + (%" PRId64 "))::bigint AS k, hashtextextended(", t->offset);
+		struct buf k = BUF_INIT;
+		sqlgen_ident(&k, t->src->cols[t->key].name);
+		buf_addf(&sql, "WITH s AS (SELECT (s.%s + (%" PRId64 "))::bigint AS k, hashtextextended(",
+			 k.data, t->offset);
 		src_row(&sql, h, t);
-		buf_adds(&sql, "::text, 0) AS h FROM ");
-		sqlgen_qualified(&sql, h->staging, t->src->name);
-		buf_adds(&sql, " s), d AS (SELECT t.");
-		sqlgen_ident(&sql, k);
-		buf_adds(&sql, "::bigint AS k, hashtextextended(");
+		buf_addf(&sql, "::text, 0) AS h FROM %s s), d AS (SELECT t.%s::bigint AS k, hashtextextended(",
+			 stg.data, k.data);
 		tgt_row(&sql, t);
-		buf_adds(&sql, "::text, 0) AS h FROM public.");
-		sqlgen_ident(&sql, t->src->name);
-		buf_addf(&sql, " t%s) SELECT coalesce(s.k, d.k)::text || ': ' || CASE WHEN s.k IS NULL THEN "
-			       "'only on the target' WHEN d.k IS NULL THEN 'missing on the target' ELSE "
-			       "'differs' END FROM s FULL JOIN d ON s.k = d.k WHERE s.h IS DISTINCT FROM d.h "
-			       "ORDER BY coalesce(s.k, d.k) LIMIT 10", where);
+		buf_addf(&sql, "::text, 0) AS h FROM %s%s) SELECT coalesce(s.k, d.k)::text || ': ' || CASE WHEN "
+			       "s.k IS NULL THEN 'only on the target' WHEN d.k IS NULL THEN 'missing on the "
+			       "target' ELSE 'differs' END FROM s FULL JOIN d ON s.k = d.k WHERE s.h IS DISTINCT "
+			       "FROM d.h ORDER BY coalesce(s.k, d.k) LIMIT 10", rel, where);
+		buf_release(&k);
 	} else {
 		buf_adds(&sql, "(SELECT 'missing on the target: ' || x::text FROM (SELECT ");
 		src_row(&sql, h, t);
-		buf_adds(&sql, " AS x FROM ");
-		sqlgen_qualified(&sql, h->staging, t->src->name);
-		buf_adds(&sql, " s EXCEPT ALL SELECT ");
+		buf_addf(&sql, " AS x FROM %s s EXCEPT ALL SELECT ", stg.data);
 		tgt_row(&sql, t);
-		buf_adds(&sql, " FROM public.");
-		sqlgen_ident(&sql, t->src->name);
-		buf_addf(&sql, " t%s) m LIMIT 10) UNION ALL (SELECT 'only on the target: ' || x::text FROM (SELECT ",
-			 where);
+		buf_addf(&sql, " FROM %s%s) m LIMIT 10) UNION ALL (SELECT 'only on the target: ' || x::text "
+			       "FROM (SELECT ", rel, where);
 		tgt_row(&sql, t);
-		buf_adds(&sql, " AS x FROM public.");
-		sqlgen_ident(&sql, t->src->name);
-		buf_addf(&sql, " t%s EXCEPT ALL SELECT ", where);
+		buf_addf(&sql, " AS x FROM %s%s EXCEPT ALL SELECT ", rel, where);
 		src_row(&sql, h, t);
-		buf_adds(&sql, " FROM ");
-		sqlgen_qualified(&sql, h->staging, t->src->name);
-		buf_adds(&sql, " s) m LIMIT 10)");
+		buf_addf(&sql, " FROM %s s) m LIMIT 10)", stg.data);
 	}
 	PGresult *r = PQexec(h->tgt, sql.data);
-	buf_release(&sql);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "list the differences");
 	for (int i = 0; ok && i < PQntuples(r); i++)
 		buf_addf(out, "%s\n", PQgetvalue(r, i, 0));
 	PQclear(r);
+	buf_release(&sql);
+	buf_release(&stg);
+	return ok;
+}
+
+/* Compare one table; appends its report entry. */
+static bool verify_table(struct hop *h, const struct plan_table *t, bool since, bool json, bool first,
+			 struct buf *out, bool *match)
+{
+	struct buf where = BUF_INIT, sql = BUF_INIT, diff = BUF_INIT, rel = BUF_INIT, stg = BUF_INIT;
+	PGresult *r = NULL;
+	bool ok = false;
+
+	target_rel(t, since, &rel);
+	sqlgen_qualified(&stg, h->staging, t->src->name);
+	if (!target_filter(h, t, &where))
+		goto out;
+	const char *w = where.data ? where.data : "";
+	buf_addf(&sql, "SELECT (SELECT count(*) FROM %s s), (SELECT coalesce(sum(hashtextextended(", stg.data);
+	src_row(&sql, h, t);
+	buf_addf(&sql, "::text, 0)), 0) FROM %s s), (SELECT count(*) FROM %s%s),"
+		       " (SELECT coalesce(sum(hashtextextended(", stg.data, rel.data, w);
+	tgt_row(&sql, t);
+	buf_addf(&sql, "::text, 0)), 0) FROM %s%s)", rel.data, w);
+	r = PQexec(h->tgt, sql.data);
+	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 4, "compare a table"))
+		goto out;
+	bool same = strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2)) == 0 &&
+		    strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) == 0;
+	if (!same) {
+		*match = false;
+		if (!differences(h, t, rel.data, w, &diff))
+			goto out;
+	}
+	if (json) {
+		buf_adds(out, first ? "{\"table\":" : ",{\"table\":");
+		buf_add_json_str(out, t->src->name, strlen(t->src->name));
+		buf_addf(out, ",\"source_rows\":%s,\"target_rows\":%s,\"match\":%s,\"differences\":[",
+			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), same ? "true" : "false");
+	} else
+		buf_addf(out, "%-20s %12s %12s  %s\n", t->src->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
+			 same ? "ok" : "MISMATCH");
+	const char *s = buf_str(&diff);
+	for (bool f = true; *s; f = false) {
+		const char *e = strchr(s, '\n');
+		if (json) {
+			if (!f)
+				buf_addc(out, ',');
+			buf_add_json_str(out, s, (size_t)(e - s));
+		} else
+			buf_addf(out, "    %.*s\n", (int)(e - s), s);
+		s = e + 1;
+	}
+	if (json)
+		buf_adds(out, "]}");
+	ok = true;
+out:
+	PQclear(r);
+	buf_release(&where);
+	buf_release(&sql);
+	buf_release(&diff);
+	buf_release(&rel);
+	buf_release(&stg);
 	return ok;
 }
 
 bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
 {
-	bool ok = false;
+	bool ok = false, since = false;
 	*match = true;
-	if (!hop_plan_ok(h))
+	if (!hop_plan_ok(h) || !since_cutover(h, &since))
 		return false;
 	/* row text must be written alike on both sides: the remote session of
 	 * postgres_fdw uses these settings */
@@ -114,78 +222,15 @@ bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
 			      " SET LOCAL extra_float_digits = 3", "begin the verification"))
 		return false;
 	if (json)
-		buf_adds(out, "{\"tables\":[");
-	else
+		buf_addf(out, "{\"as_of_cutover\":%s,\"tables\":[", since ? "true" : "false");
+	else {
+		if (since)
+			buf_adds(out, "(the target as it was at the cutover: changes made since are set aside)\n");
 		buf_addf(out, "%-20s %12s %12s  %s\n", "table", "source rows", "target rows", "result");
-	for (size_t k = 0; k < h->plan.n; k++) {
-		const struct plan_table *t = &h->plan.t[h->plan.order[k]];
-		struct buf where = BUF_INIT, sql = BUF_INIT, diff = BUF_INIT;
-		if (!target_filter(h, t, &where))
-			goto out;
-		buf_adds(&sql, "SELECT (SELECT count(*) FROM ");
-		sqlgen_qualified(&sql, h->staging, t->src->name);
-		buf_adds(&sql, " s), (SELECT coalesce(sum(hashtextextended(");
-		src_row(&sql, h, t);
-		buf_adds(&sql, "::text, 0)), 0) FROM ");
-		sqlgen_qualified(&sql, h->staging, t->src->name);
-		buf_adds(&sql, " s), (SELECT count(*) FROM public.");
-		sqlgen_ident(&sql, t->src->name);
-		buf_addf(&sql, " t%s), (SELECT coalesce(sum(hashtextextended(", where.data ? where.data : "");
-		tgt_row(&sql, t);
-		buf_adds(&sql, "::text, 0)), 0) FROM public.");
-		sqlgen_ident(&sql, t->src->name);
-		buf_addf(&sql, " t%s)", where.data ? where.data : "");
-		PGresult *r = PQexec(h->tgt, sql.data);
-		bool q = pgx_check(r, PGRES_TUPLES_OK, 1, 4, "compare a table");
-		if (!q) {
-			PQclear(r);
-			buf_release(&where);
-			buf_release(&sql);
-			goto out;
-		}
-		bool same = strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2)) == 0 &&
-			    strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) == 0;
-		if (!same) {
-			*match = false;
-			if (!differences(h, t, where.data ? where.data : "", &diff)) {
-				PQclear(r);
-				buf_release(&where);
-				buf_release(&sql);
-				buf_release(&diff);
-				goto out;
-			}
-		}
-		if (json) {
-			buf_adds(out, k ? ",{\"table\":" : "{\"table\":");
-			buf_add_json_str(out, t->src->name, strlen(t->src->name));
-			buf_addf(out, ",\"source_rows\":%s,\"target_rows\":%s,\"match\":%s,\"differences\":[",
-				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), same ? "true" : "false");
-			const char *s = buf_str(&diff);
-			bool first = true;
-			while (*s) {
-				const char *e = strchr(s, '\n');
-				if (!first)
-					buf_addc(out, ',');
-				first = false;
-				buf_add_json_str(out, s, (size_t)(e - s));
-				s = e + 1;
-			}
-			buf_adds(out, "]}");
-		} else {
-			buf_addf(out, "%-20s %12s %12s  %s\n", t->src->name, PQgetvalue(r, 0, 0),
-				 PQgetvalue(r, 0, 2), same ? "ok" : "MISMATCH");
-			const char *s = buf_str(&diff);
-			while (*s) {
-				const char *e = strchr(s, '\n');
-				buf_addf(out, "    %.*s\n", (int)(e - s), s);
-				s = e + 1;
-			}
-		}
-		PQclear(r);
-		buf_release(&where);
-		buf_release(&sql);
-		buf_release(&diff);
 	}
+	for (size_t k = 0; k < h->plan.n; k++)
+		if (!verify_table(h, &h->plan.t[h->plan.order[k]], since, json, k == 0, out, match))
+			goto out;
 	if (json)
 		buf_addf(out, "],\"match\":%s}\n", *match ? "true" : "false");
 	ok = true;

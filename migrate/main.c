@@ -235,7 +235,7 @@ static int cmd_finish(int argc, char **argv)
 		       "Options:\n", &o, &h, HOP_SOURCE | HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	rc = capture_remove(&h) && link_drop(&h) ? EXIT_OK : EXIT_TARGET;
+	rc = capture_remove(&h) && link_drop(&h, true) ? EXIT_OK : EXIT_TARGET;
 	hop_close(&h);
 	return rc;
 }

@@ -125,7 +125,7 @@ static int cmd_unlink(int argc, char **argv)
 	struct hop h;
 	if ((rc = open_hop(&h, HOP_TARGET)) != EXIT_OK)
 		return rc;
-	rc = link_drop(&h) ? EXIT_OK : EXIT_TARGET;
+	rc = link_drop(&h, false) ? EXIT_OK : EXIT_TARGET;
 	hop_close(&h);
 	return rc;
 }
