@@ -454,7 +454,20 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 			PQclear(r);
 			r = NULL;
 		}
-		s->applied = s->fetched - s->skipped;
+		/* what is left to apply (a split key update counts as two) */
+		s->applied = s->fetched;
+		if (s->skipped > 0) {
+			r = PQexec(c, "SELECT count(*) FROM pg_temp.sync_batch");
+			if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+				pgx_log_failure(r, "count the batch");
+				err = r;
+				r = NULL;
+				goto fail;
+			}
+			s->applied = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			PQclear(r);
+			r = NULL;
+		}
 		kill_here(a, KILL_BEFORE_APPLY, batch_no);
 
 		touched = calloc(h->plan.n ? h->plan.n : 1, sizeof *touched);

@@ -4,6 +4,7 @@
 #include "cutover.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -323,6 +324,17 @@ static bool point_fence(struct hop *h)
 	return ok;
 }
 
+/* Test hook: MIGRATE_TEST_KILL_CUTOVER_AT=fenced|drained|pointed SIGKILLs
+ * the process right after that step, for the crash tests. */
+static void kill_hook(const char *point)
+{
+	const char *v = getenv("MIGRATE_TEST_KILL_CUTOVER_AT");
+	if (v && strcmp(v, point) == 0) {
+		log_warn("test hook: killing myself after \"%s\"", point);
+		raise(SIGKILL);
+	}
+}
+
 /* ---- the report ---- */
 
 struct report {
@@ -471,6 +483,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	}
 	step(&rep, "fence the source", true, now_ms() - t, NULL);
 	json_object_set_new(rep.root, "fence_wait_ms", json_real(fence_wait));
+	kill_hook("fenced");
 
 	/* 5: drain */
 	t = now_ms();
@@ -480,6 +493,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	}
 	step(&rep, "drain", true, now_ms() - t, NULL);
 	json_object_set_new(rep.root, "drained_changes", json_integer(drained));
+	kill_hook("drained");
 
 	/* 6: sequences */
 	t = now_ms();
@@ -510,6 +524,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 		goto out;
 	}
 	switched = true;
+	kill_hook("pointed");
 	json_t *sb = json_pack("{s:s}", "dsn", h->cfg->s.target_dsn);
 	free(body);
 	body = json_dumps(sb, JSON_COMPACT);

@@ -76,7 +76,9 @@ static int start(int argc, char **argv, const char *cmd, const char *allowed, co
 	if (!hop_config_load(config_path, config_given, &cfg))
 		return EXIT_CONFIG;
 	if (!hop_open(h, &cfg, need)) {
-		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src;
+		/* the target is connected first: a missing source means the
+		 * target answered */
+		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
 		hop_close(h);
 		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
 	}

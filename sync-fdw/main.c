@@ -61,7 +61,9 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *allowe
 static int open_hop(struct hop *h, int need)
 {
 	if (!hop_open(h, &cfg, need)) {
-		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src;
+		/* the target is connected first: a missing source means the
+		 * target answered */
+		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
 		hop_close(h);
 		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
 	}
