@@ -173,8 +173,9 @@ demo:
 	$(MAKE) run
 
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/minitwitd.1 man/sync-fdw.1 man/migrate.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build bin
