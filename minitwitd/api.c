@@ -349,10 +349,14 @@ static void metrics(struct session *s)
 		 "minitwit_db_acquire_timeouts_total %llu\n"
 		 "# HELP minitwit_http_active_requests Requests being handled.\n"
 		 "# TYPE minitwit_http_active_requests gauge\n"
-		 "minitwit_http_active_requests %u\n",
+		 "minitwit_http_active_requests %u\n"
+		 "# HELP minitwit_db_switches_total Times the pool moved to another database.\n"
+		 "# TYPE minitwit_db_switches_total counter\n"
+		 "minitwit_db_switches_total %llu\n",
 		 st.in_use, st.size, st.waiting, (unsigned long long)st.connects,
 		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
-		 atomic_load(&s->req->app->active));
+		 atomic_load(&s->req->app->active), (unsigned long long)st.switches);
+	hold_metrics(&s->req->app->hold, &s->resp->body);
 	s->resp->status = 200;
 	s->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -365,7 +369,8 @@ static void method_not_allowed(struct http_resp *resp, const char *allow)
 
 bool api_handle(struct http_req *req, struct http_resp *resp)
 {
-	struct session s = { .req = req, .resp = resp, .db = { .pool = &req->app->pool } };
+	struct session s = { .req = req, .resp = resp,
+			     .db = { .pool = &req->app->pool, .fence = &req->fence } };
 	const char *path = req->target.path;
 	const char *user;
 	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
@@ -427,6 +432,17 @@ bool api_handle(struct http_req *req, struct http_resp *resp)
 	}
 	session_close(&s);
 	return true;
+}
+
+bool api_writes(const struct http_req *req)
+{
+	if (req->method == HTTP_POST)
+		return true;
+	if (strcmp(req->target.path, "/latest") == 0)
+		return false;	/* the one route that does not store ?latest= */
+	const char *v = route_param(&req->target.query, "latest");
+	int64_t n;
+	return v && route_parse_int(v, &n) && n != -1;
 }
 
 bool api_wants_register(const struct http_req *req)

@@ -18,6 +18,11 @@ bool api_handle(struct http_req *req, struct http_resp *resp);
  * the API's error shape.  Everything else is the web UI's. */
 bool api_claims(const struct http_req *req);
 
+/* True when answering req writes to the database: a POST, or ?latest=N
+ * (an integer other than -1) on any route but /latest.  The target must
+ * have parsed. */
+bool api_writes(const struct http_req *req);
+
 /* POST /register is the API's unless the body is a form (the web UI's). */
 bool api_wants_register(const struct http_req *req);
 

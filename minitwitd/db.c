@@ -40,6 +40,7 @@ bool db_pool_init(struct db_pool *p, const struct db_pool_config *cfg,
 	p->acquire_timeout_ms = cfg->acquire_timeout_ms;
 	p->statement_timeout_ms = cfg->statement_timeout_ms;
 	p->generation = 1;
+	p->epoch = 1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -161,7 +162,7 @@ struct db_conn *db_acquire(struct db_pool *p, enum db_acquire_status *st)
 	}
 	c->in_use = true;
 	p->in_use++;
-	unsigned gen = p->generation;
+	unsigned gen = p->generation, epoch = p->epoch;
 	char *dsn = NULL;
 	int connect_ms = p->connect_timeout_ms, statement_ms = p->statement_timeout_ms;
 	bool reopen = !c->pg || c->generation != gen;
@@ -175,12 +176,15 @@ struct db_conn *db_acquire(struct db_pool *p, enum db_acquire_status *st)
 		reopen = true;
 		pthread_mutex_lock(&p->lock);
 		dsn = strdup(p->dsn);
+		gen = p->generation;
+		epoch = p->epoch;
 		pthread_mutex_unlock(&p->lock);
 	}
 	if (reopen) {
 		PQfinish(c->pg);
 		c->pg = dsn ? open_conn(dsn, p->stmts, p->nstmts, connect_ms, statement_ms) : NULL;
 		c->generation = gen;
+		c->epoch = epoch;
 		free(dsn);
 		pthread_mutex_lock(&p->lock);
 		if (c->pg) {
@@ -210,16 +214,24 @@ void db_release(struct db_pool *p, struct db_conn *c, bool broken)
 {
 	if (!c)
 		return;
+	PGconn *close = NULL;
 	if (broken || PQstatus(c->pg) != CONNECTION_OK ||
 	    PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-		PQfinish(c->pg);
+		close = c->pg;
 		c->pg = NULL;
 	}
 	pthread_mutex_lock(&p->lock);
+	if (c->pg && c->generation != p->generation) {
+		/* opened for an older generation (the pool switched, or the
+		 * timeouts changed): never give it to anyone again */
+		close = c->pg;
+		c->pg = NULL;
+	}
 	c->in_use = false;
 	p->in_use--;
 	pthread_cond_signal(&p->freed);
 	pthread_mutex_unlock(&p->lock);
+	PQfinish(close);
 }
 
 PGresult *db_run(struct db_conn *c, const struct db_pool *p, unsigned i, const char *const *params,
@@ -238,5 +250,65 @@ void db_pool_stats(struct db_pool *p, struct db_stats *out)
 	out->connects = p->connects;
 	out->connect_failures = p->connect_failures;
 	out->acquire_timeouts = p->acquire_timeouts;
+	out->switches = p->switches;
+	out->generation = p->generation;
+	out->epoch = p->epoch;
 	pthread_mutex_unlock(&p->lock);
+}
+
+bool db_pool_switch(struct db_pool *p, const char *dsn, unsigned if_epoch)
+{
+	char *copy = strdup(dsn);
+	PGconn **idle = calloc(p->size ? p->size : 1, sizeof *idle);
+	unsigned nidle = 0;
+	bool switched = false;
+	if (!copy) {
+		log_error("could not switch the database pool: out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (if_epoch && p->epoch != if_epoch) {
+		pthread_mutex_unlock(&p->lock);
+		goto out;
+	}
+	free(p->dsn);
+	p->dsn = copy;
+	copy = NULL;
+	p->generation++;
+	p->epoch++;
+	p->switches++;
+	p->down_until_ms = 0;	/* the old host's back-off says nothing of the new one */
+	p->backoff_ms = 0;
+	/* idle connections to the old host go now (outside the lock: network);
+	 * the ones in use are closed by db_release */
+	for (unsigned i = 0; idle && i < p->size; i++) {
+		struct db_conn *x = &p->conns[i];
+		if (!x->in_use && x->pg) {
+			idle[nidle++] = x->pg;
+			x->pg = NULL;
+		}
+	}
+	switched = true;
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < nidle; i++)
+		PQfinish(idle[i]);
+out:
+	free(copy);
+	free(idle);
+	return switched;
+}
+
+void db_pool_masked_dsn(struct db_pool *p, struct buf *out)
+{
+	pthread_mutex_lock(&p->lock);
+	pgx_mask_dsn(p->dsn, out);
+	pthread_mutex_unlock(&p->lock);
+}
+
+unsigned db_pool_epoch(struct db_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	unsigned e = p->epoch;
+	pthread_mutex_unlock(&p->lock);
+	return e;
 }

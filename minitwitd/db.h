@@ -9,6 +9,12 @@
  * restart of PostgreSQL costs no request that was not already running; when
  * the server cannot be reached the pool fails fast (no connection storm) for
  * a short back-off and requests get 503; it recovers by itself.
+ *
+ * Moving (cutover): db_pool_switch replaces the DSN under the lock and bumps
+ * both the generation (every connection is reopened: idle ones are closed
+ * at once, those in use when they are released) and the epoch (the number
+ * of DSN changes).  A connection remembers the epoch it was opened for, so
+ * that requests that all hit the old database's fence switch once.
  */
 #ifndef DB_H
 #define DB_H
@@ -18,23 +24,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define MUST_CHECK __attribute__((warn_unused_result))
+
+/* What a statement does to the database, for retrying a request on another
+ * one (dbreq.h): a request whose DB_STMT_WRITE succeeded is never re-run. */
+enum db_stmt_kind {
+	DB_STMT_READ = 0,
+	DB_STMT_IDEMPOTENT,	/* writes, but running it twice is the same as once */
+	DB_STMT_WRITE,		/* writes something a second run would write again */
+};
 
 struct db_stmt {
 	const char *name;
 	const char *sql;
 	int nparams;
+	enum db_stmt_kind kind;
 };
 
 struct db_conn {
 	PGconn *pg;
 	unsigned generation;	/* pool generation it was opened for */
+	unsigned epoch;		/* pool epoch (DSN) it was opened for */
 	bool in_use;
 };
 
 struct db_stats {
 	unsigned in_use, waiting, size;
-	uint64_t connects, connect_failures, acquire_timeouts;
+	unsigned generation, epoch;
+	uint64_t connects, connect_failures, acquire_timeouts, switches;
 };
 
 struct db_pool {
@@ -43,7 +62,8 @@ struct db_pool {
 	struct db_conn *conns;
 	unsigned size;
 	unsigned in_use, waiting;
-	unsigned generation;
+	unsigned generation;		/* bumped when every connection must reopen */
+	unsigned epoch;			/* bumped when the DSN changes */
 	char *dsn;			/* current target (no password) */
 	const struct db_stmt *stmts;
 	unsigned nstmts;
@@ -52,7 +72,7 @@ struct db_pool {
 	int statement_timeout_ms;
 	int64_t down_until_ms;		/* monotonic; fail fast until then */
 	int backoff_ms;
-	uint64_t connects, connect_failures, acquire_timeouts;
+	uint64_t connects, connect_failures, acquire_timeouts, switches;
 };
 
 enum db_acquire_status { DB_OK, DB_TIMEOUT, DB_UNAVAILABLE };
@@ -88,5 +108,19 @@ PGresult *db_run(struct db_conn *c, const struct db_pool *p, unsigned i, const c
 		 const int *lengths);
 
 void db_pool_stats(struct db_pool *p, struct db_stats *out);
+
+/*
+ * Point the pool at dsn (no password in it), unless if_epoch is not 0 and
+ * the pool's epoch is no longer if_epoch (someone switched it already:
+ * returns false, nothing changed).  Idle connections are closed now, those
+ * in use when released; the next acquire opens on dsn.  true when switched.
+ */
+bool db_pool_switch(struct db_pool *p, const char *dsn, unsigned if_epoch);
+
+/* The current DSN masked for logs and answers, appended to out. */
+void db_pool_masked_dsn(struct db_pool *p, struct buf *out);
+
+/* The current epoch (see db_pool_switch). */
+unsigned db_pool_epoch(struct db_pool *p);
 
 #endif

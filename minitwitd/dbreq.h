@@ -8,6 +8,15 @@
  * the web UI with a page, each with the same status:
  *   DBREQ_BUSY, DBREQ_UNAVAILABLE -> 503 with Retry-After
  *   DBREQ_INTERNAL                -> 500 (logged with the statement's name)
+ *
+ * The old host's fence (cutover): a statement refused with SQLSTATE MT001
+ * (the fence trigger) or 25006 (the fenced database is read-only) fails as
+ * DBREQ_UNAVAILABLE (503), and, when the request gave a struct dbreq_fence,
+ * records there where the database says it moved (read from
+ * minitwit_fence.moved_to through the same connection) and whether the
+ * request had already written something a re-run would write again.  The
+ * HTTP layer then holds the request (server paused) or switches the pool
+ * and runs the request again on the new host (http.c).
  */
 #ifndef DBREQ_H
 #define DBREQ_H
@@ -24,11 +33,22 @@ enum dbreq_error {
 	DBREQ_INTERNAL,		/* any other failure of a statement */
 };
 
+/* SQLSTATE the fence trigger raises (minitwit_fence, see fence.h) */
+#define DBREQ_FENCE_SQLSTATE "MT001"
+
+struct dbreq_fence {
+	bool hit;		/* a statement hit the fence */
+	bool wrote;		/* a DB_STMT_WRITE succeeded before (or without) it */
+	unsigned epoch;		/* pool epoch of the fenced connection */
+	char *moved_to;		/* malloc'd; NULL when the database names no new host */
+};
+
 struct dbreq {
 	struct db_pool *pool;
 	struct db_conn *conn;	/* NULL until the first statement */
 	bool broken;
 	enum dbreq_error err;
+	struct dbreq_fence *fence;	/* optional: where a fence hit is recorded */
 };
 
 /* Take a connection unless one is held; false with d->err set. */
@@ -47,5 +67,8 @@ void dbreq_close(struct dbreq *d);
 
 /* HTTP status for d->err: 503 or 500. */
 unsigned dbreq_status(const struct dbreq *d);
+
+/* Forget a recorded fence hit (frees moved_to). */
+void dbreq_fence_clear(struct dbreq_fence *f);
 
 #endif

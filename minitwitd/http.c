@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "fence.h"
 #include "web.h"
 #include "log.h"
 #include "banned.h"
@@ -73,6 +74,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void request_free(struct http_req *req)
 {
+	dbreq_fence_clear(&req->fence);
 	route_target_release(&req->target);
 	buf_release(&req->body);
 	free(req->raw_target);
@@ -102,6 +104,16 @@ static enum MHD_Result send_resp(struct http_req *req, struct http_resp *resp)
 	MHD_destroy_response(r);
 	buf_release(&resp->body);
 	return ret;
+}
+
+/* Drop an answer that will not be sent (the request runs again). */
+static void resp_discard(struct http_resp *resp)
+{
+	for (unsigned i = 0; i < resp->nhdr; i++)
+		free(resp->hdr_value[i]);
+	resp->nhdr = 0;
+	buf_release(&resp->body);
+	*resp = (struct http_resp){ .status = 500, .content_type = "application/json" };
 }
 
 /* Errors every route shares (in the API's JSON shape on the API's paths,
@@ -143,6 +155,103 @@ static void dispatch(struct http_req *req, struct http_resp *resp)
 	}
 	if (!api_handle(req, resp))
 		apijson_error_resp(resp, 404, "not found");
+}
+
+/*
+ * A write, for holding during a cutover pause: any POST, a request that
+ * stores ?latest=N, the web UI's GET links that write (follow, unfollow,
+ * logout).  Requests answered before the database (413, a bad target) are
+ * never held.
+ */
+static bool is_write(const struct http_req *req)
+{
+	if (req->too_large || req->target_status != ROUTE_OK)
+		return false;
+	return api_claims(req) ? api_writes(req) : web_writes(req);
+}
+
+/* Runs of a request after it hit the old host's fence: one on the new host
+ * after a switch, and more only after being held by a pause. */
+#define MAX_FENCE_RUNS 3
+
+/* The old database is fenced and this request may run again: the pause,
+ * if any, holds it (the admin switch or resume decides where it runs);
+ * else follow moved_to now.  false when it cannot run again. */
+static bool follow_fence(struct app *app, struct http_req *req)
+{
+	struct hold_status hs;
+	hold_get_status(&app->hold, &hs);
+	if (hs.paused)
+		return true;
+	struct buf why = BUF_INIT;
+	const struct settings *cfg = req->cfg;
+	enum fence_result fr = fence_switch(&app->pool, req->fence.moved_to, req->fence.epoch, true,
+					    (int)cfg->db_connect_timeout_ms, &why);
+	buf_release(&why);
+	return fr == FENCE_SWITCHED;
+}
+
+static void answer_stopping(struct http_req *req, struct http_resp *resp)
+{
+	const char *msg = "the server is shutting down, try again";
+	if (api_claims(req))
+		apijson_error_resp(resp, 503, msg);
+	else
+		web_error_page(req, resp, 503, msg);
+	http_resp_header(resp, "Retry-After", "1");
+}
+
+/*
+ * Run a request whose body is in: hold it while paused (writes), dispatch
+ * it, and when it hit the old host's fence before writing anything a second
+ * run would repeat, run it again on the new host (dbreq.h: the fence
+ * raised before the statement wrote, in its own transaction).  Called
+ * again by libmicrohttpd after a held request is resumed.
+ */
+static enum MHD_Result run(struct app *app, struct http_req *req)
+{
+	struct http_resp resp = { .status = 500, .content_type = "application/json" };
+	if (!req->classified) {
+		req->classified = true;
+		req->is_write = is_write(req);
+		req->gated = req->is_write;
+	}
+	for (;;) {
+		if (req->gated) {
+			switch (hold_begin(&app->hold, &req->waiter, req->conn, req->is_write)) {
+			case HOLD_HELD:
+				return MHD_YES;	/* back here when released */
+			case HOLD_REFUSED:
+				answer_stopping(req, &resp);
+				return send_resp(req, &resp);
+			case HOLD_RUN:
+				req->in_flight = req->is_write;
+				break;
+			}
+		}
+		dbreq_fence_clear(&req->fence);
+		dispatch(req, &resp);
+		if (req->in_flight) {
+			hold_end(&app->hold);
+			req->in_flight = false;
+		}
+		if (!req->fence.hit || !req->fence.moved_to || req->runs == MAX_FENCE_RUNS)
+			break;
+		if (req->fence.wrote) {
+			/* answered 503: what it wrote before the fence is on the
+			 * old host (the drain moves it); later requests go to the
+			 * new one */
+			if (!follow_fence(app, req))
+				log_warn("could not follow the database's move");
+			break;
+		}
+		if (!follow_fence(app, req))
+			break;	/* the 503 stands */
+		resp_discard(&resp);
+		req->runs++;
+		req->gated = true;
+	}
+	return send_resp(req, &resp);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -194,9 +303,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return MHD_YES;
 	}
 
-	struct http_resp resp = { .status = 500, .content_type = "application/json" };
-	dispatch(req, &resp);
-	return send_resp(req, &resp);
+	return run(app, req);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -229,13 +336,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	buf_release(&b);
 }
 
-/* "host:port" or "[v6]:port" -> sockaddr; false (logged) when unusable. */
-static bool resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+bool http_resolve_listen(const char *key, const char *listen, struct sockaddr_storage *ss,
+			 unsigned *len)
 {
 	char host[256];
 	const char *colon = strrchr(listen, ':');
 	if (!colon || colon == listen || !colon[1]) {
-		log_error("invalid http.listen \"%s\": expected host:port", listen);
+		log_error("invalid %s \"%s\": expected host:port", key, listen);
 		return false;
 	}
 	const char *h = listen;
@@ -245,7 +352,7 @@ static bool resolve_listen(const char *listen, struct sockaddr_storage *ss, sock
 		hl -= 2;
 	}
 	if (hl >= sizeof host) {
-		log_error("invalid http.listen \"%s\": host too long", listen);
+		log_error("invalid %s \"%s\": host too long", key, listen);
 		return false;
 	}
 	memcpy(host, h, hl);
@@ -254,7 +361,7 @@ static bool resolve_listen(const char *listen, struct sockaddr_storage *ss, sock
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res = NULL;
 	int rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc != 0) {
-		log_error("invalid http.listen \"%s\": %s", listen, gai_strerror(rc));
+		log_error("invalid %s \"%s\": %s", key, listen, gai_strerror(rc));
 		return false;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -267,8 +374,8 @@ bool http_start(struct app *app)
 {
 	const struct settings *cfg = atomic_load(&app->cfg);
 	struct sockaddr_storage ss;
-	socklen_t sslen;
-	if (!resolve_listen(cfg->http_listen, &ss, &sslen))
+	unsigned sslen;
+	if (!http_resolve_listen("http.listen", cfg->http_listen, &ss, &sslen))
 		return false;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;

@@ -18,12 +18,15 @@
 #ifndef HTTP_H
 #define HTTP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "db.h"
+#include "dbreq.h"
+#include "hold.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -40,6 +43,11 @@ struct app {
 	unsigned short port;		/* bound port (http.listen may say 0) */
 	struct ratelimit login_by_user;	/* web sign-in failures per user name */
 	struct ratelimit login_by_addr;	/* ... and per client address */
+	struct hold hold;		/* write requests held during a cutover */
+	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
+	unsigned short admin_port;
+	unsigned char admin_auth[32];	/* hash of "Bearer <token>" */
+	pthread_mutex_t admin_lock;	/* one pause/switch/resume at a time (static init) */
 };
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
@@ -60,6 +68,14 @@ struct http_req {
 	int64_t t0_ns;
 	enum metrics_route mroute;
 	unsigned status;
+	/* cutover (hold.h, fence.h) */
+	bool classified;	/* is_write decided (once the body is in) */
+	bool is_write;		/* held while paused, counted in flight */
+	bool gated;		/* asks hold_begin before running */
+	bool in_flight;		/* counted in app->hold's writes in flight */
+	unsigned runs;		/* extra runs after hitting the old host's fence */
+	struct hold_waiter waiter;
+	struct dbreq_fence fence;
 };
 
 /* the web UI sends up to: Set-Cookie, Location, Cache-Control, Retry-After
@@ -81,6 +97,12 @@ const char *http_header(const struct http_req *req, const char *name);
 void http_client_addr(const struct http_req *req, char *out, size_t outlen);
 /* Add a response header (value copied). */
 void http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+/* "host:port" or "[v6]:port" into ss; false (logged, naming key) when unusable. */
+struct sockaddr_storage;
+__attribute__((warn_unused_result)) bool http_resolve_listen(const char *key, const char *listen,
+							     struct sockaddr_storage *ss,
+							     unsigned *len);
 
 /* Start listening on cfg->http_listen; false (logged) when it cannot. */
 __attribute__((warn_unused_result)) bool http_start(struct app *app);

@@ -1,11 +1,15 @@
 /*
- * minitwitd: the MiniTwit server (simulator API, /healthz, /metrics).
+ * minitwitd: the MiniTwit server (simulator API, web UI, /healthz, /metrics,
+ * the cutover admin API).
  *
- *   minitwitd [--config FILE] [--print-config] [--check] [--help] [--version]
+ *   minitwitd [--config FILE] [--print-config] [--migrate-only] [--help] [--version]
  *
  * Start-up: load the configuration, connect to PostgreSQL (with retries),
- * apply schema migrations, listen.  SIGTERM/SIGINT stop gracefully (running
- * requests finish); SIGHUP reloads the reloadable settings.
+ * follow the database if it has moved (fence.h: a fenced database is never
+ * migrated nor written), apply schema migrations, listen (and the admin
+ * listener when MINITWIT_ADMIN_TOKEN is set).  SIGTERM/SIGINT stop
+ * gracefully (running requests finish, held ones are answered 503); SIGHUP
+ * reloads the reloadable settings.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "exitcode.h"
+#include "fence.h"
 #include "http.h"
 #include "queries.h"
 #include "log.h"
@@ -135,7 +141,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int rc = EXIT_OK;
-	struct app app = { 0 };
+	struct app app = { .admin_lock = PTHREAD_MUTEX_INITIALIZER };
+	char *db_dsn = NULL;	/* where the database is (database.dsn, or where it moved) */
 	atomic_store(&app.cfg, cfg);
 	struct settings *retired[64];	/* old settings stay valid for running requests */
 	unsigned nretired = 0;
@@ -150,6 +157,11 @@ int main(int argc, char **argv)
 		rc = EXIT_TARGET;
 		goto out;
 	}
+	mc = fence_follow(mc, cfg->db_dsn, &co, &db_dsn);
+	if (!mc) {
+		rc = EXIT_TARGET;
+		goto out;
+	}
 	bool migrated = schema_migrate(mc);
 	PQfinish(mc);
 	if (!migrated) {
@@ -160,21 +172,22 @@ int main(int argc, char **argv)
 		goto out;
 
 	struct db_pool_config pc = {
-		.dsn = cfg->db_dsn, .size = (unsigned)cfg->db_pool_size,
+		.dsn = db_dsn, .size = (unsigned)cfg->db_pool_size,
 		.connect_timeout_ms = (int)cfg->db_connect_timeout_ms,
 		.acquire_timeout_ms = (int)cfg->db_acquire_timeout_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 	};
-	if (!web_init(&app) || !db_pool_init(&app.pool, &pc, queries, Q_COUNT)) {
+	if (!web_init(&app) || !db_pool_init(&app.pool, &pc, queries, Q_COUNT) ||
+	    !hold_init(&app.hold)) {
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	if (!http_start(&app)) {
+	if (!http_start(&app) || !admin_start(&app)) {
 		rc = EXIT_CONFIG;
 		goto out;
 	}
 	struct buf masked = BUF_INIT;
-	pgx_mask_dsn(cfg->db_dsn, &masked);
+	pgx_mask_dsn(db_dsn, &masked);
 	log_info("listening on %s (port %u), database \"%s\"", cfg->http_listen, app.port,
 		 buf_str(&masked));
 	buf_release(&masked);
@@ -192,10 +205,11 @@ int main(int argc, char **argv)
 			struct settings *cur = atomic_load(&app.cfg);
 			if (strcmp(next->http_listen, cur->http_listen) != 0 ||
 			    strcmp(next->db_dsn, cur->db_dsn) != 0 ||
+			    strcmp(next->admin_listen, cur->admin_listen) != 0 ||
 			    next->http_threads != cur->http_threads ||
 			    next->db_pool_size != cur->db_pool_size)
-				log_warn("http.listen, http.threads, database.dsn and database.pool_size "
-					 "change only on restart");
+				log_warn("http.listen, http.threads, database.dsn, database.pool_size and "
+					 "admin.listen change only on restart");
 			apply_reloadable(next);
 			db_pool_set_timeouts(&app.pool, (int)next->db_connect_timeout_ms,
 					     (int)next->db_acquire_timeout_ms,
@@ -214,10 +228,18 @@ int main(int argc, char **argv)
 		log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
+	/* held writes are answered (503) first: no suspended connection may be
+	 * left when the daemon stops, and a pause waiting for writes ends */
+	hold_stop(&app.hold);
+	admin_stop(&app);
 	http_stop(&app, 10000);
 	log_info("stopped");
 out:
+	http_stop(&app, 0);	/* when the admin listener failed after it started */
+	admin_release(&app);
+	hold_release(&app.hold);
 	db_pool_release(&app.pool);
+	free(db_dsn);
 	web_release(&app);
 	for (unsigned i = 0; i < nretired; i++) {
 		cfg_release(settings_keys, settings_nkeys, retired[i]);

@@ -116,3 +116,45 @@ out:
 	}
 	return ok;
 }
+
+bool schema_check(PGconn *c, struct buf *why)
+{
+	bool ok = false;
+	PGresult *r = PQexec(c, "SELECT version, checksum FROM schema_migrations");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 2) {
+		const char *e = PQresultErrorMessage(r);
+		size_t n = strlen(e);
+		while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
+			n--;
+		buf_addf(why, "could not read schema_migrations: %.*s", (int)n, e);
+		goto out;
+	}
+	for (unsigned k = 0; k < schema_sql_count; k++) {
+		const struct embedded_file *f = &schema_sql[k];
+		long v = file_version(f->name);
+		char sum[65];
+		sha256_hex(f->text, f->len, sum);
+		int found = -1;
+		for (int i = 0; i < PQntuples(r); i++)
+			if (strtol(PQgetvalue(r, i, 0), NULL, 10) == v)
+				found = i;
+		if (found < 0) {
+			buf_addf(why, "schema migration \"%s\" is not applied there", f->name);
+			goto out;
+		}
+		if (strcmp(sum, PQgetvalue(r, found, 1)) != 0) {
+			buf_addf(why, "schema migration \"%s\" differs there (checksum %.12s)", f->name,
+				 PQgetvalue(r, found, 1));
+			goto out;
+		}
+	}
+	if ((unsigned)PQntuples(r) != schema_sql_count) {
+		buf_addf(why, "it has %d schema migrations, this minitwitd knows %u", PQntuples(r),
+			 schema_sql_count);
+		goto out;
+	}
+	ok = true;
+out:
+	PQclear(r);
+	return ok;
+}

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "buf.h"
 #include "embedded.h"
 
 extern const struct embedded_file schema_sql[];
@@ -20,5 +21,13 @@ extern const unsigned schema_sql_count;
 
 /* Apply what is missing; false (logged) on any error, nothing half-applied. */
 __attribute__((warn_unused_result)) bool schema_migrate(PGconn *c);
+
+/*
+ * Check, without changing anything, that the database behind c has every
+ * migration of this build applied, unchanged, and none this build does not
+ * know (a switch target must be ready before requests run there).  false
+ * with the reason in why (nothing logged).
+ */
+__attribute__((warn_unused_result)) bool schema_check(PGconn *c, struct buf *why);
 
 #endif

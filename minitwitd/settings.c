@@ -56,6 +56,10 @@ const struct cfg_key settings_keys[] = {
 	  S(web_login_window_ms), "the window of the sign-in limits" },
 	{ "web", "max_message", CFG_INT, "1000", 1, 100000, false, true, S(web_max_message),
 	  "longest message the web form accepts, in characters (longer: 400)" },
+	{ "admin", "listen", CFG_STRING, "127.0.0.1:8081", 0, 0, false, false, S(admin_listen),
+	  "address:port of the cutover admin API (on only when MINITWIT_ADMIN_TOKEN is set)" },
+	{ "admin", "max_hold", CFG_MILLIS, "2s", 10, 3600000, false, true, S(admin_max_hold_ms),
+	  "a pause holding writes longer than this resumes by itself on the current database" },
 	{ "log", "level", CFG_STRING, "info", 0, 0, false, true, S(log_level),
 	  "debug, info, warn or error" },
 };

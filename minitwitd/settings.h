@@ -41,6 +41,9 @@ struct settings {
 	int64_t web_login_limit_addr;	/* failed sign-ins per client address per window */
 	int64_t web_login_window_ms;
 	int64_t web_max_message;	/* characters in a posted message */
+	/* admin (the token comes from MINITWIT_ADMIN_TOKEN only, never a key) */
+	char *admin_listen;		/* "127.0.0.1:8081" */
+	int64_t admin_max_hold_ms;	/* a pause longer than this resumes by itself */
 	/* log */
 	char *log_level;
 };

@@ -772,10 +772,27 @@ static bool split_user_action(const char *path, struct buf *name, const char **a
 	return true;
 }
 
+bool web_writes(const struct http_req *req)
+{
+	if (req->method == HTTP_POST)
+		return true;
+	const char *path = req->target.path, *action;
+	if (strcmp(path, "/logout") == 0)
+		return true;
+	if (strncmp(path, "/static/", 8) == 0)
+		return false;
+	struct buf name = BUF_INIT;
+	bool w = split_user_action(path, &name, &action) &&
+		 (strcmp(action, "follow") == 0 || strcmp(action, "unfollow") == 0);
+	buf_release(&name);
+	return w;
+}
+
 void web_handle(struct http_req *req, struct http_resp *resp)
 {
 	struct web w = { .req = req, .resp = resp, .cfg = req->cfg,
-			 .db = { .pool = &req->app->pool }, .now = (int64_t)time(NULL) };
+			 .db = { .pool = &req->app->pool, .fence = &req->fence },
+			 .now = (int64_t)time(NULL) };
 	const char *path = req->target.path;
 	const char *name, *action;
 	struct buf user = BUF_INIT;

@@ -33,6 +33,12 @@ void web_release(struct app *app);
 /* Answer any request the API did not claim (404 page for unknown paths). */
 void web_handle(struct http_req *req, struct http_resp *resp);
 
+/* True when answering req writes to the database in a way a cutover must
+ * hold: a POST, or GET /logout, /<user>/follow, /<user>/unfollow.  (Pages
+ * that only create a session or take flashes are not held: if they meet
+ * the old host's fence they are held then; http.c.) */
+bool web_writes(const struct http_req *req);
+
 /* An error page without session information (shared errors of http.c). */
 void web_error_page(struct http_req *req, struct http_resp *resp, unsigned status,
 		    const char *detail);

@@ -1,0 +1,251 @@
+/*
+ * fence: following a moved database; see fence.h.
+ */
+#include "fence.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "schema.h"
+#include "banned.h"
+
+#define PGX_INVALID_SCHEMA_NAME "3F000"
+
+static pthread_mutex_t switch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool fence_moved_to(PGconn *c, char **dsn)
+{
+	*dsn = NULL;
+	PGresult *r = PQexec(c, "SELECT dsn FROM minitwit_fence.moved_to ORDER BY at DESC LIMIT 1");
+	bool ok = false;
+	if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, PGX_INVALID_SCHEMA_NAME)) {
+		ok = true;	/* never fenced */
+		goto out;
+	}
+	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read minitwit_fence.moved_to"))
+		goto out;
+	ok = true;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && *PQgetvalue(r, 0, 0)) {
+		*dsn = strdup(PQgetvalue(r, 0, 0));
+		if (!*dsn) {
+			log_error("read minitwit_fence.moved_to: out of memory");
+			ok = false;
+		}
+	}
+out:
+	PQclear(r);
+	return ok;
+}
+
+static void log_moved(const char *from, const char *to)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	pgx_mask_dsn(from, &a);
+	pgx_mask_dsn(to, &b);
+	log_warn("database \"%s\" has moved to \"%s\"", buf_str(&a), buf_str(&b));
+	buf_release(&a);
+	buf_release(&b);
+}
+
+/* The DSNs of a chain of moves, to refuse a loop. */
+struct chain {
+	char *dsn[FENCE_MAX_HOPS + 1];
+	unsigned n;
+};
+
+static bool chain_has(const struct chain *ch, const char *dsn)
+{
+	for (unsigned i = 0; i < ch->n; i++)
+		if (strcmp(ch->dsn[i], dsn) == 0)
+			return true;
+	return false;
+}
+
+static void chain_release(struct chain *ch)
+{
+	for (unsigned i = 0; i < ch->n; i++)
+		free(ch->dsn[i]);
+	ch->n = 0;
+}
+
+/* Add a hop to dsn (taken); false (why filled) for a loop or too many hops. */
+static bool chain_add(struct chain *ch, char *dsn, struct buf *why)
+{
+	struct buf masked = BUF_INIT;
+	bool ok = false;
+	pgx_mask_dsn(dsn, &masked);
+	if (chain_has(ch, dsn))
+		buf_addf(why, "the moves of the database loop back to \"%s\"", buf_str(&masked));
+	else if (ch->n == FENCE_MAX_HOPS + 1)
+		buf_addf(why, "the database moved more than %d times (last to \"%s\")", FENCE_MAX_HOPS,
+			 buf_str(&masked));
+	else {
+		ch->dsn[ch->n++] = dsn;
+		dsn = NULL;
+		ok = true;
+	}
+	free(dsn);
+	buf_release(&masked);
+	return ok;
+}
+
+PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *co,
+		     char **final_dsn)
+{
+	struct chain ch = { .n = 0 };
+	struct buf why = BUF_INIT;
+	char *first = strdup(dsn), *to = NULL;
+
+	*final_dsn = NULL;
+	if (!first || !chain_add(&ch, first, &why))
+		goto fail;
+	for (;;) {
+		if (!fence_moved_to(c, &to))
+			goto fail;
+		if (!to)
+			break;
+		log_moved(ch.dsn[ch.n - 1], to);
+		char *next = to;
+		to = NULL;
+		if (!chain_add(&ch, next, &why))
+			goto fail;
+		PQfinish(c);
+		c = pgx_connect(ch.dsn[ch.n - 1], co);
+		if (!c)
+			goto fail;
+	}
+	*final_dsn = ch.dsn[ch.n - 1];
+	ch.dsn[--ch.n] = NULL;
+	chain_release(&ch);
+	return c;
+fail:
+	if (why.len)
+		log_error("could not follow the database's moves: %s", buf_str(&why));
+	free(to);
+	chain_release(&ch);
+	buf_release(&why);
+	PQfinish(c);
+	return NULL;
+}
+
+/* libpq's error text without its trailing newline, appended to why. */
+static void add_pq_error(struct buf *why, const char *e)
+{
+	size_t n = strlen(e);
+	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
+		n--;
+	buf_add(why, e, n);
+}
+
+/*
+ * Connect to dsn and check it: FENCE_SWITCHED means "ready" here; for
+ * FENCE_MOVED *moved_to is where it went.
+ */
+static enum fence_result check_target(const char *dsn, int connect_timeout_ms, char **moved_to,
+				      struct buf *why)
+{
+	char timeout[16];
+	enum fence_result res = FENCE_NOT_READY;
+	PGresult *r = NULL;
+	struct buf masked = BUF_INIT;
+
+	*moved_to = NULL;
+	pgx_mask_dsn(dsn, &masked);
+	snprintf(timeout, sizeof timeout, "%d", (connect_timeout_ms + 999) / 1000);
+	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", NULL };
+	const char *vals[] = { dsn, "minitwitd", timeout, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		buf_addf(why, "could not connect to database \"%s\": ", buf_str(&masked));
+		add_pq_error(why, c ? PQerrorMessage(c) : "out of memory");
+		res = FENCE_UNREACHABLE;
+		goto out;
+	}
+	pgx_quiet_notices(c);
+	if (!fence_moved_to(c, moved_to)) {
+		buf_addf(why, "could not read minitwit_fence.moved_to of database \"%s\"",
+			 buf_str(&masked));
+		goto out;
+	}
+	if (*moved_to) {
+		struct buf m2 = BUF_INIT;
+		pgx_mask_dsn(*moved_to, &m2);
+		buf_addf(why, "database \"%s\" has moved to \"%s\"", buf_str(&masked), buf_str(&m2));
+		buf_release(&m2);
+		res = FENCE_MOVED;
+		goto out;
+	}
+	r = PQexec(c, "SELECT current_setting('transaction_read_only')");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		buf_addf(why, "database \"%s\": ", buf_str(&masked));
+		add_pq_error(why, PQresultErrorMessage(r));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "on") == 0) {
+		buf_addf(why, "database \"%s\" is read-only (a standby, or fenced without moved_to)",
+			 buf_str(&masked));
+		goto out;
+	}
+	struct buf sw = BUF_INIT;
+	if (!schema_check(c, &sw)) {
+		buf_addf(why, "database \"%s\" is not ready: %s", buf_str(&masked), buf_str(&sw));
+		buf_release(&sw);
+		goto out;
+	}
+	buf_release(&sw);
+	res = FENCE_SWITCHED;
+out:
+	PQclear(r);
+	PQfinish(c);
+	buf_release(&masked);
+	return res;
+}
+
+enum fence_result fence_switch(struct db_pool *p, const char *dsn, unsigned if_epoch, bool follow,
+			       int connect_timeout_ms, struct buf *why)
+{
+	struct chain ch = { .n = 0 };
+	enum fence_result res = FENCE_REFUSED;
+	char *cur = strdup(dsn), *to = NULL;
+
+	pthread_mutex_lock(&switch_lock);
+	if (if_epoch && db_pool_epoch(p) != if_epoch) {
+		res = FENCE_SWITCHED;	/* someone else moved the pool first */
+		free(cur);
+		goto out;
+	}
+	if (!cur || !chain_add(&ch, cur, why))
+		goto out;
+	for (;;) {
+		res = check_target(ch.dsn[ch.n - 1], connect_timeout_ms, &to, why);
+		if (res != FENCE_MOVED || !follow)
+			break;
+		log_moved(ch.dsn[ch.n - 1], to);
+		buf_reset(why);
+		char *next = to;
+		to = NULL;
+		if (!chain_add(&ch, next, why)) {
+			res = FENCE_REFUSED;
+			break;
+		}
+	}
+	if (res != FENCE_SWITCHED)
+		goto out;
+	struct buf from = BUF_INIT, masked = BUF_INIT;
+	db_pool_masked_dsn(p, &from);
+	pgx_mask_dsn(ch.dsn[ch.n - 1], &masked);
+	if (db_pool_switch(p, ch.dsn[ch.n - 1], if_epoch))
+		log_warn("database pool switched from \"%s\" to \"%s\"", buf_str(&from), buf_str(&masked));
+	buf_release(&from);
+	buf_release(&masked);
+out:
+	pthread_mutex_unlock(&switch_lock);
+	if (res != FENCE_SWITCHED)
+		log_error("could not switch the database: %s", buf_str(why));
+	free(to);
+	chain_release(&ch);
+	return res;
+}
