@@ -591,7 +591,7 @@ def test_full_scenario_replay(c):
     s2 = Server(dsn)
     out = os.path.join(os.environ.get("TEST_OUT", "/tmp"), "replay.json")
     r = subprocess.run([os.path.join(REPO, "scripts", "simulate"), "--url", s1.url, "--url", s2.url,
-                        "--speedup", "0", "--concurrency", "4", "--json", out],
+                        "--speedup", "0", "--concurrency", "2", "--json", out],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
     report = json.load(open(out))
