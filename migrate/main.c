@@ -142,7 +142,7 @@ static int cmd_schema(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct hop h;
-	int rc = start(argc, argv, "schema", "",
+	int rc = start(argc, argv, "schema", "j",
 		       "Usage: migrate [--config FILE] schema\n\n"
 		       "Create the tables the target lacks from the source's definition (columns,\n"
 		       "keys, identity and sequences, constraints, indexes).  Existing tables are\n"
@@ -150,8 +150,10 @@ static int cmd_schema(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
-	int created;
+	int created = 0;
 	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
+	if (o.json)
+		printf("{\"tables_created\":%d,\"ok\":%s}\n", created, rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }
@@ -230,7 +232,7 @@ static int cmd_finish(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct hop h;
-	int rc = start(argc, argv, "finish", "",
+	int rc = start(argc, argv, "finish", "j",
 		       "Usage: migrate [--config FILE] finish\n\n"
 		       "Remove the link, the capture objects and the staging schemas.  The ledger\n"
 		       "stays on the target, and the fence stays on the old host.  Idempotent.\n\n"
@@ -238,6 +240,8 @@ static int cmd_finish(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	rc = capture_remove(&h) && link_drop(&h, true) ? EXIT_OK : EXIT_TARGET;
+	if (o.json)
+		printf("{\"finished\":%s}\n", rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }

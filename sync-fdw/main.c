@@ -52,6 +52,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *allowe
 }
 
 #define COMMON_HELP \
+	"      --json     machine-readable output on stdout\n" \
 	"  -h, --help     show this help and exit\n" \
 	"\n" \
 	"The configuration is --config FILE (default config/migration.yaml), every\n" \
@@ -70,28 +71,51 @@ static int open_hop(struct hop *h, int need)
 	return EXIT_OK;
 }
 
-static int cmd_link(int argc, char **argv)
+/*
+ * Parse a command's options and answer --help; then load the configuration
+ * and, when need is not 0, open the hop.  Returns -1 to go on, or the exit
+ * code to return.
+ */
+static int start(int argc, char **argv, const char *cmd, const char *allowed, const char *help,
+		 struct cli_opts *o, struct hop *h, int need)
 {
-	struct cli_opts o;
-	int rc = parse_opts(argc, argv, "link", "jk", &o);
+	int rc = parse_opts(argc, argv, cmd, allowed, o);
 	if (rc != EXIT_OK)
 		return rc;
-	if (o.help) {
-		fputs("Usage: sync-fdw [--config FILE] link [--check] [--json]\n\n"
-		      "On the target: create postgres_fdw, the foreign server and user mapping for\n"
-		      "the source (the password libpq uses for source.dsn, from PGPASSWORD or a\n"
-		      "pgpass file; never logged) and import the source's tables into the staging\n"
-		      "schema (link.schema).  The hop's state and ledger are created on the target;\n"
-		      "the source's ledger is carried along.  Idempotent: run again to re-link.\n\n"
-		      "Options:\n"
-		      "      --check    report what is missing (extension, privileges, reachability\n"
-		      "                 of both ends and from the target to the source) without\n"
-		      "                 changing anything; exit 1 if something is\n"
-		      "      --json     with --check: the report as JSON on stdout\n" COMMON_HELP, stdout);
+	if (o->help) {
+		fputs(help, stdout);
+		fputs(COMMON_HELP, stdout);
 		return EXIT_OK;
 	}
 	if ((rc = load_config()) != EXIT_OK)
 		return rc;
+	if (need && (rc = open_hop(h, need)) != EXIT_OK)
+		return rc;
+	return -1;
+}
+
+static int cmd_link(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct hop h;
+	int rc = start(argc, argv, "link", "jk",
+		       "Usage: sync-fdw [--config FILE] link [--check] [--json]\n\n"
+		       "On the target: create postgres_fdw, the foreign server and user mapping for\n"
+		       "the source (the password libpq uses for source.dsn, from PGPASSWORD or a\n"
+		       "pgpass file; never logged) and import the source's tables into the staging\n"
+		       "schema (link.schema).  The hop's state and ledger are created on the target;\n"
+		       "the source's ledger is carried along.  Idempotent: run again to re-link.\n\n"
+		       "Options:\n"
+		       "      --check    report what is missing (extension, privileges, reachability\n"
+		       "                 of both ends and from the target to the source) without\n"
+		       "                 changing anything; exit 1 if something is\n", &o, &h, 0);
+	if (rc >= 0)
+		return rc;
+	if (!o.check && o.json) {
+		fputs("sync-fdw link: --json goes with --check\n", stderr);
+		cli_try_help("sync-fdw", "link");
+		return EXIT_USAGE;
+	}
 	if (o.check) {
 		struct buf report = BUF_INIT;
 		bool ok = link_check(&cfg, &report, o.json);
@@ -101,7 +125,6 @@ static int cmd_link(int argc, char **argv)
 		buf_release(&report);
 		return ok ? EXIT_OK : EXIT_FAILURE_GENERIC;
 	}
-	struct hop h;
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
 		return rc;
 	rc = link_create(&h) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
@@ -112,22 +135,17 @@ static int cmd_link(int argc, char **argv)
 static int cmd_unlink(int argc, char **argv)
 {
 	struct cli_opts o;
-	int rc = parse_opts(argc, argv, "unlink", "", &o);
-	if (rc != EXIT_OK)
-		return rc;
-	if (o.help) {
-		fputs("Usage: sync-fdw [--config FILE] unlink\n\n"
-		      "On the target: drop the foreign server, user mapping, staging schemas and\n"
-		      "the hop's state.  The ledger stays.  Idempotent.\n\n"
-		      "Options:\n" COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
 	struct hop h;
-	if ((rc = open_hop(&h, HOP_TARGET)) != EXIT_OK)
+	int rc = start(argc, argv, "unlink", "j",
+		       "Usage: sync-fdw [--config FILE] unlink\n\n"
+		       "On the target: drop the foreign server, user mapping, staging schemas and\n"
+		       "the hop's state.  The ledger stays.  Idempotent.\n\nOptions:\n",
+		       &o, &h, HOP_TARGET);
+	if (rc >= 0)
 		return rc;
 	rc = link_drop(&h, false) ? EXIT_OK : EXIT_TARGET;
+	if (o.json)
+		printf("{\"unlinked\":%s}\n", rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }
@@ -135,35 +153,29 @@ static int cmd_unlink(int argc, char **argv)
 static int capture_cmd(int argc, char **argv, bool install)
 {
 	struct cli_opts o;
-	const char *name = install ? "capture install" : "capture remove";
-	int rc = parse_opts(argc, argv, name, "", &o);
-	if (rc != EXIT_OK)
-		return rc;
-	if (o.help) {
-		if (install)
-			fputs("Usage: sync-fdw [--config FILE] capture install\n\n"
-			      "On the source: create the change log (schema sync_fdw_src) and triggers\n"
-			      "recording every insert, update and delete of the hop's tables; TRUNCATE\n"
-			      "of a captured table is refused.  On the target (when linked): import the\n"
-			      "change log into <link.schema>_cdc.  Install capture before copying.\n"
-			      "Idempotent.\n\nOptions:\n" COMMON_HELP, stdout);
-		else
-			fputs("Usage: sync-fdw [--config FILE] capture remove\n\n"
-			      "Drop the triggers and the change log from the source (and its foreign\n"
-			      "tables from the target).  Changes not yet applied are lost: remove\n"
-			      "capture only after the cutover or to abandon the hop.  Idempotent.\n\n"
-			      "Options:\n" COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
 	struct hop h;
-	if ((rc = open_hop(&h, install ? HOP_PLAN : HOP_SOURCE | HOP_TARGET)) != EXIT_OK)
+	int rc = start(argc, argv, install ? "capture install" : "capture remove", "j",
+		       install ? "Usage: sync-fdw [--config FILE] capture install\n\n"
+				 "On the source: create the change log (schema sync_fdw_src) and triggers\n"
+				 "recording every insert, update and delete of the hop's tables; TRUNCATE\n"
+				 "of a captured table is refused.  On the target (when linked): import the\n"
+				 "change log into <link.schema>_cdc.  Install capture before copying.\n"
+				 "Idempotent.\n\nOptions:\n"
+			       : "Usage: sync-fdw [--config FILE] capture remove\n\n"
+				 "Drop the triggers and the change log from the source (and its foreign\n"
+				 "tables from the target).  Changes not yet applied are lost: remove\n"
+				 "capture only after the cutover or to abandon the hop.  Idempotent.\n\n"
+				 "Options:\n",
+		       &o, &h, install ? HOP_PLAN : HOP_SOURCE | HOP_TARGET);
+	if (rc >= 0)
 		return rc;
 	if (install)
 		rc = capture_install(&h) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_SOURCE);
 	else
 		rc = capture_remove(&h) ? EXIT_OK : EXIT_SOURCE;
+	if (o.json)
+		printf("{\"capture\":\"%s\",\"ok\":%s}\n", install ? "installed" : "removed",
+		       rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }
@@ -181,31 +193,25 @@ static int cmd_capture_remove(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	struct cli_opts o;
-	int rc = parse_opts(argc, argv, "run", "jofb", &o);
-	if (rc != EXIT_OK)
+	struct hop h;
+	int rc = start(argc, argv, "run", "jofb",
+		       "Usage: sync-fdw [--config FILE] run [--once | --follow] [--batch-size N] [--json]\n\n"
+		       "Apply the source's captured changes to the target, ids remapped, in order\n"
+		       "and exactly once (see hop/apply.h), in batches of sync.batch_size.  Only one\n"
+		       "applier runs per hop.  A restart of either database is waited out with\n"
+		       "backoff (sync.connect_attempts).\n\n"
+		       "Options:\n"
+		       "      --once          apply everything committed so far, then exit (default)\n"
+		       "      --follow        keep applying until SIGINT/SIGTERM, or until a cutover\n"
+		       "                      takes over\n"
+		       "      --batch-size N  changes per target transaction (sync.batch_size)\n", &o, &h, 0);
+	if (rc >= 0)
 		return rc;
-	if (o.help) {
-		fputs("Usage: sync-fdw [--config FILE] run [--once | --follow] [--batch-size N] [--json]\n\n"
-		      "Apply the source's captured changes to the target, ids remapped, in order\n"
-		      "and exactly once (see hop/apply.h), in batches of sync.batch_size.  Only one\n"
-		      "applier runs per hop.  A restart of either database is waited out with\n"
-		      "backoff (sync.connect_attempts).\n\n"
-		      "Options:\n"
-		      "      --once          apply everything committed so far, then exit (default)\n"
-		      "      --follow        keep applying until SIGINT/SIGTERM, or until a cutover\n"
-		      "                      takes over\n"
-		      "      --batch-size N  changes per target transaction (sync.batch_size)\n"
-		      "      --json         progress as JSON lines on stdout\n" COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
 	if (o.once && o.follow) {
 		fputs("sync-fdw run: --once and --follow cannot be used together\n", stderr);
 		cli_try_help("sync-fdw", "run");
 		return EXIT_USAGE;
 	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
-	struct hop h;
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
 		return rc;
 	struct sigaction sa;
@@ -227,22 +233,13 @@ static int cmd_run(int argc, char **argv)
 static int cmd_status(int argc, char **argv)
 {
 	struct cli_opts o;
-	int rc = parse_opts(argc, argv, "status", "j", &o);
-	if (rc != EXIT_OK)
-		return rc;
-	if (o.help) {
-		fputs("Usage: sync-fdw [--config FILE] status [--json]\n\n"
-		      "Where the sync stands, from the state recorded on the target: changes\n"
-		      "pending on the source, lag in seconds (age of the oldest pending change),\n"
-		      "apply rate, last error.\n\n"
-		      "Options:\n"
-		      "      --json     as one JSON object on stdout\n" COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
 	struct hop h;
-	if ((rc = open_hop(&h, HOP_TARGET)) != EXIT_OK)
+	int rc = start(argc, argv, "status", "j",
+		       "Usage: sync-fdw [--config FILE] status [--json]\n\n"
+		       "Where the sync stands, from the state recorded on the target: changes\n"
+		       "pending on the source, lag in seconds (age of the oldest pending change),\n"
+		       "apply rate, last error.\n\nOptions:\n", &o, &h, HOP_TARGET);
+	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
 	rc = apply_status(&h, &out, o.json) ? EXIT_OK : EXIT_TARGET;
@@ -255,21 +252,13 @@ static int cmd_status(int argc, char **argv)
 static int cmd_plan(int argc, char **argv)
 {
 	struct cli_opts o;
-	int rc = parse_opts(argc, argv, "plan", "j", &o);
-	if (rc != EXIT_OK)
-		return rc;
-	if (o.help) {
-		fputs("Usage: sync-fdw [--config FILE] plan [--json]\n\n"
-		      "Print the tables, keys, references, offsets and id ranges the hop would\n"
-		      "use, and every problem that would stop it (exit 3 if any).  Writes nothing.\n\n"
-		      "Options:\n"
-		      "      --json     as JSON on stdout\n" COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
 	struct hop h;
-	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
+	int rc = start(argc, argv, "plan", "j",
+		       "Usage: sync-fdw [--config FILE] plan [--json]\n\n"
+		       "Print the tables, keys, references, offsets and id ranges the hop would\n"
+		       "use, and every problem that would stop it (exit 3 if any).  Writes nothing.\n\n"
+		       "Options:\n", &o, &h, HOP_PLAN);
+	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
 	if (o.json) {
