@@ -622,6 +622,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 	struct batch_state s;
 	bool ok = false;
 	int64_t retries = 0, last_progress = 0, window_start = now_ms(), window_changes = 0;
+	int64_t stop_at = -1;
 
 	memset(res, 0, sizeof *res);
 	memset(&s, 0, sizeof s);
@@ -680,14 +681,17 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 			progress(&a, res, false);
 			last_progress = now;
 		}
-		/* caught up: everything committed when this batch looked is
-		 * applied (changes of transactions still open are not pending:
-		 * they come when those commit) */
-		bool caught_up = s.upto >= s.seq && s.fetched == 0;
-		if (!o->follow && caught_up) {
+		/* --once applies what was committed when it started (the change
+		 * sequence read by its first batch), so that under a steady load
+		 * it ends instead of chasing the writes; changes of transactions
+		 * still open then are not pending: they come when those commit */
+		if (stop_at < 0)
+			stop_at = s.seq;
+		if (!o->follow && s.upto >= stop_at) {
 			ok = true;
 			break;
 		}
+		bool caught_up = s.upto >= s.seq && s.fetched == 0;
 		if (caught_up)
 			sleep_ms(o->interval_ms, o->stop);
 	}

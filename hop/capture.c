@@ -19,7 +19,8 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 	bool ok = false;
 	PGresult *r;
 
-	if (!hop_exec(db, "BEGIN", "begin") ||
+	/* the change log and its functions: no lock on the application's tables */
+	if (!hop_exec(db, "BEGIN READ WRITE", "begin") ||
 	    !hop_exec(db, hop_sql_text("capture.sql"), "create the capture schema"))
 		goto out;
 	const char *p1[] = { name };
@@ -27,37 +28,39 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, p1, NULL, NULL, 0);
 	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name");
 	PQclear(r);
-	if (!w)
-		goto out;
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct plan_table *t = &plan->t[i];
+	for (size_t i = 0; w && i < plan->n; i++) {
 		char id[16];
-		snprintf(id, sizeof id, "%d", t->id);
-		const char *p[] = { id, t->src->name };
+		snprintf(id, sizeof id, "%d", plan->t[i].id);
+		const char *p[] = { id, plan->t[i].src->name };
 		r = PQexecParams(db, "INSERT INTO sync_fdw_src.tables (id, name, columns) VALUES ($1, $2, '')"
 				     " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
 				 2, NULL, p, NULL, NULL, 0);
 		w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "register a captured table");
 		PQclear(r);
-		if (!w)
-			goto out;
-		buf_reset(&sql);
-		sqlgen_capture_triggers(&sql, t);
-		if (!hop_exec(db, sql.data, "create the capture triggers"))
-			goto out;
 	}
 	/* the column lists as the database describes them now: a later change
 	 * stops the apply (see sync_fdw_src.table_columns) */
-	ok = hop_exec(db, "UPDATE sync_fdw_src.tables t SET columns = v.current"
-			  " FROM sync_fdw_src.table_columns v WHERE v.id = t.id",
-		      "record the captured columns") &&
-	     hop_exec(db, "COMMIT", "commit the capture");
+	if (!w || !hop_exec(db, "UPDATE sync_fdw_src.tables t SET columns = v.current"
+				" FROM sync_fdw_src.table_columns v WHERE v.id = t.id",
+			    "record the captured columns") ||
+	    !hop_exec(db, "COMMIT", "commit the capture schema"))
+		goto out;
+	/* the triggers, one table at a time, never stalling a live application */
+	for (size_t i = 0; i < plan->n; i++) {
+		buf_reset(&sql);
+		sqlgen_capture_triggers(&sql, &plan->t[i]);
+		if (!hop_exec_ddl(db, sql.data, "create the capture triggers"))
+			goto out;
+	}
+	ok = true;
 out:
 	if (!ok && PQtransactionStatus(db) != PQTRANS_IDLE) {
 		r = PQexec(db, "ROLLBACK");
 		PQclear(r);
-		log_error("capture not installed: nothing was changed");
 	}
+	if (!ok)
+		log_error("capture not installed completely: run the command again, or remove it "
+			  "(sync-fdw capture remove)");
 	buf_release(&sql);
 	return ok;
 }
@@ -95,12 +98,15 @@ bool capture_remove_db(PGconn *db, bool *present)
 		r = PQexec(db, "SELECT name FROM sync_fdw_src.tables WHERE to_regclass(format('public.%I', name)) IS NOT NULL");
 		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the captured tables"))
 			goto out;
-		/* READ WRITE: a fenced old host is read-only for new sessions */
-		buf_adds(&sql, "BEGIN READ WRITE;\n");
-		for (int i = 0; i < PQntuples(r); i++)
+		/* one table at a time, never stalling a live application; READ
+		 * WRITE: a fenced old host is read-only for new sessions */
+		for (int i = 0; i < PQntuples(r); i++) {
+			buf_reset(&sql);
 			sqlgen_capture_drop(&sql, PQgetvalue(r, i, 0));
-		buf_adds(&sql, "DROP SCHEMA sync_fdw_src CASCADE;\nCOMMIT");
-		if (!hop_exec(db, sql.data, "remove capture"))
+			if (!hop_exec_ddl(db, sql.data, "remove capture triggers"))
+				goto out;
+		}
+		if (!hop_exec_ddl(db, "DROP SCHEMA sync_fdw_src CASCADE", "remove the capture schema"))
 			goto out;
 	}
 	ok = true;

@@ -192,7 +192,9 @@ static bool catch_up(struct hop *h, int64_t *applied)
 static bool fence(struct hop *h)
 {
 	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "BEGIN READ WRITE;\n");
+	/* writes are held meanwhile: a lock the fence cannot get within a
+	 * second fails the cutover (rolled back) rather than stretch the hold */
+	buf_adds(&sql, "BEGIN READ WRITE; SET LOCAL lock_timeout = '1s';\n");
 	buf_adds(&sql, hop_sql_text("fence.sql"));
 	for (size_t i = 0; i < h->plan.n; i++) {
 		buf_adds(&sql, "\nCREATE OR REPLACE TRIGGER minitwit_fence BEFORE INSERT OR UPDATE OR DELETE "

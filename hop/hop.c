@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -141,6 +142,33 @@ void hop_close(struct hop *h)
 	free(h->target_masked);
 	buf_release(&h->server_lit);
 	memset(h, 0, sizeof *h);
+}
+
+bool hop_exec_ddl(PGconn *c, const char *sql, const char *what)
+{
+	struct buf full = BUF_INIT;
+	buf_addf(&full, "BEGIN READ WRITE; SET LOCAL lock_timeout = '100ms';\n%s;\nCOMMIT", sql);
+	bool ok = false;
+	for (int attempt = 1; attempt <= 100 && !ok; attempt++) {
+		PGresult *r = PQexec(c, full.data);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+		bool busy = pgx_sqlstate_is(r, "55P03") || pgx_sqlstate_is(r, "40P01");
+		if (!ok && (!busy || attempt == 100))
+			pgx_log_failure(r, what);
+		PQclear(r);
+		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+			r = PQexec(c, "ROLLBACK");
+			PQclear(r);
+		}
+		if (!ok && !busy)
+			break;
+		if (!ok) {
+			struct timespec ts = { 0, (long)(attempt < 10 ? attempt : 10) * 10 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	buf_release(&full);
+	return ok;
 }
 
 bool hop_plan_ok(const struct hop *h)

@@ -56,6 +56,14 @@ const char *hop_sql_text(const char *name);
 /* Run SQL on c; false (logged with what) on error. */
 MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
 
+/*
+ * Run DDL that locks live tables (CREATE/DROP TRIGGER) in its own
+ * transaction with a short lock_timeout, retrying when the lock is not
+ * granted or a deadlock is found: a live application keeps running, it is
+ * never stalled behind a waiting DDL for more than the timeout.
+ */
+MUST_CHECK bool hop_exec_ddl(PGconn *c, const char *sql, const char *what);
+
 /* The plan must be free of problems: false with each problem logged. */
 MUST_CHECK bool hop_plan_ok(const struct hop *h);
 
