@@ -135,7 +135,20 @@ static bool prepare(struct hop *h)
 	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
 	bool have = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture") && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
-	return have || capture_install(h);
+	if (!have)
+		return capture_install(h);
+	/* capture was there already: make sure the target reads it */
+	struct buf name = BUF_INIT, sql = BUF_INIT;
+	sqlgen_qualified(&name, h->cdc, "horizon");
+	buf_adds(&sql, "SELECT to_regclass(");
+	sqlgen_literal(&sql, name.data);
+	buf_adds(&sql, ") IS NOT NULL");
+	r = PQexec(h->tgt, sql.data);
+	bool linked = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	buf_release(&name);
+	buf_release(&sql);
+	return linked || link_import_cdc(h);
 }
 
 static int cmd_schema(int argc, char **argv)
