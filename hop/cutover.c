@@ -239,6 +239,19 @@ bool cutover_unfence(PGconn *src)
 	return ok;
 }
 
+/* Remove a fence from the target (a move back to an old host). */
+static bool target_unfence(struct hop *h)
+{
+	PGresult *r = PQexec(h->tgt, "SELECT to_regnamespace('minitwit_fence') IS NOT NULL");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a fence on the target");
+	bool fenced = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!ok || !fenced)
+		return ok;
+	log_info("the target was fenced by an earlier cutover: removing that fence (moving back)");
+	return cutover_unfence(h->tgt);
+}
+
 /* Wait until every transaction running when the fence was raised has
  * ended: one that wrote before the fence and commits after it would
  * otherwise be missed by the drain. */
@@ -527,6 +540,11 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	}
 	switched = true;
 	kill_hook("pointed");
+	/* moving back to a host an earlier cutover fenced: it takes writes again */
+	if (!target_unfence(h)) {
+		step(&rep, "switch servers", false, now_ms() - t, "could not remove the target's old fence");
+		goto out;
+	}
 	json_t *sb = json_pack("{s:s}", "dsn", h->cfg->s.target_dsn);
 	free(body);
 	body = json_dumps(sb, JSON_COMPACT);

@@ -42,7 +42,15 @@ static PGconn *connect_end(const char *dsn, const char *what, const struct hop_c
 		.attempts = (int)(cfg->s.sync_connect_attempts < 3 ? cfg->s.sync_connect_attempts : 3),
 		.backoff_ms = 200,
 	};
-	return pgx_connect(dsn, &o);
+	PGconn *c = pgx_connect(dsn, &o);
+	/* the tools write to a fenced old host when moving back to it (see
+	 * sql/hop/fence.sql); applications never set these */
+	if (c && !pgx_exec(c, "SET default_transaction_read_only = off; SET minitwit.fence_bypass = on",
+			   "prepare the session")) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* Offsets recorded for this hop when it was linked (none before). */

@@ -288,6 +288,43 @@ def test_cutover_failures_roll_back(c):
 
 
 @test
+def test_move_back_within_the_rollback_window(c):
+    """After a cutover, the old host follows the new one (the reverse
+    direction) until finish, so the service can move back without losing
+    what was written after the cutover."""
+    a = new_db(c.a, "back_a", legacy=True)
+    b = new_db(c.b, "back_b", schema=False)
+    there = Hop(c, a, b, offsets={"user": "1000", "message": "50000"}, server="there")
+    there.run("run")
+    psql(b, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1001, 'written after the move', 5, 0);"
+            "UPDATE latest SET value = 31337; DELETE FROM follower WHERE who_id = 1018;"
+            "INSERT INTO follower VALUES (1001, 1002)")
+    tables = TABLES.replace("user:              { key: user_id, offset: %(user)s }",
+                            "user:              { key: user_id, offset: %(user)s, conflict: replace }")
+    tables = tables.replace("refs: { author_id: user } }", "refs: { author_id: user }, conflict: replace }")
+    back = Hop(c, b, a, offsets={"user": "-1000", "message": "-50000"}, server="back")
+    text = open(back.cfg).read()
+    open(back.cfg, "w").write(text[:text.index("tables:")] + tables % {"user": "-1000", "message": "-50000"})
+    sync = os.path.join(REPO, "bin", "sync-fdw")
+    subprocess.run([sync, "--config", back.cfg, "link"], check=True, capture_output=True)
+    r = subprocess.run([sync, "--config", back.cfg, "run", "--once"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the old host followed, ids mapped back, while still refusing the application's writes
+    assert psql(a, "SELECT message_id, author_id FROM message WHERE text = 'written after the move'") == [["11307", "1"]]
+    assert psql(a, "SELECT value FROM latest") == [["31337"]]
+    assert psql(a, "SELECT count(*) FROM follower WHERE who_id = 18")[0][0] == "0"
+    assert psql(a, "SELECT count(*) FROM follower WHERE who_id = 1 AND whom_id = 2")[0][0] == "1"
+    r = subprocess.run(["psql", a, "-Xqc", "INSERT INTO follower VALUES (5, 6)"], capture_output=True, text=True)
+    assert r.returncode != 0
+    # moving back: the old host is unfenced, the new one fenced
+    back.run("cutover")
+    psql(a, "INSERT INTO follower VALUES (5, 6)")
+    r = subprocess.run(["psql", b, "-Xqc", "INSERT INTO follower VALUES (1005, 1006)"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert counts(a) == ["200", "11307", psql(b, "SELECT count(*) + 1 FROM follower")[0][0]]
+
+
+@test
 def test_target_unreachable(c):
     src = new_db(c.a, "unreach_src", legacy=True)
     h = Hop(c, src, "host=127.0.0.1 port=1 dbname=x user=y")
