@@ -14,11 +14,6 @@
 \set ON_ERROR_STOP on
 SELECT setseed(0.42);
 
--- "popularity rank" r (0 = most popular) -> user_id: a bijection on 1..10000
--- (7919 is prime, so coprime to 10000) that scatters popular users over ids.
-CREATE TEMP TABLE bench_rank AS
-SELECT r, (r * 7919) % 10000 + 1 AS user_id FROM generate_series(0, 9999) AS r;
-
 INSERT INTO "user" (user_id, username, email, pw_hash)
 SELECT g, 'user' || g, 'user' || g || '@example.com',
        '$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0YmVuY2hzYWx0$'
@@ -30,7 +25,7 @@ SELECT setval(pg_get_serial_sequence('"user"', 'user_id'), 10000);
 -- Authors: rank = floor(10000 * u^3) puts ~22% of the messages on the top
 -- 1% of authors and ~46% on the top 10%; every rank gets some.
 INSERT INTO message (author_id, text, pub_date, flagged)
-SELECT k.user_id,
+SELECT (floor(10000 * random() ^ 3)::int * 7919) % 10000 + 1,
        substr(t.lorem, 1 + (g * 37) % 400, 20 + floor(random() * 121)::int),
        t.t0 + floor(g * t.step + random() * t.step * 4)::int,
        (random() < 0.01)::int
@@ -43,21 +38,20 @@ FROM (SELECT extract(epoch FROM now())::int - 2 * 365 * 86400 - 3600 AS t0,
                     'reprehenderit in voluptate velit esse cillum dolore eu fugiat '
                     'nulla pariatur. Excepteur sint occaecat cupidatat non proident, '
                     'sunt in culpa qui officia deserunt mollit anim id est laborum. ', 2) AS lorem) t,
-     generate_series(1, :messages) AS g,
-     LATERAL (SELECT user_id FROM bench_rank WHERE r = least(9999, floor(10000 * random() ^ 3)::int) + 0 * g) k;
+     generate_series(1, :messages) AS g;
 
 -- Follows: per user a log-normal count (median 25, mean ~51, capped at
 -- 2000) of followees drawn with rank = floor(10000 * u^2).  Drawing with
 -- replacement gives some duplicates, removed by DISTINCT.
 INSERT INTO follower (who_id, whom_id)
-SELECT DISTINCT f.who_id, k.user_id
-FROM (SELECT u.g AS who_id,
-             least(2000, floor(exp(ln(25) + 1.2 * sqrt(-2 * ln(1 - random()))
-                                   * cos(2 * pi() * random())))::int) + 0 * u.g AS n
-      FROM generate_series(1, 10000) AS u(g)) f,
-     generate_series(1, f.n) AS i,
-     LATERAL (SELECT user_id FROM bench_rank
-              WHERE r = least(9999, floor(10000 * random() ^ 2)::int) + 0 * i) k
-WHERE k.user_id <> f.who_id;
+SELECT DISTINCT who_id, whom_id
+FROM (SELECT f.who_id, (floor(10000 * random() ^ 2)::int * 7919) % 10000 + 1 AS whom_id
+      FROM (SELECT g AS who_id,
+                   least(2000, floor(exp(ln(25) + 1.2 * sqrt(-2 * ln(1 - random()))
+                                         * cos(2 * pi() * random())))::int) AS n
+            FROM generate_series(1, 10000) AS g) f,
+           generate_series(1, f.n) AS i
+      OFFSET 0) d	-- a fence: whom_id is drawn once per row
+WHERE whom_id <> who_id;
 
 VACUUM (ANALYZE) "user", message, follower, latest;
