@@ -199,6 +199,22 @@ static bool run(PGconn *c, const char *sql, const char *what, PGresult **err)
 	return false;
 }
 
+/* Run a parameterized command and add its row count to *count; on failure
+ * *err holds the result. */
+static bool run_count(PGconn *c, const char *sql, int n, const char *const *params,
+		      const char *what, int64_t *count, PGresult **err)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pgx_log_failure(r, what);
+		*err = r;
+		return false;
+	}
+	*count += strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return true;
+}
+
 /* Apply the batch one change at a time, in change-id order. */
 static bool apply_ordered(struct applier *a, PGresult **err)
 {
@@ -376,33 +392,14 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 		    "tbl integer, op \"char\", img text, old text, ts timestamptz) ON COMMIT DELETE ROWS",
 		 "create the batch table", &err))
 		goto fail;
-	if (s->upto > s->pos) {
-		const char *p3[] = { pos, upto };
-		r = PQexecParams(c, a->fetch_range, 2, NULL, p3, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			pgx_log_failure(r, "read the source's changes");
-			err = r;
-			r = NULL;
-			goto fail;
-		}
-		s->fetched += strtoll(PQcmdTuples(r), NULL, 10);
-		PQclear(r);
-		r = NULL;
-	}
-	{
-		/* changes at or below pos of transactions running in P */
-		const char *p4[] = { pos, s->prev[0], s->prev[1], s->prev[2] };
-		r = PQexecParams(c, a->fetch_open, 4, NULL, p4, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			pgx_log_failure(r, "read the changes of transactions that were open");
-			err = r;
-			r = NULL;
-			goto fail;
-		}
-		s->fetched += strtoll(PQcmdTuples(r), NULL, 10);
-		PQclear(r);
-		r = NULL;
-	}
+	const char *p3[] = { pos, upto };
+	/* changes at or below pos of transactions running in P */
+	const char *p4[] = { pos, s->prev[0], s->prev[1], s->prev[2] };
+	if ((s->upto > s->pos &&
+	     !run_count(c, a->fetch_range, 2, p3, "read the source's changes", &s->fetched, &err)) ||
+	    !run_count(c, a->fetch_open, 4, p4, "read the changes of transactions that were open",
+		       &s->fetched, &err))
+		goto fail;
 
 	if (s->fetched > 0) {
 		a->nonempty++;
