@@ -174,7 +174,9 @@ static void post_register(struct session *s)
 	r = NULL;
 	/* no connection is held while hashing: it takes tens of milliseconds */
 	session_close(s);
-	if (!pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
+	if (s->req->prehash && strlen(s->req->prehash) < sizeof hash)
+		memcpy(hash, s->req->prehash, strlen(s->req->prehash) + 1);
+	else if (!pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
 		apijson_error_resp(s->resp, 503, "the server is out of memory, try again");
 		goto out;
 	}
@@ -443,6 +445,22 @@ bool api_writes(const struct http_req *req)
 	const char *v = route_param(&req->target.query, "latest");
 	int64_t n;
 	return v && route_parse_int(v, &n) && n != -1;
+}
+
+void api_prehash(struct http_req *req)
+{
+	struct apijson_register in;
+	struct buf err = BUF_INIT;
+	char hash[crypto_pwhash_STRBYTES];
+	if (req->method == HTTP_POST && api_wants_register(req) &&
+	    apijson_parse_register(req->body.data, req->body.len, &in, &err)) {
+		if (in.pwd && *in.pwd && pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
+			req->prehash = strdup(hash);
+			sodium_memzero(hash, sizeof hash);
+		}
+		apijson_register_release(&in);
+	}
+	buf_release(&err);
 }
 
 bool api_wants_register(const struct http_req *req)

@@ -23,6 +23,11 @@ bool api_claims(const struct http_req *req);
  * have parsed. */
 bool api_writes(const struct http_req *req);
 
+/* Hash the password of an API register now (req->prehash), so that
+ * holding the request does not add the hash to its latency; nothing when
+ * the body is not a register with a password. */
+void api_prehash(struct http_req *req);
+
 /* POST /register is the API's unless the body is a form (the web UI's). */
 bool api_wants_register(const struct http_req *req);
 

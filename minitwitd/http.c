@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,9 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void request_free(struct http_req *req)
 {
+	if (req->prehash)
+		sodium_memzero(req->prehash, strlen(req->prehash));
+	free(req->prehash);
 	dbreq_fence_clear(&req->fence);
 	route_target_release(&req->target);
 	buf_release(&req->body);
@@ -215,6 +219,13 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 		req->classified = true;
 		req->is_write = is_write(req);
 		req->gated = req->is_write;
+		/* a register about to be held hashes its password first: the
+		 * CPU work is done while it waits, not added after the switch */
+		struct hold_status hs;
+		hold_get_status(&app->hold, &hs);
+		if (req->is_write && hs.paused && req->target.path && api_claims(req) &&
+		    strcmp(req->target.path, "/register") == 0)
+			api_prehash(req);
 	}
 	for (;;) {
 		if (req->gated) {

@@ -69,6 +69,7 @@ struct http_req {
 	enum metrics_route mroute;
 	unsigned status;
 	/* cutover (hold.h, fence.h) */
+	char *prehash;		/* a register's password hash, made before it was held */
 	bool classified;	/* is_write decided (once the body is in) */
 	bool is_write;		/* held while paused, counted in flight */
 	bool gated;		/* asks hold_begin before running */

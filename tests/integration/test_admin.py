@@ -243,6 +243,27 @@ def test_pause_holds_writes_serves_reads(c):
 
 
 @test
+def test_held_register_is_hashed_while_it_waits(c):
+    """A register held by a pause hashes its password before it waits, so
+    the release does not add the hash to its latency; it still registers
+    exactly once, with an argon2id hash of its password."""
+    srv = AdminServer(c.a.dsn)
+    srv.admin("POST", "/admin/pause", {"max_hold_ms": 30000})
+    name = uniq("held-reg")
+    w = Call(api, srv.url, "POST", "/register", {"username": name, "email": "x@y", "pwd": "pw"}, timeout=30)
+    wait_until(lambda: srv.status()["held"] == 1, timeout=10, what="held register")
+    assert psql(c.a.dsn, f"SELECT count(*) FROM \"user\" WHERE username = '{name}'")[0][0] == "0"
+    srv.admin("POST", "/admin/resume")
+    assert w.done(10) and w.result[0] == 204, w.result
+    h = psql(c.a.dsn, f"SELECT pw_hash FROM \"user\" WHERE username = '{name}'")
+    assert len(h) == 1 and h[0][0].startswith("$argon2id$"), h
+    # registered once: a second register of the name is refused
+    st, _, _ = api(srv.url, "POST", "/register", {"username": name, "email": "x@y", "pwd": "pw"})
+    assert st == 400
+    srv.stop()
+
+
+@test
 def test_pause_holds_web_form_posts(c):
     srv = AdminServer(c.a.dsn)
     srv.admin("POST", "/admin/pause", {"max_hold_ms": 30000})
