@@ -17,6 +17,7 @@
 
 #include "api_json.h"
 #include "dbreq.h"
+#include "hold.h"
 #include "log.h"
 #include "pgx.h"
 #include "pw.h"
@@ -172,8 +173,15 @@ static void post_register(struct session *s)
 	}
 	PQclear(r);
 	r = NULL;
-	/* no connection is held while hashing: it takes tens of milliseconds */
+	/* no connection is held while hashing: it takes tens of milliseconds;
+	 * nor does a pause wait for it: the request leaves the writes in
+	 * flight meanwhile (its INSERT then lands before a fence and is
+	 * drained, or meets the fence, is held and runs on the new host) */
 	session_close(s);
+	if (s->req->in_flight) {
+		hold_end(&s->req->app->hold);
+		s->req->in_flight = false;
+	}
 	if (s->req->prehash && strlen(s->req->prehash) < sizeof hash)
 		memcpy(hash, s->req->prehash, strlen(s->req->prehash) + 1);
 	else if (!pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {

@@ -246,17 +246,25 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 			hold_end(&app->hold);
 			req->in_flight = false;
 		}
-		if (!req->fence.hit || !req->fence.moved_to || req->runs == MAX_FENCE_RUNS)
+		if (!req->fence.hit || req->runs == MAX_FENCE_RUNS)
 			break;
 		if (req->fence.wrote) {
 			/* answered 503: what it wrote before the fence is on the
 			 * old host (the drain moves it); later requests go to the
 			 * new one */
-			if (!follow_fence(app, req))
+			if (req->fence.moved_to && !follow_fence(app, req))
 				log_warn("could not follow the database's move");
 			break;
 		}
-		if (!follow_fence(app, req))
+		if (!req->fence.moved_to) {
+			/* fenced in the middle of a cutover (the pointer to the new
+			 * host comes with the switch): a paused server holds the
+			 * request and runs it where the switch leads */
+			struct hold_status hs;
+			hold_get_status(&app->hold, &hs);
+			if (!hs.paused)
+				break;	/* the 503 stands */
+		} else if (!follow_fence(app, req))
 			break;	/* the 503 stands */
 		resp_discard(&resp);
 		req->runs++;
