@@ -585,13 +585,18 @@ def test_database_down_gives_503_then_recovers(c):
 
 @test
 def test_full_scenario_replay(c):
+    # A flood (every row at once, ~1,300 requests/s) checks that the end
+    # state is exact and nothing errs; its timeout is 2 s because this VM's
+    # loopback stalls for up to a second now and then under such a flood.
+    # The simulator's own 0.3 s is held by the rehearsal and test_cutover,
+    # which send at the scenario's pace.
     c.db.psql("CREATE DATABASE replay")
     dsn = c.db.dsn.replace("dbname=minitwit", "dbname=replay")
     s1 = Server(dsn)
     s2 = Server(dsn)
     out = os.path.join(os.environ.get("TEST_OUT", "/tmp"), "replay.json")
     r = subprocess.run([os.path.join(REPO, "scripts", "simulate"), "--url", s1.url, "--url", s2.url,
-                        "--speedup", "0", "--concurrency", "2", "--json", out],
+                        "--speedup", "0", "--concurrency", "2", "--timeout", "2", "--json", out],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
     report = json.load(open(out))
