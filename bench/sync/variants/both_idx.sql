@@ -1,2 +1,3 @@
--- Both: the btree on (xid) and one on (change_id).
-CREATE INDEX changes_change_id_idx ON sync_fdw_src.changes (change_id);
+-- Both: a btree on changes (xid) and one on (change_id).
+CREATE INDEX IF NOT EXISTS changes_xid_idx ON sync_fdw_src.changes (xid);
+CREATE INDEX IF NOT EXISTS changes_change_id_idx ON sync_fdw_src.changes (change_id);
