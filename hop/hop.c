@@ -134,6 +134,10 @@ bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
 		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->s.log_level);
 		return false;
 	}
+	if (strcmp(cfg->s.capture_triggers, "row") != 0 && strcmp(cfg->s.capture_triggers, "statement") != 0) {
+		log_error("invalid capture.triggers \"%s\": expected row or statement", cfg->s.capture_triggers);
+		return false;
+	}
 	return true;
 }
 

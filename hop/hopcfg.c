@@ -30,6 +30,11 @@ const struct cfg_key hopcfg_keys[] = {
 	  S(sync_connect_attempts), "reconnect attempts (with backoff) after a database goes away" },
 	{ "copy", "batch_rows", CFG_INT, "1000000", 1000, 1000000000, false, false,
 	  S(copy_batch_rows), "rows per copy transaction (the unit of resuming after a kill)" },
+	{ "copy", "workers", CFG_INT, "2", 1, 64, false, false, S(copy_workers),
+	  "pieces copied at once, each over its own pair of connections" },
+	{ "capture", "triggers", CFG_STRING, "row", 0, 0, false, false, S(capture_triggers),
+	  "row: a trigger call per changed row (cheapest for single-row writes); statement: "
+	  "statement-level insert/delete triggers with transition tables (cheapest for bulk writes)" },
 	{ "cutover", "token_env", CFG_STRING, "MINITWIT_ADMIN_TOKEN", 0, 0, false, false,
 	  S(cutover_token_env), "environment variable holding the servers' admin token" },
 	{ "cutover", "max_hold_ms", CFG_INT, "2000", 100, 600000, false, false,

@@ -55,6 +55,8 @@ struct hop_settings {
 	int64_t sync_interval_ms;
 	int64_t sync_connect_attempts;
 	int64_t copy_batch_rows;
+	int64_t copy_workers;
+	char *capture_triggers;		/* "row" or "statement" */
 	char *cutover_token_env;
 	int64_t cutover_max_hold_ms;
 	int64_t cutover_max_lag_ms;
