@@ -1,9 +1,11 @@
 /*
- * copy: bulk copy through the link; see copy.h.
+ * copy: bulk copy, COPY streamed from the source into the target by
+ * parallel workers; see copy.h.
  */
 #include "copy.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,9 @@
 #include "sqlgen.h"
 #include "banned.h"
 
+/* rows relayed between two progress updates inside a piece */
+#define PROGRESS_ROWS 65536
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -22,9 +27,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		abort();
+	return p;
+}
+
 static void rollback(PGconn *c)
 {
-	if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+	if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
 		PGresult *r = PQexec(c, "ROLLBACK");
 		PQclear(r);
 	}
@@ -41,38 +54,498 @@ static void kill_hook(int64_t pieces)
 	}
 }
 
-struct progress {
-	const struct copy_opts *o;
-	double start, last;
-	int64_t total_rows, done_rows;
+/* ---- the work ---- */
+
+enum unit_kind { U_PIECE, U_INDEX, U_FINISH };
+
+struct unit {
+	enum unit_kind kind;
+	size_t t;			/* index into plan.t */
+	int64_t lo, hi;			/* U_PIECE of a ranged table: ids [lo, hi) */
+	size_t ix;			/* U_INDEX: index into job.idx */
+	struct unit *next;
 };
 
-static void show(struct progress *pg, const char *table, int64_t trows, int64_t tdone,
-		 double tstart, bool final)
+/* A row of sync_fdw.copy_index: an index to build once its table is in. */
+struct deferred {
+	char *name, *def, *tbl;
+	char kind;			/* 'i', 'p', 'u' */
+};
+
+struct tstate {
+	int64_t pieces_left;		/* pieces still to copy in this run */
+	int64_t indexes_left;		/* deferred indexes still to build */
+	int64_t rows_done;		/* for the progress */
+	double start;
+	bool ranged;			/* pieces are key ranges */
+	bool binary;			/* COPY (FORMAT binary) */
+	bool direct;			/* COPY into the table itself (else: merge) */
+	char *merge_sql;		/* !direct: temporary table into the table */
+};
+
+struct job {
+	struct hop *h;
+	const struct copy_opts *o;
+	struct copy_result *res;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct unit *head, *tail;
+	int busy;			/* units being worked on */
+	bool failed;
+	struct tstate *ts;		/* per plan table */
+	struct deferred *idx;
+	size_t nidx;
+	double last_show;
+};
+
+struct worker {
+	struct job *j;
+	PGconn *src, *tgt;
+	pthread_t thread;
+};
+
+static void push(struct job *j, enum unit_kind kind, size_t t, int64_t lo, int64_t hi, size_t ix, bool front)
+{
+	struct unit *u = calloc(1, sizeof *u);
+	if (!u)
+		abort();
+	*u = (struct unit){ .kind = kind, .t = t, .lo = lo, .hi = hi, .ix = ix };
+	if (front) {
+		u->next = j->head;
+		j->head = u;
+		if (!j->tail)
+			j->tail = u;
+	} else {
+		if (j->tail)
+			j->tail->next = u;
+		else
+			j->head = u;
+		j->tail = u;
+	}
+}
+
+static struct unit *pop(struct job *j)
+{
+	struct unit *u = j->head;
+	if (u) {
+		j->head = u->next;
+		if (!j->head)
+			j->tail = NULL;
+	}
+	return u;
+}
+
+/* The number of key columns of an index definition: a guess at the cost
+ * of its build (comparisons per sorted row). */
+static size_t index_width(const char *def)
+{
+	size_t n = 1;
+	const char *end = strstr(def, " WHERE ");
+	for (const char *s = strrchr(def, '(') ? strchr(def, '(') : def; *s && (!end || s < end); s++)
+		n += *s == ',';
+	return n;
+}
+
+/* Queue what follows the end of table t's rows: its indexes, first in
+ * line and the widest first (so that the longest build does not start
+ * last while the other workers wait), or, when it has none left, its
+ * finish. */
+static void table_loaded(struct job *j, size_t t)
+{
+	const char *name = j->h->plan.t[t].src->name;
+	if (j->ts[t].indexes_left == 0) {
+		push(j, U_FINISH, t, 0, 0, 0, true);
+		return;
+	}
+	/* pushed to the front narrowest first, so the widest ends up first */
+	for (size_t w = 1; w <= 32; w++)
+		for (size_t i = 0; i < j->nidx; i++)
+			if (strcmp(j->idx[i].tbl, name) == 0 &&
+			    (index_width(j->idx[i].def) == w || (w == 32 && index_width(j->idx[i].def) > 32)))
+				push(j, U_INDEX, t, 0, 0, i, true);
+}
+
+/* ---- progress (called with the job's mutex held) ---- */
+
+static void show(struct job *j, size_t t, bool final)
 {
 	double now = now_s();
-	if (!final && now - pg->last < 0.25)
+	if (!final && now - j->last_show < 0.25)
 		return;
-	pg->last = now;
-	double el = now - tstart;
-	double rate = el > 0 ? (double)tdone / el : 0;
-	double eta = rate > 0 && trows > tdone ? (double)(trows - tdone) / rate : 0;
-	if (pg->o->json) {
-		printf("{\"event\":\"copy\",\"table\":");
+	j->last_show = now;
+	const struct plan_table *pt = &j->h->plan.t[t];
+	const struct tstate *ts = &j->ts[t];
+	int64_t total = pt->src_rows, done = ts->rows_done;
+	double el = now - ts->start;
+	double rate = el > 0 ? (double)done / el : 0;
+	double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	if (j->o->json) {
 		struct buf b = BUF_INIT;
-		buf_add_json_str(&b, table, strlen(table));
-		printf("%s,\"rows\":%" PRId64 ",\"total\":%" PRId64 ",\"rows_per_s\":%.0f,\"eta_s\":%.1f,"
-		       "\"done\":%s}\n", b.data, tdone, trows, rate, eta, final ? "true" : "false");
+		buf_add_json_str(&b, pt->src->name, strlen(pt->src->name));
+		printf("{\"event\":\"copy\",\"table\":%s,\"rows\":%" PRId64 ",\"total\":%" PRId64
+		       ",\"rows_per_s\":%.0f,\"eta_s\":%.1f,\"done\":%s}\n", b.data, done, total, rate, eta,
+		       final ? "true" : "false");
 		buf_release(&b);
 		fflush(stdout);
 	}
-	if (pg->o->progress) {
+	if (j->o->progress) {
 		bool tty = isatty(STDERR_FILENO);
 		if (tty || final)
 			fprintf(stderr, "%scopy %-20s %10" PRId64 " / %-10" PRId64 " rows  %9.0f rows/s  ETA %5.1f s%s",
-				tty ? "\r" : "", table, tdone, trows, rate, eta, final || !tty ? "\n" : "");
+				tty ? "\r" : "", pt->src->name, done, total, rate, eta, final || !tty ? "\n" : "");
 	}
 }
+
+static void add_rows(struct job *j, size_t t, int64_t rows)
+{
+	pthread_mutex_lock(&j->mu);
+	j->ts[t].rows_done += rows;
+	show(j, t, false);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* ---- SQL ---- */
+
+/* COPY (SELECT <columns, remapped when direct> FROM public.t s [range]) TO STDOUT */
+static void copy_out_sql(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			 const struct tstate *ts, int64_t lo, int64_t hi)
+{
+	buf_adds(b, "COPY (SELECT ");
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		int64_t off = ts->direct ? plan_column_offset(p, t, i) : 0;
+		if (i)
+			buf_adds(b, ", ");
+		if (off != 0)
+			buf_adds(b, "(");
+		buf_adds(b, "s.");
+		sqlgen_ident(b, t->src->cols[i].name);
+		/* the column's own type again, as the binary format needs */
+		if (off != 0)
+			buf_addf(b, " + (%" PRId64 "))::%s", off, t->src->cols[i].type);
+	}
+	buf_adds(b, " FROM public.");
+	sqlgen_ident(b, t->src->name);
+	buf_adds(b, " s");
+	if (ts->ranged) {
+		const char *key = t->src->cols[t->key].name;
+		buf_adds(b, " WHERE s.");
+		sqlgen_ident(b, key);
+		buf_addf(b, " >= %" PRId64 " AND s.", lo);
+		sqlgen_ident(b, key);
+		buf_addf(b, " < %" PRId64, hi);
+	}
+	buf_addf(b, ") TO STDOUT%s", ts->binary ? " (FORMAT binary)" : "");
+}
+
+/* COPY public.t / pg_temp.t (columns) FROM STDIN */
+static void copy_in_sql(struct buf *b, const struct plan_table *t, const struct tstate *ts)
+{
+	buf_adds(b, ts->direct ? "COPY public." : "COPY pg_temp.");
+	sqlgen_ident(b, t->src->name);
+	buf_adds(b, " (");
+	sqlgen_columns(b, t);
+	buf_addf(b, ") FROM STDIN%s", ts->binary ? " (FORMAT binary)" : "");
+}
+
+/* ---- one piece ---- */
+
+/* Relay the COPY data from src to tgt; rows counts the messages relayed
+ * (a row each, and the binary format's trailer). */
+static bool relay(struct job *j, size_t t, PGconn *src, PGconn *tgt, int64_t *rows)
+{
+	int64_t pending = 0;
+	for (;;) {
+		char *data = NULL;
+		int n = PQgetCopyData(src, &data, 0);
+		if (n > 0) {
+			int put = PQputCopyData(tgt, data, n);
+			PQfreemem(data);
+			if (put != 1) {
+				log_error("copy rows: the target failed: %s", PQerrorMessage(tgt));
+				return false;
+			}
+			(*rows)++;
+			if (++pending == PROGRESS_ROWS) {
+				add_rows(j, t, pending);
+				pending = 0;
+			}
+			continue;
+		}
+		if (pending)
+			add_rows(j, t, pending);
+		if (n == -1)
+			return true;
+		log_error("copy rows: reading the source failed: %s", PQerrorMessage(src));
+		return false;
+	}
+}
+
+/* Drain src's results after a COPY TO; true when it ended well. */
+static bool end_copy_out(PGconn *src)
+{
+	bool ok = true;
+	PGresult *r;
+	while ((r = PQgetResult(src)) != NULL) {
+		if (PQresultStatus(r) == PGRES_COPY_OUT) {
+			/* abandoned mid-way: read the rest */
+			char *data;
+			int n;
+			while ((n = PQgetCopyData(src, &data, 0)) > 0)
+				PQfreemem(data);
+			ok = false;
+		} else if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pgx_log_failure(r, "read the source's rows");
+			ok = false;
+		}
+		PQclear(r);
+	}
+	return ok;
+}
+
+/* Finish the target's COPY FROM (aborting it unless ok); *rows from its tag. */
+static bool end_copy_in(PGconn *tgt, bool ok, int64_t *rows)
+{
+	if (PQputCopyEnd(tgt, ok ? NULL : "the source's rows could not be read") != 1)
+		ok = false;
+	PGresult *r;
+	while ((r = PQgetResult(tgt)) != NULL) {
+		if (PQresultStatus(r) == PGRES_COMMAND_OK)
+			*rows = strtoll(PQcmdTuples(r), NULL, 10);
+		else if (ok) {
+			pgx_log_failure(r, "load the rows into the target");
+			ok = false;
+		}
+		PQclear(r);
+	}
+	return ok;
+}
+
+static bool run_piece(struct worker *w, const struct unit *u, int64_t *rows)
+{
+	struct job *j = w->j;
+	struct hop *h = j->h;
+	const struct plan_table *t = &h->plan.t[u->t];
+	const struct tstate *ts = &j->ts[u->t];
+	struct buf out = BUF_INIT, in = BUF_INIT;
+	PGresult *r = NULL;
+	char *snap = NULL;
+	bool ok = false;
+	int64_t relayed = 0;
+
+	/* a crash loses at most this uncommitted piece, which is redone: no
+	 * need to wait for the WAL flush */
+	if (!hop_exec(w->tgt, "BEGIN; SET LOCAL synchronous_commit = off", "begin a copy piece") ||
+	    !hop_exec(w->src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin reading a piece"))
+		goto out;
+	/* the first statement fixes the transaction's snapshot: the rows are
+	 * read in the snapshot recorded with them */
+	r = PQexec(w->src, "SELECT snapshot FROM sync_fdw_src.horizon");
+	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the source's snapshot"))
+		goto out;
+	snap = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	if (!ts->direct) {
+		buf_adds(&in, "CREATE TEMP TABLE ");
+		sqlgen_ident(&in, t->src->name);
+		buf_adds(&in, " (LIKE public.");
+		sqlgen_ident(&in, t->src->name);
+		buf_adds(&in, ") ON COMMIT DROP");
+		if (!hop_exec(w->tgt, in.data, "create a table to merge from"))
+			goto out;
+		buf_reset(&in);
+	}
+	copy_out_sql(&out, &h->plan, t, ts, u->lo, u->hi);
+	copy_in_sql(&in, t, ts);
+	if (!PQsendQuery(w->src, out.data)) {
+		log_error("copy rows: %s", PQerrorMessage(w->src));
+		goto out;
+	}
+	r = PQgetResult(w->src);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		pgx_log_failure(r, "read the source's rows");
+		PQclear(r);
+		r = NULL;
+		(void)end_copy_out(w->src);
+		goto out;
+	}
+	PQclear(r);
+	r = PQexec(w->tgt, in.data);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		pgx_log_failure(r, "load the rows into the target");
+		PQclear(r);
+		r = NULL;
+		(void)end_copy_out(w->src);
+		goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	bool moved = relay(j, u->t, w->src, w->tgt, &relayed);
+	bool src_ok = end_copy_out(w->src);
+	if (!end_copy_in(w->tgt, moved && src_ok, rows))
+		goto out;
+	if (!ts->direct && !hop_exec(w->tgt, ts->merge_sql, "merge the rows into the target's table"))
+		goto out;
+	char id[16], los[24], his[24], nrows[24];
+	snprintf(id, sizeof id, "%d", t->id);
+	snprintf(los, sizeof los, "%" PRId64, u->lo);
+	snprintf(his, sizeof his, "%" PRId64, u->hi);
+	snprintf(nrows, sizeof nrows, "%" PRId64, *rows);
+	const char *q[] = { h->server, id, t->src->name, ts->ranged ? los : NULL, ts->ranged ? his : NULL,
+			    snap, nrows };
+	r = PQexecParams(w->tgt, "INSERT INTO sync_fdw.copied (server, tbl, name, lo, hi, snapshot, rows)"
+				 " VALUES ($1, $2, $3, $4, $5, $6::pg_snapshot, $7)", 7, NULL, q, NULL, NULL, 0);
+	if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the copied piece"))
+		goto out;
+	ok = hop_exec(w->tgt, "COMMIT", "commit a copy piece");
+out:
+	PQclear(r);
+	free(snap);
+	buf_release(&out);
+	buf_release(&in);
+	rollback(w->tgt);
+	rollback(w->src);
+	/* the progress counted what was relayed; count what is in */
+	if (relayed != (ok ? *rows : 0))
+		add_rows(j, u->t, (ok ? *rows : 0) - relayed);
+	return ok;
+}
+
+/* ---- indexes ---- */
+
+static bool index_exists(PGconn *c, const char *name, bool *exists)
+{
+	const char *p[] = { name };
+	PGresult *r = PQexecParams(c, "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
+				   1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for an index");
+	*exists = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok;
+}
+
+static bool forget_index(struct hop *h, PGconn *c, const char *name)
+{
+	const char *d[] = { h->server, name };
+	PGresult *r = PQexecParams(c, "DELETE FROM sync_fdw.copy_index WHERE server = $1 AND name = $2",
+				   2, NULL, d, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "forget a rebuilt index");
+	PQclear(r);
+	return ok;
+}
+
+/* Build one deferred index; a plain one is forgotten in the same
+ * transaction, a constraint's when it is attached (run_finish). */
+static bool run_index(struct worker *w, const struct deferred *d)
+{
+	bool exists = false;
+	bool ok = hop_exec(w->tgt, "BEGIN; SET LOCAL maintenance_work_mem = '256MB'", "begin an index build") &&
+		  index_exists(w->tgt, d->name, &exists) &&
+		  (exists || hop_exec(w->tgt, d->def, "rebuild an index")) &&
+		  (d->kind != 'i' || forget_index(w->j->h, w->tgt, d->name)) &&
+		  hop_exec(w->tgt, "COMMIT", "commit an index build");
+	if (ok)
+		log_info("rebuilt index \"%s\"", d->name);
+	rollback(w->tgt);
+	return ok;
+}
+
+/* The table's rows and indexes are in: attach its constraints, analyse it. */
+static bool run_finish(struct worker *w, size_t t)
+{
+	struct job *j = w->j;
+	const char *name = j->h->plan.t[t].src->name;
+	bool ok = true;
+	for (size_t i = 0; ok && i < j->nidx; i++) {
+		const struct deferred *d = &j->idx[i];
+		if (d->kind == 'i' || strcmp(d->tbl, name) != 0)
+			continue;
+		const char *p[] = { d->name, name };
+		PGresult *r = PQexecParams(w->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1"
+						   " AND conrelid = to_regclass(format('public.%I', $2::text)))",
+					   2, NULL, p, NULL, NULL, 0);
+		ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a constraint");
+		bool attached = ok && PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		struct buf sql = BUF_INIT;
+		buf_adds(&sql, "ALTER TABLE public.");
+		sqlgen_ident(&sql, name);
+		buf_adds(&sql, " ADD CONSTRAINT ");
+		sqlgen_ident(&sql, d->name);
+		buf_adds(&sql, d->kind == 'p' ? " PRIMARY KEY USING INDEX " : " UNIQUE USING INDEX ");
+		sqlgen_ident(&sql, d->name);
+		ok = ok && hop_exec(w->tgt, "BEGIN", "begin") &&
+		     (attached || hop_exec(w->tgt, sql.data, "attach a constraint to its index")) &&
+		     forget_index(j->h, w->tgt, d->name) && hop_exec(w->tgt, "COMMIT", "commit");
+		buf_release(&sql);
+		rollback(w->tgt);
+	}
+	struct buf an = BUF_INIT;
+	buf_adds(&an, "ANALYZE public.");
+	sqlgen_ident(&an, name);
+	ok = ok && hop_exec(w->tgt, an.data, "analyze a copied table");
+	buf_release(&an);
+	return ok;
+}
+
+/* ---- the workers ---- */
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j = w->j;
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		if (j->failed || (j->o->stop && *j->o->stop))
+			break;
+		struct unit *u = pop(j);
+		if (!u) {
+			if (j->busy == 0)
+				break;	/* nothing left, and nothing can come */
+			pthread_cond_wait(&j->cv, &j->mu);
+			continue;
+		}
+		j->busy++;
+		if (u->kind == U_PIECE && j->ts[u->t].start == 0)
+			j->ts[u->t].start = now_s();
+		pthread_mutex_unlock(&j->mu);
+
+		int64_t rows = 0;
+		double t0 = now_s();
+		bool ok = u->kind == U_PIECE ? run_piece(w, u, &rows)
+			  : u->kind == U_INDEX ? run_index(w, &j->idx[u->ix])
+			  : run_finish(w, u->t);
+		double took = now_s() - t0;
+
+		pthread_mutex_lock(&j->mu);
+		j->busy--;
+		struct tstate *ts = u->t == SIZE_MAX ? NULL : &j->ts[u->t];
+		if (!ok) {
+			j->failed = true;
+		} else if (!ts) {
+			j->res->index_seconds += took;	/* an orphan index */
+		} else if (u->kind == U_PIECE) {
+			j->res->rows += rows;
+			j->res->pieces++;
+			kill_hook(j->res->pieces);
+			if (--ts->pieces_left == 0) {
+				show(j, u->t, true);
+				table_loaded(j, u->t);
+			}
+		} else if (u->kind == U_INDEX) {
+			j->res->index_seconds += took;
+			if (--ts->indexes_left == 0)
+				push(j, U_FINISH, u->t, 0, 0, 0, true);
+		}
+		free(u);
+		pthread_cond_broadcast(&j->cv);
+	}
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* ---- preparation (single-threaded) ---- */
 
 /* Keyed tables: pieces [k*B, (k+1)*B) over the key range; keyless: one. */
 static bool pieces_done(struct hop *h, const struct plan_table *t, PGresult **out)
@@ -93,126 +566,97 @@ static bool piece_done(PGresult *done, int64_t lo)
 	return false;
 }
 
-/* Copy one piece in one target transaction; *rows gets the count. */
-static bool copy_piece(struct hop *h, const struct plan_table *t, const char *insert_sql, bool ranged,
-		       int64_t lo, int64_t hi, int64_t *rows)
-{
-	PGconn *c = h->tgt;
-	PGresult *r = NULL;
-	char los[24], his[24], id[16];
-	bool ok = false;
-	snprintf(los, sizeof los, "%" PRId64, lo);
-	snprintf(his, sizeof his, "%" PRId64, hi);
-	snprintf(id, sizeof id, "%d", t->id);
-
-	/* a crash loses at most this uncommitted piece, which is redone:
-	 * no need to wait for the WAL flush */
-	if (!hop_exec(c, "BEGIN; SET LOCAL synchronous_commit = off", "begin a copy piece"))
-		goto out;
-	/* first foreign access: fixes the remote snapshot for the rows too */
-	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "SELECT snapshot FROM ");
-	sqlgen_qualified(&sql, h->cdc, "horizon");
-	r = PQexec(c, sql.data);
-	buf_release(&sql);
-	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the source's snapshot"))
-		goto out;
-	char *snap = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	const char *p[] = { los, his };
-	r = PQexecParams(c, insert_sql, ranged ? 2 : 0, NULL, ranged ? p : NULL, NULL, NULL, 0);
-	if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, "copy rows")) {
-		free(snap);
-		goto out;
-	}
-	*rows = strtoll(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	char nrows[24];
-	snprintf(nrows, sizeof nrows, "%" PRId64, *rows);
-	const char *q[] = { h->server, id, t->src->name, ranged ? los : NULL, ranged ? his : NULL, snap,
-			    nrows };
-	r = PQexecParams(c, "INSERT INTO sync_fdw.copied (server, tbl, name, lo, hi, snapshot, rows)"
-			    " VALUES ($1, $2, $3, $4, $5, $6::pg_snapshot, $7)", 7, NULL, q, NULL, NULL, 0);
-	free(snap);
-	if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the copied piece"))
-		goto out;
-	ok = hop_exec(c, "COMMIT", "commit a copy piece");
-out:
-	PQclear(r);
-	if (!ok)
-		rollback(c);
-	return ok;
-}
-
-/* Drop the secondary indexes of an empty target table, remembering them. */
+/*
+ * Drop the indexes of an empty target table, remembering them: plain
+ * indexes, and the primary key and unique constraints too, except those a
+ * foreign key depends on, deferrable ones and exclusion constraints.
+ */
 static bool defer_indexes(struct hop *h, const struct plan_table *t)
 {
-	if (!t->tgt || t->tgt_rows > 0)
-		return true;
 	for (size_t i = 0; i < t->tgt->nindexes; i++) {
 		const struct cat_index *ix = &t->tgt->indexes[i];
-		if (ix->primary)
-			continue;
-		/* indexes behind constraints (unique) stay: dropping them would
-		 * need the constraint dropped too */
 		const char *p[] = { ix->name };
-		PGresult *r = PQexecParams(h->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = "
-						   "to_regclass(format('public.%I', $1::text)))", 1, NULL, p, NULL,
-					   NULL, 0);
-		bool backs = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look at an index") &&
-			     PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-		if (backs)
-			continue;
-		const char *q[] = { h->server, ix->name, ix->def };
-		r = PQexecParams(h->tgt, "INSERT INTO sync_fdw.copy_index (server, name, def) VALUES ($1, $2, $3)"
-					 " ON CONFLICT DO NOTHING", 3, NULL, q, NULL, NULL, 0);
-		bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "remember an index");
-		PQclear(r);
-		struct buf sql = BUF_INIT;
-		buf_adds(&sql, "DROP INDEX IF EXISTS public.");
-		sqlgen_ident(&sql, ix->name);
-		ok = ok && hop_exec(h->tgt, sql.data, "drop an index for the copy");
-		buf_release(&sql);
-		if (!ok)
+		PGresult *r = PQexecParams(
+			h->tgt,
+			"SELECT coalesce(c.contype, 'i'), coalesce(c.condeferrable, false) OR coalesce(c.conname <> (SELECT relname FROM pg_class WHERE oid = i.indexrelid), false)"
+			"  OR EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid),"
+			"  pg_get_indexdef(i.indexrelid)"
+			" FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid"
+			"  AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')"
+			" WHERE i.indexrelid = to_regclass(format('public.%I', $1::text))",
+			1, NULL, p, NULL, NULL, 0);
+		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 3, "look at an index")) {
+			PQclear(r);
 			return false;
+		}
+		char kind = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0)[0] : 'x';
+		bool keep = kind == 'x' || PQntuples(r) != 1 || PQgetvalue(r, 0, 1)[0] == 't';
+		char *def = keep ? NULL : xstrdup(PQgetvalue(r, 0, 2));
+		PQclear(r);
+		if (keep)
+			continue;
+		char kinds[2] = { kind, 0 };
+		const char *q[] = { h->server, ix->name, def, t->src->name, kinds };
+		bool ok = hop_exec(h->tgt, "BEGIN", "begin");
+		r = PQexecParams(h->tgt, "INSERT INTO sync_fdw.copy_index (server, name, def, tbl, kind)"
+					 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+				 5, NULL, q, NULL, NULL, 0);
+		ok = ok && pgx_check(r, PGRES_COMMAND_OK, -1, -1, "remember an index");
+		PQclear(r);
+		free(def);
+		struct buf sql = BUF_INIT;
+		if (kind == 'i') {
+			buf_adds(&sql, "DROP INDEX public.");
+			sqlgen_ident(&sql, ix->name);
+		} else {
+			buf_adds(&sql, "ALTER TABLE public.");
+			sqlgen_ident(&sql, t->src->name);
+			buf_adds(&sql, " DROP CONSTRAINT ");
+			sqlgen_ident(&sql, ix->name);
+		}
+		ok = ok && hop_exec(h->tgt, sql.data, "drop an index for the copy") &&
+		     hop_exec(h->tgt, "COMMIT", "commit");
+		buf_release(&sql);
+		if (!ok) {
+			rollback(h->tgt);
+			return false;
+		}
 	}
 	return true;
 }
 
-/* Rebuild every index the copy dropped (also those of an earlier run). */
-static bool rebuild_indexes(struct hop *h, double *seconds)
+static bool read_deferred(struct job *j)
 {
-	double t0 = now_s();
-	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, "SELECT name, def FROM sync_fdw.copy_index WHERE server = $1",
-				   1, NULL, p, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read the dropped indexes");
-	for (int i = 0; ok && i < PQntuples(r); i++) {
-		const char *name = PQgetvalue(r, i, 0);
-		const char *q[] = { name };
-		PGresult *e = PQexecParams(h->tgt, "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
-					   1, NULL, q, NULL, NULL, 0);
-		bool exists = pgx_check(e, PGRES_TUPLES_OK, 1, 1, "look for an index") &&
-			      PQgetvalue(e, 0, 0)[0] == 't';
-		PQclear(e);
-		/* maintenance_work_mem helps the sort; one transaction per index */
-		ok = exists || (hop_exec(h->tgt, "BEGIN; SET LOCAL maintenance_work_mem = '256MB'", "begin") &&
-				hop_exec(h->tgt, PQgetvalue(r, i, 1), "rebuild an index") &&
-				hop_exec(h->tgt, "COMMIT", "commit"));
-		if (ok) {
-			const char *d[] = { h->server, name };
-			e = PQexecParams(h->tgt, "DELETE FROM sync_fdw.copy_index WHERE server = $1 AND name = $2",
-					 2, NULL, d, NULL, NULL, 0);
-			ok = pgx_check(e, PGRES_COMMAND_OK, -1, -1, "forget a rebuilt index");
-			PQclear(e);
-			log_info("rebuilt index \"%s\"", name);
+	const char *p[] = { j->h->server };
+	PGresult *r = PQexecParams(j->h->tgt, "SELECT name, def, coalesce(tbl, ''), kind FROM sync_fdw.copy_index"
+					      " WHERE server = $1 ORDER BY name", 1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 4, "read the dropped indexes");
+	if (ok && PQntuples(r) > 0) {
+		j->nidx = (size_t)PQntuples(r);
+		j->idx = calloc(j->nidx, sizeof *j->idx);
+		if (!j->idx)
+			abort();
+		for (size_t i = 0; i < j->nidx; i++) {
+			j->idx[i].name = xstrdup(PQgetvalue(r, (int)i, 0));
+			j->idx[i].def = xstrdup(PQgetvalue(r, (int)i, 1));
+			j->idx[i].tbl = xstrdup(PQgetvalue(r, (int)i, 2));
+			j->idx[i].kind = PQgetvalue(r, (int)i, 3)[0];
 		}
 	}
 	PQclear(r);
-	if (!ok)
-		rollback(h->tgt);
-	*seconds += now_s() - t0;
+	return ok;
+}
+
+/* Every column of a built-in type: the binary format reads the same on both ends. */
+static bool builtin_types(struct hop *h, const char *table, bool *yes)
+{
+	const char *p[] = { table };
+	PGresult *r = PQexecParams(h->src, "SELECT coalesce(bool_and(atttypid < 16384), false) FROM pg_attribute"
+					   " WHERE attrelid = to_regclass(format('public.%I', $1::text))"
+					   " AND attnum > 0 AND NOT attisdropped", 1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look at the source's column types");
+	*yes = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
 	return ok;
 }
 
@@ -225,110 +669,232 @@ static bool set_stage(struct hop *h, const char *sql)
 	return ok;
 }
 
-bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
+static bool capture_present(struct hop *h)
 {
-	struct progress pg = { .o = o, .start = now_s() };
-	bool ok = false;
-	PGresult *done = NULL;
-	char *insert_sql = NULL;
-
-	memset(res, 0, sizeof *res);
-	if (!hop_plan_ok(h))
-		return false;
-	/* capture first: the copy's snapshots are compared with the change log */
-	struct buf sql = BUF_INIT;
-	{
-		struct buf name = BUF_INIT;
-		sqlgen_qualified(&name, h->cdc, "horizon");
-		buf_adds(&sql, "SELECT to_regclass(");
-		sqlgen_literal(&sql, name.data);
-		buf_adds(&sql, ") IS NOT NULL");
-		buf_release(&name);
-	}
+	struct buf name = BUF_INIT, sql = BUF_INIT;
+	sqlgen_qualified(&name, h->cdc, "horizon");
+	buf_adds(&sql, "SELECT to_regclass(");
+	sqlgen_literal(&sql, name.data);
+	buf_adds(&sql, ") IS NOT NULL");
+	buf_release(&name);
+	/* asked of both ends: the target reads the change log, the copy the snapshot */
 	PGresult *r = PQexec(h->tgt, sql.data);
-	buf_release(&sql);
-	bool have_cdc = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") &&
-			PQgetvalue(r, 0, 0)[0] == 't';
+	bool linked = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") &&
+		      PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
-	if (!have_cdc) {
+	buf_release(&sql);
+	r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.horizon') IS NOT NULL");
+	bool installed = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") &&
+			 PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!linked || !installed) {
 		log_error("capture is not installed for hop \"%s\"; hint: run \"sync-fdw link\" and "
 			  "\"sync-fdw capture install\" before copying, so no change is missed", h->server);
 		return false;
 	}
-	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_started_at = coalesce(copy_started_at, now()),"
-			  " copy_finished_at = NULL, stage = 'copying' WHERE server = $1"))
-		return false;
-	for (size_t k = 0; k < h->plan.n; k++) {
-		const struct plan_table *t = &h->plan.t[h->plan.order[k]];
-		pg.total_rows += t->src_rows;
-	}
+	return true;
+}
 
-	for (size_t k = 0; k < h->plan.n && !(o->stop && *o->stop); k++) {
-		const struct plan_table *t = &h->plan.t[h->plan.order[k]];
-		bool ranged = t->key >= 0;
-		struct buf ins = BUF_INIT;
-		sqlgen_copy(&ins, &h->plan, t, h->staging, ranged);
-		free(insert_sql);
-		insert_sql = buf_detach(&ins);
-		PQclear(done);
+/* Foreign keys on the target: rows must then go in parents first. */
+static bool has_fks(struct hop *h, bool *yes)
+{
+	PGresult *r = PQexec(h->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'"
+				     " AND connamespace = 'public'::regnamespace)");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the target's foreign keys");
+	*yes = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok;
+}
+
+static int by_rows_desc(const void *a, const void *b, void *plan)
+{
+	const struct hop_plan *p = plan;
+	int64_t ra = p->t[*(const size_t *)a].src_rows, rb = p->t[*(const size_t *)b].src_rows;
+	return ra < rb ? 1 : ra > rb ? -1 : 0;
+}
+
+/*
+ * Queue the pieces still to copy, defer the indexes of empty tables.
+ * Parents first when the target has foreign keys; else the largest tables
+ * first, so that their index builds and ANALYZE, which only one table's
+ * rows can wait for, overlap with the loading of the smaller ones.
+ */
+static bool plan_units(struct job *j, bool parents_first)
+{
+	struct hop *h = j->h;
+	int64_t B = h->cfg->s.copy_batch_rows;
+	size_t *order = calloc(h->plan.n ? h->plan.n : 1, sizeof *order);
+	if (!order)
+		abort();
+	memcpy(order, h->plan.order, h->plan.n * sizeof *order);
+	if (!parents_first) {
+		qsort_r(order, h->plan.n, sizeof *order, by_rows_desc, &h->plan);
+	}
+	bool ok = false;
+	for (size_t k = 0; k < h->plan.n; k++) {
+		size_t ti = order[k];
+		const struct plan_table *t = &h->plan.t[ti];
+		struct tstate *ts = &j->ts[ti];
+		PGresult *done = NULL;
 		if (!pieces_done(h, t, &done))
 			goto out;
-		int64_t B = h->cfg->s.copy_batch_rows;
-		int64_t first = 0, last = 0;	/* piece numbers */
-		if (ranged) {
-			if (t->src_min > t->src_max)
-				continue;	/* nothing to copy; captured changes bring new rows */
+		ts->ranged = t->key >= 0;
+		int64_t first = 0, last = ts->ranged ? -1 : 0;	/* piece numbers */
+		if (ts->ranged && t->src_min <= t->src_max) {
 			first = t->src_min >= 0 ? t->src_min / B : -((-t->src_min + B - 1) / B);
 			last = t->src_max >= 0 ? t->src_max / B : -((-t->src_max + B - 1) / B);
 		}
-		if (PQntuples(done) == 0 && !defer_indexes(h, t))
-			goto out;
-		double tstart = now_s();
-		int64_t tdone = 0;
-		for (int64_t piece = first; piece <= last && !(o->stop && *o->stop); piece++) {
-			int64_t lo = piece * B, hi = lo + B, rows = 0;
-			if (piece_done(done, ranged ? lo : -1)) {
-				res->pieces_skipped++;
+		/* a keyed table without rows: nothing to copy; captured changes bring new rows */
+		for (int64_t piece = first; piece <= last; piece++) {
+			int64_t lo = ts->ranged ? piece * B : -1, hi = ts->ranged ? lo + B : -1;
+			if (piece_done(done, lo)) {
+				j->res->pieces_skipped++;
 				continue;
 			}
-			if (!copy_piece(h, t, insert_sql, ranged, lo, hi, &rows))
-				goto out;
-			res->rows += rows;
-			res->pieces++;
-			tdone += rows;
-			pg.done_rows += rows;
-			show(&pg, t->src->name, t->src_rows, tdone, tstart, false);
-			kill_hook(res->pieces);
+			push(j, U_PIECE, ti, lo, hi, 0, false);
+			ts->pieces_left++;
 		}
-		show(&pg, t->src->name, t->src_rows, tdone, tstart, true);
+		bool fresh = PQntuples(done) == 0;
+		PQclear(done);
+		if (ts->pieces_left > 0 && fresh && t->tgt && t->tgt_rows == 0 && !defer_indexes(h, t))
+			goto out;
+		if (!builtin_types(h, t->src->name, &ts->binary))
+			goto out;
 	}
+	if (!read_deferred(j))
+		goto out;
+	for (size_t k = 0; k < h->plan.n; k++) {
+		size_t ti = h->plan.order[k];
+		const struct plan_table *t = &h->plan.t[ti];
+		struct tstate *ts = &j->ts[ti];
+		bool key_deferred = false;
+		for (size_t i = 0; i < j->nidx; i++)
+			if (strcmp(j->idx[i].tbl, t->src->name) == 0) {
+				ts->indexes_left++;
+				key_deferred = key_deferred || j->idx[i].kind != 'i';
+			}
+		/* no source row can meet a target row: straight in */
+		ts->direct = t->conflict == HOP_CONFLICT_REFUSE || t->tgt_rows == 0 || key_deferred;
+		if (!ts->direct) {
+			struct buf m = BUF_INIT;
+			sqlgen_copy(&m, &h->plan, t, "pg_temp", false);
+			ts->merge_sql = buf_detach(&m);
+		}
+		if (ts->pieces_left == 0)
+			table_loaded(j, ti);
+	}
+	/* indexes of tables no longer in the plan (or from an older version) */
+	for (size_t i = 0; i < j->nidx; i++)
+		if (!plan_table(&h->plan, j->idx[i].tbl)) {
+			log_warn("index \"%s\" was dropped by an earlier copy: rebuilding it", j->idx[i].name);
+			push(j, U_INDEX, SIZE_MAX, 0, 0, i, true);
+		}
+	ok = true;
+out:
+	free(order);
+	return ok;
+}
+
+static void job_release(struct job *j)
+{
+	struct unit *u;
+	while ((u = pop(j)) != NULL)
+		free(u);
+	for (size_t i = 0; i < j->nidx; i++) {
+		free(j->idx[i].name);
+		free(j->idx[i].def);
+		free(j->idx[i].tbl);
+	}
+	free(j->idx);
+	if (j->ts)
+		for (size_t i = 0; i < j->h->plan.n; i++)
+			free(j->ts[i].merge_sql);
+	free(j->ts);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+}
+
+bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
+{
+	double start = now_s();
+	bool ok = false;
+	struct worker *ws = NULL;
+	int nw = 0;
+
+	memset(res, 0, sizeof *res);
+	if (!hop_plan_ok(h) || !capture_present(h) || !hop_state_init(h))
+		return false;
+	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_started_at = coalesce(copy_started_at, now()),"
+			  " copy_finished_at = NULL, stage = 'copying' WHERE server = $1"))
+		return false;
+
+	struct job j = { .h = h, .o = o, .res = res };
+	pthread_mutex_init(&j.mu, NULL);
+	pthread_cond_init(&j.cv, NULL);
+	j.ts = calloc(h->plan.n ? h->plan.n : 1, sizeof *j.ts);
+	if (!j.ts)
+		abort();
+	int want = (int)h->cfg->s.copy_workers;
+	bool fks = false;
+	if (!has_fks(h, &fks))
+		goto out;
+	if (fks && want > 1) {
+		log_info("copy: one worker, since the target's foreign keys need parents loaded first");
+		want = 1;
+	}
+	if (!plan_units(&j, fks))
+		goto out;
+
+	ws = calloc((size_t)want, sizeof *ws);
+	if (!ws)
+		abort();
+	for (; nw < want; nw++) {
+		ws[nw].j = &j;
+		ws[nw].src = hop_connect(h, false);
+		ws[nw].tgt = ws[nw].src ? hop_connect(h, true) : NULL;
+		if (!ws[nw].tgt) {
+			PQfinish(ws[nw].src);
+			if (nw == 0)
+				goto out;
+			log_warn("copy: going on with %d worker(s)", nw);
+			break;
+		}
+		pgx_quiet_notices(ws[nw].tgt);
+	}
+	res->workers = nw;
+	int started = 0;
+	for (; started < nw; started++)
+		if (pthread_create(&ws[started].thread, NULL, work, &ws[started]) != 0) {
+			log_warn("copy: could not start worker %d: going on with %d", started + 1, started);
+			break;
+		}
+	for (int i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+	if (started == 0)
+		goto out;
 	if (o->stop && *o->stop) {
 		log_warn("copy interrupted: run it again to resume");
 		goto out;
 	}
-	if (!rebuild_indexes(h, &res->index_seconds))
+	if (j.failed || j.head) {
+		log_error("copy stopped at the first failure: run it again to resume");
 		goto out;
-	/* planner statistics for the freshly loaded tables */
-	for (size_t k = 0; k < h->plan.n; k++) {
-		struct buf an = BUF_INIT;
-		buf_adds(&an, "ANALYZE public.");
-		sqlgen_ident(&an, h->plan.t[k].src->name);
-		bool a = hop_exec(h->tgt, an.data, "analyze a copied table");
-		buf_release(&an);
-		if (!a)
-			goto out;
 	}
 	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_finished_at = now(), stage = 'copied'"
 			  " WHERE server = $1"))
 		goto out;
 	ok = true;
 out:
-	res->seconds = now_s() - pg.start;
-	PQclear(done);
-	free(insert_sql);
+	for (int i = 0; i < nw; i++) {
+		PQfinish(ws[i].src);
+		PQfinish(ws[i].tgt);
+	}
+	free(ws);
+	job_release(&j);
+	res->seconds = now_s() - start;
 	if (ok)
 		log_info("copy finished: %" PRId64 " rows in %" PRId64 " pieces (%" PRId64 " copied "
-			 "earlier) in %.2f s, indexes %.2f s", res->rows, res->pieces, res->pieces_skipped,
-			 res->seconds, res->index_seconds);
+			 "earlier) by %d workers in %.2f s, indexes %.2f s", res->rows, res->pieces,
+			 res->pieces_skipped, res->workers, res->seconds, res->index_seconds);
 	return ok;
 }

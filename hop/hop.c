@@ -53,6 +53,12 @@ static PGconn *connect_end(const char *dsn, const char *what, const struct hop_c
 	return c;
 }
 
+PGconn *hop_connect(const struct hop *h, bool target)
+{
+	return connect_end(target ? h->cfg->s.target_dsn : h->cfg->s.source_dsn, target ? "target" : "source",
+			   h->cfg);
+}
+
 /* Offsets recorded for this hop when it was linked (none before). */
 static bool read_fixed(struct hop *h, struct plan_fixed **out, size_t *n)
 {
@@ -109,11 +115,17 @@ bool hop_replan(struct hop *h)
 {
 	struct plan_fixed *fixed = NULL;
 	size_t nfixed = 0;
-	if (h->planned)
-		plan_release(&h->plan);
+	/* the source's ids and counts were read moments ago: the new plan
+	 * takes them from the old one (what changes since is captured) */
+	struct hop_plan prev;
+	bool had = h->planned;
+	if (had)
+		prev = h->plan;
 	h->planned = false;
 	bool ok = read_fixed(h, &fixed, &nfixed) &&
-		  plan_build(h->cfg, h->src, h->tgt, fixed, nfixed, &h->plan);
+		  plan_build(h->cfg, h->src, h->tgt, fixed, nfixed, had ? &prev : NULL, &h->plan);
+	if (had)
+		plan_release(&prev);
 	for (size_t i = 0; i < nfixed; i++)
 		free(fixed[i].table);
 	free(fixed);

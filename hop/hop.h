@@ -40,6 +40,10 @@ enum hop_need { HOP_TARGET = 1, HOP_SOURCE = 2, HOP_PLAN = 4 };
 MUST_CHECK bool hop_open(struct hop *h, const struct hop_config *cfg, int need);
 void hop_close(struct hop *h);
 
+/* Another session to the source (!target) or the target, prepared as
+ * hop_open's are; NULL (logged) when it cannot connect. */
+MUST_CHECK PGconn *hop_connect(const struct hop *h, bool target);
+
 /* Build the plan again (after the target's schema changed). */
 MUST_CHECK bool hop_replan(struct hop *h);
 

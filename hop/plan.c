@@ -276,7 +276,39 @@ static void topo_order(struct hop_plan *p)
 	free(done);
 }
 
-static void compare_columns(struct hop_plan *p, const struct plan_table *t)
+/*
+ * Tables whose primary key a copy in progress dropped (sync_fdw.copy_index,
+ * kind 'p'): it comes back when their rows are in, so a missing key there
+ * is no difference.  *out is a PGresult of names, or NULL for none.
+ */
+static bool deferred_keys(PGconn *tgt, PGresult **out)
+{
+	*out = NULL;
+	PGresult *r = PQexec(tgt, "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+				  "to_regclass('sync_fdw.copy_index') AND attname = 'kind'");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the copy's dropped keys");
+	bool have = ok && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+	PQclear(r);
+	if (!have)
+		return ok;
+	*out = PQexec(tgt, "SELECT tbl FROM sync_fdw.copy_index WHERE kind = 'p' AND tbl IS NOT NULL");
+	if (!pgx_check(*out, PGRES_TUPLES_OK, -1, 1, "read the copy's dropped keys")) {
+		PQclear(*out);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+static bool key_deferred(const PGresult *keys, const char *table)
+{
+	for (int i = 0; keys && i < PQntuples(keys); i++)
+		if (strcmp(PQgetvalue(keys, i, 0), table) == 0)
+			return true;
+	return false;
+}
+
+static void compare_columns(struct hop_plan *p, const struct plan_table *t, const PGresult *deferred)
 {
 	struct buf diff = BUF_INIT;
 	for (size_t i = 0; i < t->src->ncols; i++) {
@@ -293,7 +325,7 @@ static void compare_columns(struct hop_plan *p, const struct plan_table *t)
 		if (cat_column(t->src, t->tgt->cols[j].name) < 0 && t->tgt->cols[j].notnull)
 			buf_addf(&diff, "%scolumn \"%s\" exists only on the target and is NOT NULL",
 				 diff.len ? "; " : "", t->tgt->cols[j].name);
-	if (t->src->npk != t->tgt->npk)
+	if (t->src->npk != t->tgt->npk && !(t->tgt->npk == 0 && key_deferred(deferred, t->src->name)))
 		buf_addf(&diff, "%sthe primary keys differ", diff.len ? "; " : "");
 	if (diff.len)
 		problem(p, "make the target's table match the source's, or drop it and let migrate "
@@ -301,12 +333,29 @@ static void compare_columns(struct hop_plan *p, const struct plan_table *t)
 	buf_release(&diff);
 }
 
+/* t's source ids and count from an earlier plan, when it has the table with the same key. */
+static bool reuse_counts(const struct hop_plan *prev, struct plan_table *t)
+{
+	const struct plan_table *o = prev ? plan_table(prev, t->src->name) : NULL;
+	if (!o || (o->key < 0) != (t->key < 0) ||
+	    (t->key >= 0 && strcmp(o->src->cols[o->key].name, t->src->cols[t->key].name) != 0))
+		return false;
+	t->src_min = o->src_min;
+	t->src_max = o->src_max;
+	t->src_rows = o->src_rows;
+	return true;
+}
+
 bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
-		const struct plan_fixed *fixed, size_t nfixed, struct hop_plan *p)
+		const struct plan_fixed *fixed, size_t nfixed, const struct hop_plan *source_counts,
+		struct hop_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
 	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
+		return false;
+	PGresult *deferred;
+	if (!deferred_keys(tgt, &deferred))
 		return false;
 	choose_tables(cfg, p);
 	choose_refs(cfg, p);
@@ -315,16 +364,21 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
-		if (!key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
-			       "read the source's ids"))
+		if (!reuse_counts(source_counts, t) &&
+		    !key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
+			       "read the source's ids")) {
+			PQclear(deferred);
 			return false;
+		}
 		if (t->tgt) {
 			if (key && cat_column(t->tgt, key) < 0)
 				key = NULL;
 			if (!key_range(tgt, t->src->name, key, &t->tgt_min, &t->tgt_max, &t->tgt_rows,
-				       "read the target's ids"))
+				       "read the target's ids")) {
+				PQclear(deferred);
 				return false;
-			compare_columns(p, t);
+			}
+			compare_columns(p, t, deferred);
 		}
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
@@ -378,6 +432,7 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			buf_release(&hint);
 		}
 	}
+	PQclear(deferred);
 	/* references must fit as well: a shifted reference may overflow too */
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];

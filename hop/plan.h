@@ -63,11 +63,14 @@ struct plan_fixed {
 /*
  * Read both catalogs and decide the hop.  Returns false only when a
  * database could not be read (logged); problems with the hop itself are
- * collected in plan->problems (nproblems > 0).
+ * collected in plan->problems (nproblems > 0).  source_counts, when not
+ * NULL, is an earlier plan of the same source whose id ranges and row
+ * counts are taken instead of counting the source's rows again.
  */
 __attribute__((warn_unused_result)) bool plan_build(const struct hop_config *cfg, PGconn *src,
 						    PGconn *tgt, const struct plan_fixed *fixed,
-						    size_t nfixed, struct hop_plan *plan);
+						    size_t nfixed, const struct hop_plan *source_counts,
+						    struct hop_plan *plan);
 void plan_release(struct hop_plan *plan);
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);

@@ -193,8 +193,9 @@ static int cmd_copy(int argc, char **argv)
 	rc = prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
 	if (o.json && rc == EXIT_OK)
 		printf("{\"event\":\"copied\",\"rows\":%lld,\"pieces\":%lld,\"pieces_skipped\":%lld,"
-		       "\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows, (long long)res.pieces,
-		       (long long)res.pieces_skipped, res.seconds, res.index_seconds);
+		       "\"workers\":%d,\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows,
+		       (long long)res.pieces, (long long)res.pieces_skipped, res.workers, res.seconds,
+		       res.index_seconds);
 	hop_close(&h);
 	return rc;
 }

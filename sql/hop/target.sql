@@ -70,11 +70,17 @@ CREATE TABLE IF NOT EXISTS sync_fdw.ledger (
     PRIMARY KEY (hop, table_name)
 );
 
--- Secondary indexes the copy dropped to load faster, recreated when the
--- copy ends (also by a copy resumed after a kill).
+-- Indexes the copy dropped to load faster, rebuilt when their table's
+-- rows are in (also by a copy resumed after a kill).  kind 'i': a plain
+-- index; 'p' or 'u': the index behind a primary key or unique constraint,
+-- rebuilt with CREATE UNIQUE INDEX and then attached to its constraint
+-- again (ALTER TABLE ... USING INDEX).  While a 'p' row is here the table
+-- lacks its primary key, which plan accepts.
 CREATE TABLE IF NOT EXISTS sync_fdw.copy_index (
     server    text NOT NULL,
     name      text NOT NULL,
     def       text NOT NULL,
     PRIMARY KEY (server, name)
 );
+ALTER TABLE sync_fdw.copy_index ADD COLUMN IF NOT EXISTS tbl text,
+                                ADD COLUMN IF NOT EXISTS kind "char" NOT NULL DEFAULT 'i';
