@@ -238,9 +238,27 @@ out:
 	return ok;
 }
 
+/* Indexes a copy of this hop dropped and has not rebuilt yet: said, since
+ * they stay recorded (a later "migrate copy" rebuilds them) but the
+ * tables lack them meanwhile. */
+static void warn_dropped_indexes(struct hop *h)
+{
+	const char *p[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt, "SELECT string_agg(format('%I', name), ', ' ORDER BY name)"
+					   " FROM sync_fdw.copy_index WHERE server = $1", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s; "
+			 "hint: run \"migrate copy\" again to finish it, or rebuild them from "
+			 "sync_fdw.copy_index.def", h->server, PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
 bool link_drop(struct hop *h, bool keep_state)
 {
 	struct buf sql = BUF_INIT;
+	bool exists = false;
+	if (hop_exists(h, &exists) && exists)
+		warn_dropped_indexes(h);
 	buf_adds(&sql, "BEGIN; DROP SCHEMA IF EXISTS ");
 	sqlgen_ident(&sql, h->cdc);
 	buf_adds(&sql, " CASCADE; DROP SCHEMA IF EXISTS ");

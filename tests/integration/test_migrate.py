@@ -183,6 +183,19 @@ def test_copy_killed_resumes_without_doubles(c):
 
 
 @test
+def test_unlink_warns_of_indexes_a_killed_copy_dropped(c):
+    src = new_db(c.a, "drop_src", legacy=True)
+    tgt = new_db(c.b, "drop_tgt", schema=False)
+    h = Hop(c, src, tgt, batch_rows=1000)
+    r = h.run("copy", env={"SYNC_FDW_TEST_KILL_COPY_AT": "1"}, check=False)
+    assert r.returncode == -signal.SIGKILL, r.returncode
+    r = subprocess.run([os.path.join(REPO, "bin", "sync-fdw"), "--config", h.cfg, "unlink"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "dropped indexes and keys it has not rebuilt" in r.stderr and "message_pkey" in r.stderr, r.stderr
+
+
+@test
 def test_copy_any_schema(c):
     """Not MiniTwit: a user-defined enum and an array (copied in COPY's text
     format, the binary one elsewhere), unique and foreign-key constraints
