@@ -27,6 +27,7 @@ struct applier {
 	int kill_point;			/* test hook, see kill_here() */
 	int64_t kill_batch;
 	int64_t nonempty;		/* batches of this run that read changes */
+	bool recorded;			/* the reason it stopped is the hop's last error */
 	double rate;
 };
 
@@ -365,6 +366,26 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	s->snap = dupval(r, 0, 0);
 	s->seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
+	r = NULL;
+	/* the change sequence only grows; below what this hop has seen, the
+	 * change log was made again behind its back (capture removed and
+	 * installed by a sync-fdw that did not move the sequence, or by hand):
+	 * its new changes have ids the position says are applied, and reading
+	 * on would skip them without a word */
+	if (s->seq < s->seen_max) {
+		struct buf msg = BUF_INIT;
+		buf_addf(&msg, "the source's change log was reset: its change sequence is at %" PRId64
+			       ", below the change id %" PRId64 " this hop has already read: its new "
+			       "changes would be skipped, so the sync stops; hint: run \"sync-fdw capture "
+			       "install\" again (it moves the sequence above the hop's position), then check "
+			       "the target (migrate verify): changes captured since the reset may be "
+			       "missing", s->seq, s->seen_max);
+		log_error("%s", msg.data);
+		hop_record_error(h, msg.data);
+		a->recorded = true;
+		buf_release(&msg);
+		goto fail;
+	}
 	const char *p2[] = { s->snap };
 	r = PQexecParams(c, "SELECT pg_snapshot_xmin($1::pg_snapshot), pg_snapshot_xmax($1::pg_snapshot),"
 			    " coalesce((SELECT array_agg(x) FROM pg_snapshot_xip($1::pg_snapshot) x), '{}')::text",
@@ -421,6 +442,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 				 PQgetisnull(r, 0, 2) ? "(table gone)" : PQgetvalue(r, 0, 2));
 			log_error("%s", msg.data);
 			hop_record_error(h, msg.data);
+			a->recorded = true;
 			buf_release(&msg);
 			PQclear(r);
 			r = NULL;
@@ -698,7 +720,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 			sleep_ms(o->interval_ms, o->stop);
 	}
 out:
-	if (!ok)
+	if (!ok && !a.recorded)
 		hop_record_error(h, "the apply stopped: see the sync-fdw log");
 	progress(&a, res, true);
 	batch_state_release(&s);

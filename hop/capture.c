@@ -3,6 +3,7 @@
  */
 #include "capture.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,14 @@
 #include "sqlgen.h"
 #include "banned.h"
 
-bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name)
+enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg)
+{
+	return strcmp(cfg->s.capture_triggers, "statement") == 0 ? SQLGEN_CAPTURE_STATEMENT
+								 : SQLGEN_CAPTURE_ROW;
+}
+
+bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
+			enum sqlgen_capture_mode mode, int64_t above)
 {
 	struct buf sql = BUF_INIT;
 	bool ok = false;
@@ -28,6 +36,24 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, p1, NULL, NULL, 0);
 	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name");
 	PQclear(r);
+	/* a change log made again (capture removed, then installed) starts its
+	 * ids above what the reader has seen, or the reader would skip them;
+	 * never moved down: that would hand out ids twice.  Not atomic with
+	 * the writers' nextval, which only matters when live triggers already
+	 * write ids below the reader's: the broken state this repairs */
+	if (w && above > 0) {
+		char v[24];
+		snprintf(v, sizeof v, "%" PRId64, above);
+		const char *pa[] = { v };
+		r = PQexecParams(db, "SELECT pg_catalog.setval('sync_fdw_src.change_seq', $1::bigint)"
+				     " FROM sync_fdw_src.change_seq"
+				     " WHERE CASE WHEN is_called THEN last_value ELSE 0 END < $1::bigint",
+				 1, NULL, pa, NULL, NULL, 0);
+		w = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "move the change sequence above the hop's position");
+		if (w && PQntuples(r) == 1)
+			log_info("change ids start above %s, the hop's position on the target", v);
+		PQclear(r);
+	}
 	for (size_t i = 0; w && i < plan->n; i++) {
 		char id[16];
 		snprintf(id, sizeof id, "%d", plan->t[i].id);
@@ -48,7 +74,7 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 	/* the triggers, one table at a time, never stalling a live application */
 	for (size_t i = 0; i < plan->n; i++) {
 		buf_reset(&sql);
-		sqlgen_capture_triggers(&sql, &plan->t[i]);
+		sqlgen_capture_triggers(&sql, &plan->t[i], mode);
 		if (!hop_exec_ddl(db, sql.data, "create the capture triggers"))
 			goto out;
 	}
@@ -65,13 +91,28 @@ out:
 	return ok;
 }
 
+/* How far the hop on the target has read the change log: the larger of its
+ * position and the highest change id it has seen. */
+static bool hop_read_upto(struct hop *h, int64_t *upto)
+{
+	const char *p[] = { h->server };
+	PGresult *r = PQexecParams(h->tgt, "SELECT greatest(pos, seen_max) FROM sync_fdw.hop WHERE server = $1",
+				   1, NULL, p, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the hop's position");
+	*upto = ok ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	return ok;
+}
+
 bool capture_install(struct hop *h)
 {
-	if (!hop_plan_ok(h) || !capture_install_db(h->src, &h->plan, h->server))
+	bool exists;
+	int64_t upto = 0;
+	if (!hop_plan_ok(h) || !hop_exists(h, &exists) || (exists && !hop_read_upto(h, &upto)) ||
+	    !capture_install_db(h->src, &h->plan, h->server, capture_mode(h->cfg), upto))
 		return false;
 	/* the target reads the change log through the link */
-	bool exists;
-	if (!hop_exists(h, &exists) || (exists && !link_import_cdc(h)))
+	if (exists && !link_import_cdc(h))
 		return false;
 	if (exists) {
 		const char *p1[] = { h->server };
@@ -79,7 +120,8 @@ bool capture_install(struct hop *h)
 						   " AND stage = 'linked'", 1, NULL, p1, NULL, NULL, 0);
 		PQclear(r);
 	}
-	log_info("capture installed on the source for %zu tables%s", h->plan.n,
+	log_info("capture installed on the source for %zu tables, %s-level triggers%s", h->plan.n,
+		 capture_mode(h->cfg) == SQLGEN_CAPTURE_STATEMENT ? "statement" : "row",
 		 exists ? "" : " (link the target to read it: sync-fdw link)");
 	return true;
 }

@@ -6,14 +6,31 @@
 #ifndef CAPTURE_H
 #define CAPTURE_H
 
-#include "hop.h"
+#include <stdint.h>
 
+#include "hop.h"
+#include "sqlgen.h"
+
+/*
+ * Install on the hop's source, with the configured trigger mode.  When the
+ * hop exists on the target, the change sequence is moved above what it has
+ * read (a change log removed and installed again restarts at 1), and the
+ * change log is imported into <staging>_cdc.
+ */
 MUST_CHECK bool capture_install(struct hop *h);
 
-/* The same on any database: the cutover installs it on the target too, so
+/*
+ * The same on any database: the cutover installs it on the target too, so
  * that the changes made after the switch are known (verify under load,
- * a way back). */
-MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name);
+ * a way back).  name: the sync's, for the TRUNCATE error.  mode: the
+ * triggers' level (capture_mode(); installing again in the other mode
+ * replaces them).  above: the change ids a reader has already seen (0:
+ * none); a change sequence below it is moved above it, never down.
+ */
+MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
+				   enum sqlgen_capture_mode mode, int64_t above);
+/* capture.triggers (validated by hop_config_load) as a trigger mode. */
+enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg);
 MUST_CHECK bool capture_remove_db(PGconn *db, bool *present);
 /* Remove triggers and the capture schema from the source, the target's view
  * of them, and the target's own capture of changes since a cutover; works

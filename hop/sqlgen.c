@@ -84,23 +84,68 @@ void sqlgen_capture_drop(struct buf *b, const char *table)
 	}
 }
 
-void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t)
+/* The capture of one operation: trigger sync_fdw_<name> AFTER <event>,
+ * function sync_fdw_src.capture_<id>_<name>() writing op <op>. */
+struct capture_op {
+	char op;
+	const char *name, *event;
+	const char *row;		/* the image at row level: NEW or OLD */
+	const char *transition;		/* ... at statement level: this transition table's rows */
+};
+
+static const struct capture_op capture_ops[] = {
+	{ 'I', "insert", "INSERT", "NEW", "new_rows" },
+	{ 'U', "update", "UPDATE", "NEW", NULL },	/* always per row, with OLD */
+	{ 'D', "delete", "DELETE", "OLD", "old_rows" },
+};
+
+/*
+ * The capture function of table t for o: the table's number is baked in (a
+ * constant costs nothing per call, where a trigger argument is an array
+ * built and cast on every call).  stmt: one call per statement, over the
+ * transition table.  Why these bodies are safe without SET search_path, and
+ * must stay fully qualified: sql/hop/capture.sql.
+ */
+static void capture_function(struct buf *b, const struct plan_table *t, const struct capture_op *o,
+			     bool stmt)
 {
-	const char *name = t->src->name;
-	sqlgen_capture_drop(b, name);
-	buf_adds(b, "CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.");
-	sqlgen_ident(b, name);
-	buf_addf(b, " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
-		    " EXECUTE FUNCTION sync_fdw_src.capture_insert('%d');\n", t->id);
-	buf_adds(b, "CREATE TRIGGER sync_fdw_update AFTER UPDATE ON public.");
-	sqlgen_ident(b, name);
-	buf_addf(b, " FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_update('%d');\n", t->id);
-	buf_adds(b, "CREATE TRIGGER sync_fdw_delete AFTER DELETE ON public.");
-	sqlgen_ident(b, name);
-	buf_addf(b, " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
-		    " EXECUTE FUNCTION sync_fdw_src.capture_delete('%d');\n", t->id);
+	buf_addf(b, "CREATE OR REPLACE FUNCTION sync_fdw_src.capture_%d_%s() RETURNS trigger\n"
+		    "LANGUAGE plpgsql SECURITY DEFINER AS $$\nBEGIN\n", t->id, o->name);
+	if (o->op == 'U')
+		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img, old)\n"
+			    "    VALUES ('%d'::pg_catalog.int2, 'U', pg_catalog.textin(pg_catalog.record_out(NEW)),\n"
+			    "            pg_catalog.textin(pg_catalog.record_out(OLD)));\n", t->id);
+	else if (stmt)
+		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
+			    "    SELECT '%d'::pg_catalog.int2, '%c', pg_catalog.textin(pg_catalog.record_out(r))"
+			    " FROM %s r;\n", t->id, o->op, o->transition);
+	else
+		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
+			    "    VALUES ('%d'::pg_catalog.int2, '%c', pg_catalog.textin(pg_catalog.record_out(%s)));\n",
+			 t->id, o->op, o->row);
+	buf_addf(b, "    RETURN NULL;\nEND $$;\n"
+		    "REVOKE EXECUTE ON FUNCTION sync_fdw_src.capture_%d_%s() FROM PUBLIC;\n", t->id, o->name);
+}
+
+void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sqlgen_capture_mode mode)
+{
+	sqlgen_capture_drop(b, t->src->name);
+	for (size_t i = 0; i < 3; i++)
+		capture_function(b, t, &capture_ops[i],
+				 mode == SQLGEN_CAPTURE_STATEMENT && capture_ops[i].transition);
+	for (size_t i = 0; i < 3; i++) {
+		const struct capture_op *o = &capture_ops[i];
+		buf_addf(b, "CREATE TRIGGER sync_fdw_%s AFTER %s ON public.", o->name, o->event);
+		sqlgen_ident(b, t->src->name);
+		if (mode == SQLGEN_CAPTURE_STATEMENT && o->transition)
+			buf_addf(b, " REFERENCING %s TABLE AS %s FOR EACH STATEMENT", o->op == 'I' ? "NEW" : "OLD",
+				 o->transition);
+		else
+			buf_adds(b, " FOR EACH ROW");
+		buf_addf(b, " EXECUTE FUNCTION sync_fdw_src.capture_%d_%s();\n", t->id, o->name);
+	}
 	buf_adds(b, "CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.");
-	sqlgen_ident(b, name);
+	sqlgen_ident(b, t->src->name);
 	buf_adds(b, " FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
 }
 

@@ -38,8 +38,20 @@ void sqlgen_columns(struct buf *b, const struct plan_table *t);
 void sqlgen_remapped(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
 		     const char *rowexpr);
 
-/* Triggers capturing table t on the source (idempotent: drop and create). */
-void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t);
+/* How inserts and deletes are captured (capture.triggers; see sql/hop/capture.sql). */
+enum sqlgen_capture_mode {
+	SQLGEN_CAPTURE_ROW,		/* "row": FOR EACH ROW */
+	SQLGEN_CAPTURE_STATEMENT,	/* "statement": FOR EACH STATEMENT, transition tables */
+};
+
+/*
+ * Triggers capturing table t on the source, and their functions
+ * sync_fdw_src.capture_<id>_insert/update/delete() (the table's number
+ * baked in).  Idempotent: the four triggers (same names in both modes) are
+ * dropped and created, the functions replaced, so running it in the other
+ * mode replaces what the first made; run it in one transaction.
+ */
+void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sqlgen_capture_mode mode);
 /* Dropping them. */
 void sqlgen_capture_drop(struct buf *b, const char *table);
 

@@ -68,34 +68,59 @@ CREATE OR REPLACE VIEW sync_fdw_src.table_columns AS
                AND NOT a.attisdropped) AS current
       FROM sync_fdw_src.tables t;
 
--- The trigger functions run as their owner (SECURITY DEFINER) so that the
--- application's role needs no privilege on the change log.
-CREATE OR REPLACE FUNCTION sync_fdw_src.capture_insert() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    INSERT INTO sync_fdw_src.changes (tbl, op, img)
-    SELECT TG_ARGV[0]::smallint, 'I', n::text FROM new_rows n;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION sync_fdw_src.capture_delete() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    INSERT INTO sync_fdw_src.changes (tbl, op, img)
-    SELECT TG_ARGV[0]::smallint, 'D', o::text FROM old_rows o;
-    RETURN NULL;
-END $$;
-
--- Updates are captured per row: a statement's transition tables do not pair
--- each old row with its new row.
-CREATE OR REPLACE FUNCTION sync_fdw_src.capture_update() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    INSERT INTO sync_fdw_src.changes (tbl, op, img, old)
-    VALUES (TG_ARGV[0]::smallint, 'U', NEW::text, OLD::text);
-    RETURN NULL;
-END $$;
-
+-- The capture functions and triggers are per table, made by
+-- sqlgen_capture_triggers() in hop/sqlgen.c: sync_fdw_src.capture_<id>_insert,
+-- _update and _delete, the table's number baked in as a constant (a trigger
+-- argument would be an array built and cast on every call: ~6,000
+-- instructions), each one INSERT into sync_fdw_src.changes.  By
+-- capture.triggers:
+--   row        AFTER INSERT, AFTER UPDATE, AFTER DELETE, all FOR EACH ROW;
+--   statement  AFTER INSERT and AFTER DELETE FOR EACH STATEMENT over the
+--              transition tables new_rows and old_rows, AFTER UPDATE per
+--              row: transition tables do not pair each old row with its
+--              new one.
+-- Both write the same change rows.  Row-level triggers are cheaper for the
+-- single-row statements of an application; statement-level ones for bulk
+-- statements (bench/README.md, "bench/sync").  Installs older than
+-- capture.triggers shared capture_insert/_update/_delete(id) functions;
+-- they stay, unused, until the capture is removed.
+--
+-- They run as their owner (SECURITY DEFINER): the application's role needs
+-- no privilege on the change log, and having none, it cannot write change
+-- rows of its own; EXECUTE is revoked from PUBLIC, so nobody else can
+-- attach them to a table either (CREATE TRIGGER checks it; firing does not).
+--
+-- Safe without "SET search_path".  That clause would cost every captured
+-- write ~8,000 instructions (a GUC nest level, parsing the path), so the
+-- capture functions run with the caller's search_path, which a hostile
+-- caller sets (search_path = evil, pg_catalog; the session's temporary
+-- schema also comes first for relations and types).  The bodies are
+-- therefore written so that no name in them is looked up through the path:
+--   - every table, type and function is schema-qualified: sync_fdw_src.changes,
+--     pg_catalog.int2, pg_catalog.record_out, pg_catalog.textin;
+--   - no operator at all (an unqualified one, "=" included, is looked up
+--     through the path; OPERATOR(pg_catalog.=) would be the way to write
+--     one): one function per operation instead of comparing TG_OP;
+--   - no cast: the owner of a captured table may create a cast from its
+--     row type to text (CREATE CAST), which would then run as the
+--     functions' owner, so rows become text by record_out and textin called
+--     by name;
+--   - the literals (the table's number '5'::pg_catalog.int2, the op 'I',
+--     'U', 'D') are read by their type's input function: no lookup by name,
+--     not even of a unary minus;
+--   - the defaults of sync_fdw_src.changes (nextval, pg_current_xact_id,
+--     statement_timestamp) were resolved when the table was created and are
+--     stored by OID;
+--   - NEW and OLD are PL/pgSQL's variables, and the transition tables
+--     (new_rows, old_rows) are found before any relation of the path.
+-- The caller's other settings only matter to the row images (DateStyle and
+-- the like shape the text of dates), as they would without SECURITY DEFINER.
+-- Keep it so: anything added to them must be qualified the same way
+-- (tests/integration/test_sync.py runs the capture under a hostile path,
+-- with types, operators, functions and a cast planted for it).
+--
+-- TRUNCATE is refused by one shared function; it keeps its SET search_path:
+-- it only runs for a TRUNCATE, which it refuses.
 CREATE OR REPLACE FUNCTION sync_fdw_src.refuse_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -105,3 +130,5 @@ BEGIN
         USING HINT = 'delete the rows instead, or remove the capture first (sync-fdw capture remove)',
               ERRCODE = 'object_in_use';
 END $$;
+
+REVOKE EXECUTE ON FUNCTION sync_fdw_src.refuse_truncate() FROM PUBLIC;

@@ -244,9 +244,8 @@ def test_link_check_and_idempotence(c):
     assert psql(p.src, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'")[0][0] == "0"
 
 
-@test
-def test_randomized_workload_exact(c):
-    p = Pair(c, "rand")
+def randomized_workload_exact(c, name, extra=""):
+    p = Pair(c, name, extra=extra)
     # the target already holds users and messages of its own: auto offsets
     psql(p.tgt, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'local' || g, 'e', 'h' "
                 "FROM generate_series(1, 37) g; INSERT INTO message (author_id, text, pub_date, flagged) "
@@ -278,6 +277,248 @@ def test_randomized_workload_exact(c):
     st = json.loads(p.sync("status", "--json").stdout)
     assert st["pending"] == 0 and st["applied"] > 0 and st["last_error"] is None, st
     assert psql(p.src, "SELECT count(*) FROM sync_fdw_src.changes")[0][0] == "0"
+    return p
+
+
+@test
+def test_randomized_workload_exact(c):
+    p = randomized_workload_exact(c, "rand")
+    assert trigger_levels(p.src) == {"sync_fdw_insert": "row", "sync_fdw_update": "row",
+                                     "sync_fdw_delete": "row", "sync_fdw_truncate": "statement"}
+
+
+@test
+def test_randomized_workload_exact_statement_triggers(c):
+    p = randomized_workload_exact(c, "rands", extra="capture: { triggers: statement }\n")
+    assert trigger_levels(p.src) == {"sync_fdw_insert": "statement", "sync_fdw_update": "row",
+                                     "sync_fdw_delete": "statement", "sync_fdw_truncate": "statement"}
+
+
+def trigger_levels(dsn, table="message"):
+    """{trigger name: "row" or "statement"} of the capture triggers on table."""
+    rows = psql(dsn, f"SELECT tgname, CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END "
+                     f"FROM pg_trigger WHERE tgrelid = 'public.{table}'::regclass AND tgname LIKE 'sync_fdw%'")
+    return dict((r[0], r[1]) for r in rows)
+
+
+# the same writes, whatever session runs them: single rows and bulk ones,
+# updates of the same rows, duplicates in the keyless follower table,
+# statements that change nothing
+FIXED_WRITES = [
+    "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'f' || g, 'e', 'h' FROM generate_series(1, 30) g",
+    "INSERT INTO message (author_id, text, pub_date, flagged) SELECT 1 + g % 30, 'm' || g, g, 0 "
+    "FROM generate_series(1, 200) g",
+    "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (3, 'one', 1, 0)",
+    "UPDATE message SET flagged = 1, text = text || '!' WHERE message_id % 7 = 0",
+    "UPDATE message SET text = text || '?' WHERE message_id % 14 = 0",
+    "DELETE FROM message WHERE message_id % 5 = 0",
+    "DELETE FROM message WHERE message_id = 1",
+    "DELETE FROM message WHERE false",
+    "INSERT INTO follower SELECT 1 + g % 30, 1 + (g * 7) % 30 FROM generate_series(1, 60) g",
+    "INSERT INTO follower VALUES (1, 2), (1, 2)",
+    "DELETE FROM follower WHERE who_id = 4",
+    "UPDATE follower SET whom_id = 30 WHERE who_id = 5",
+    "UPDATE \"user\" SET email = 'changed' WHERE user_id % 3 = 0",
+    "UPDATE latest SET value = 42",
+]
+
+
+def run_fixed_writes(dsn, writes):
+    for sql in writes:
+        psql(dsn, sql)
+
+
+@test
+def test_trigger_modes_same_target(c):
+    """Row-level and statement-level capture of the same writes give the
+    same target; installing in the other mode replaces the triggers."""
+    targets = {}
+    for mode in ("row", "statement"):
+        p = Pair(c, f"mode_{mode}", offsets={"user": "0", "message": "0"},
+                 extra=f"capture: {{ triggers: {mode} }}\n")
+        p.start()
+        run_fixed_writes(p.src, FIXED_WRITES)
+        p.sync("run", "--once")
+        p.assert_equal()
+        targets[mode] = {t: p.target_rows(t) for t in ("user", "message", "follower", "latest")}
+        # switch modes on a live capture: the four triggers are replaced
+        other = "statement" if mode == "row" else "row"
+        with open(p.cfg) as f:
+            text = f.read()
+        with open(p.cfg, "w") as f:
+            f.write(text.replace(f"triggers: {mode}", f"triggers: {other}"))
+        p.sync("capture", "install")
+        assert trigger_levels(p.src)["sync_fdw_insert"] == other, trigger_levels(p.src)
+        assert len(trigger_levels(p.src)) == 4, trigger_levels(p.src)
+        run_fixed_writes(p.src, FIXED_WRITES[6:])
+        p.sync("run", "--once")
+        p.assert_equal()
+    assert targets["row"] == targets["statement"]
+    assert len(targets["row"]["message"]) > 100
+
+
+def app_role(p):
+    """A login role on p's source that is no superuser and may only SELECT,
+    INSERT, UPDATE and DELETE the captured tables (and use their id
+    sequences): nothing on the change log.  Returns (its DSN, its name)."""
+    role = f"app_{p.name}"
+    psql(p.src, f"CREATE ROLE {role} LOGIN NOSUPERUSER; GRANT USAGE ON SCHEMA public TO {role}; "
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON \"user\", message, follower, latest TO {role}; "
+                f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    assert "user=minitwit" in p.src, p.src
+    return p.src.replace("user=minitwit", f"user={role}"), role
+
+
+def psql_fails(dsn, sql):
+    """Run sql, expecting it to fail; returns the error text."""
+    r = subprocess.run(["psql", dsn, "-Xqc", sql, "-v", "ON_ERROR_STOP=1"], capture_output=True, text=True)
+    assert r.returncode != 0, f"expected an error from {sql!r}, got: {r.stdout}"
+    return r.stderr
+
+
+@test
+def test_application_role_needs_no_privilege(c):
+    """The capture's functions run as their owner: an application role with
+    only DML on its tables is captured, and cannot write the change log."""
+    for mode in ("row", "statement"):
+        p = Pair(c, f"role_{mode}", offsets={"user": "0", "message": "0"},
+                 extra=f"capture: {{ triggers: {mode} }}\n")
+        p.start()
+        app, role = app_role(p)
+        assert psql(app, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [["f"]]
+        run_fixed_writes(app, FIXED_WRITES)
+        # the change log is out of its reach, also through the functions
+        fn = psql(p.src, "SELECT tgfoid::regproc FROM pg_trigger WHERE tgname = 'sync_fdw_insert' "
+                         "AND tgrelid = 'public.message'::regclass")[0][0]
+        assert fn.startswith("sync_fdw_src.capture_"), fn
+        forge = (f"CREATE TEMP TABLE forge AS SELECT * FROM message WITH NO DATA; CREATE TRIGGER forge "
+                 f"AFTER INSERT ON forge FOR EACH ROW EXECUTE FUNCTION {fn}()")
+        for sql in ("INSERT INTO sync_fdw_src.changes (tbl, op, img) VALUES (2, 'I', '(9999,1,forged,1,0)')",
+                    "SELECT count(*) FROM sync_fdw_src.changes",
+                    "DELETE FROM sync_fdw_src.changes",
+                    "SELECT nextval('sync_fdw_src.change_seq')",
+                    forge):
+            err = psql_fails(app, sql)
+            assert "permission denied" in err, (sql, err)
+        # even with USAGE on the schema, the functions cannot be attached
+        psql(p.src, f"GRANT USAGE ON SCHEMA sync_fdw_src TO {role}")
+        err = psql_fails(app, forge)
+        assert f"permission denied for function {fn}" in err, err
+        err = psql_fails(app, "INSERT INTO sync_fdw_src.changes (tbl, op, img) VALUES (2, 'I', '(9999,1,f,1,0)')")
+        assert "permission denied for table changes" in err, err
+        p.sync("run", "--once")
+        p.assert_equal()
+        assert int(psql(p.tgt, "SELECT count(*) FROM message")[0][0]) > 100
+        assert psql(p.tgt, "SELECT count(*) FROM message WHERE text = 'forged'") == [["0"]]
+
+
+# Objects a caller could plant for a SECURITY DEFINER function that looked
+# names up through its search_path: each one, if ever used, logs who ran it
+# (the functions' owner, a superuser, would mean a hijack).
+HOSTILE = """
+CREATE TABLE evil.log (who text, what text);
+GRANT INSERT ON evil.log TO PUBLIC;
+CREATE FUNCTION evil.pwn(what pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO evil.log VALUES (current_user, what); RETURN true; END $$;
+CREATE DOMAIN evil.text AS pg_catalog.text CHECK (evil.pwn('text'));
+CREATE DOMAIN evil.int2 AS pg_catalog.int2 CHECK (evil.pwn('int2'));
+CREATE DOMAIN evil."char" AS pg_catalog."char" CHECK (evil.pwn('char'));
+CREATE FUNCTION evil.eq(a pg_catalog.text, b pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = evil.eq);
+CREATE FUNCTION evil.nextval(pg_catalog.regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('nextval'); RETURN 1; END $$;
+CREATE FUNCTION evil.statement_timestamp() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN PERFORM evil.pwn('statement_timestamp'); RETURN pg_catalog.now(); END $$;
+CREATE TABLE evil.changes (change_id bigint, xid xid8, ts timestamptz, tbl smallint, op "char",
+    img pg_catalog.text, old pg_catalog.text);
+GRANT INSERT ON evil.changes TO PUBLIC;
+"""
+
+
+@test
+def test_hostile_search_path(c):
+    """An application session with search_path = evil, pg_catalog and its
+    own types, operators, functions and temporary tables named like the
+    capture's still gets its changes captured exactly, and none of its
+    objects ever runs inside the capture."""
+    for mode in ("row", "statement"):
+        p = Pair(c, f"evil_{mode}", offsets={"user": "0", "message": "0"},
+                 extra=f"capture: {{ triggers: {mode} }}\n")
+        p.start()
+        app, role = app_role(p)
+        psql(p.src, f"CREATE SCHEMA evil AUTHORIZATION {role}")
+        psql(app, HOSTILE)
+        # the owner of a captured table may make a cast from its row type
+        psql(p.src, f"ALTER TABLE follower OWNER TO {role}")
+        psql(app, "CREATE FUNCTION evil.follower_text(f public.follower) RETURNS pg_catalog.text "
+                  "LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.pwn('cast'); RETURN '(1,1)'; END $$; "
+                  "CREATE CAST (public.follower AS pg_catalog.text) WITH FUNCTION evil.follower_text")
+        # temporary objects come first in the path for relations and types
+        session = ("SET search_path = evil, pg_catalog; "
+                   "CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (evil.pwn('temp text')); "
+                   "CREATE DOMAIN pg_temp.int2 AS pg_catalog.int2 CHECK (evil.pwn('temp int2')); "
+                   "CREATE TEMP TABLE new_rows AS SELECT 'forged'::pg_catalog.text AS t; "
+                   "CREATE TEMP TABLE old_rows AS SELECT 'forged'::pg_catalog.text AS t; "
+                   "CREATE TEMP TABLE changes AS SELECT * FROM evil.changes; ")
+        sp = PsqlSession(app)
+        try:
+            for sql in session.split("; ")[:-1] + FIXED_WRITES:
+                out = sp.run(sql.replace("\"user\"", "public.\"user\"").replace(" message ", " public.message ")
+                             .replace(" follower ", " public.follower ").replace(" latest ", " public.latest "))
+                assert not any(line.startswith("ERROR") for line in out), (sql, out)
+            out = sp.run("SELECT pg_catalog.current_setting('search_path')")
+            assert out == ["evil, pg_catalog"], out
+        finally:
+            sp.close()
+        assert psql(p.src, "SELECT who, what FROM evil.log") == []
+        assert psql(p.src, "SELECT count(*) FROM evil.changes") == [["0"]]
+        assert int(psql(p.src, "SELECT count(*) FROM sync_fdw_src.changes")[0][0]) > 300
+        p.sync("run", "--once")
+        p.assert_equal()
+        assert int(psql(p.tgt, "SELECT count(*) FROM message")[0][0]) > 100
+
+
+@test
+def test_capture_remove_and_install_again(c):
+    """A change log made again starts above what the hop has read; one reset
+    behind the hop's back stops the apply instead of skipping changes."""
+    p = Pair(c, "reinstall", offsets={"user": "0", "message": "0"})
+    p.start()
+    run_fixed_writes(p.src, FIXED_WRITES[:4])
+    p.sync("run", "--once")
+    p.assert_equal()
+    seen = int(psql(p.tgt, f"SELECT seen_max FROM sync_fdw.hop WHERE server = 'hop_{p.name}'")[0][0])
+    assert seen > 200, seen
+    p.sync("capture", "remove")
+    assert psql(p.src, "SELECT count(*) FROM pg_namespace WHERE nspname = 'sync_fdw_src'") == [["0"]]
+    p.sync("capture", "install")
+    seq = int(psql(p.src, "SELECT last_value FROM sync_fdw_src.change_seq")[0][0])
+    assert seq >= seen, (seq, seen)
+    run_fixed_writes(p.src, FIXED_WRITES[4:])
+    p.sync("run", "--once")
+    p.assert_equal()
+    st = json.loads(p.sync("status", "--json").stdout)
+    assert st["pending"] == 0 and st["last_error"] is None, st
+    # installing again (no removal) leaves the sequence where it is
+    p.sync("capture", "install")
+    assert int(psql(p.src, "SELECT last_value FROM sync_fdw_src.change_seq")[0][0]) >= seq
+
+    # reset behind the hop's back: the apply refuses, it does not skip
+    psql(p.src, "ALTER SEQUENCE sync_fdw_src.change_seq RESTART")
+    psql(p.src, "UPDATE latest SET value = 7")
+    r = p.sync("run", "--once", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode != 0 and "change log was reset" in m and "capture install" in m, (r.returncode, m)
+    st = json.loads(p.sync("status", "--json").stdout)
+    assert "change log was reset" in (st["last_error"] or ""), st
+    # what the hint says: install again; later changes are applied again
+    p.sync("capture", "install")
+    psql(p.src, "UPDATE latest SET value = 8; INSERT INTO message (author_id, text, pub_date, flagged) "
+                "VALUES (2, 'after the reset', 1, 0)")
+    p.sync("run", "--once")
+    p.assert_equal()
+    assert json.loads(p.sync("status", "--json").stdout)["last_error"] is None
 
 
 @test

@@ -330,23 +330,39 @@ static void test_remapped_negative_and_zero(void **state)
 
 /* ---- capture triggers ---------------------------------------------------- */
 
+/* The per-table capture functions: SECURITY DEFINER without SET search_path,
+ * so every name in them is qualified (see sql/hop/capture.sql). */
+#define CAPTURE_FN(id, name, body)                                                         \
+	"CREATE OR REPLACE FUNCTION sync_fdw_src.capture_" id "_" name "() RETURNS trigger\n" \
+	"LANGUAGE plpgsql SECURITY DEFINER AS $$\nBEGIN\n" body "    RETURN NULL;\nEND $$;\n"  \
+	"REVOKE EXECUTE ON FUNCTION sync_fdw_src.capture_" id "_" name "() FROM PUBLIC;\n"
+#define INS_VALUES "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n    VALUES ("
+#define IMG(r) "pg_catalog.textin(pg_catalog.record_out(" r "))"
+#define UPDATE_FN(id)                                                                       \
+	CAPTURE_FN(id, "update", "    INSERT INTO sync_fdw_src.changes (tbl, op, img, old)\n" \
+				 "    VALUES ('" id "'::pg_catalog.int2, 'U', " IMG("NEW") ",\n"  \
+				 "            " IMG("OLD") ");\n")
+#define DROPS(t)                                                          \
+	"DROP TRIGGER IF EXISTS sync_fdw_insert ON public." t ";\n"      \
+	"DROP TRIGGER IF EXISTS sync_fdw_update ON public." t ";\n"      \
+	"DROP TRIGGER IF EXISTS sync_fdw_delete ON public." t ";\n"      \
+	"DROP TRIGGER IF EXISTS sync_fdw_truncate ON public." t ";\n"
+
 static void test_capture_triggers(void **state)
 {
 	struct buf b = BUF_INIT;
-	sqlgen_capture_triggers(&b, &tables[T_PROFILE]);
+	sqlgen_capture_triggers(&b, &tables[T_PROFILE], SQLGEN_CAPTURE_ROW);
 	assert_string_equal(buf_str(&b),
-		"DROP TRIGGER IF EXISTS sync_fdw_insert ON public.\"UserProfile\";\n"
-		"DROP TRIGGER IF EXISTS sync_fdw_update ON public.\"UserProfile\";\n"
-		"DROP TRIGGER IF EXISTS sync_fdw_delete ON public.\"UserProfile\";\n"
-		"DROP TRIGGER IF EXISTS sync_fdw_truncate ON public.\"UserProfile\";\n"
+		DROPS("\"UserProfile\"")
+		CAPTURE_FN("5", "insert", INS_VALUES "'5'::pg_catalog.int2, 'I', " IMG("NEW") ");\n")
+		UPDATE_FN("5")
+		CAPTURE_FN("5", "delete", INS_VALUES "'5'::pg_catalog.int2, 'D', " IMG("OLD") ");\n")
 		"CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.\"UserProfile\""
-		" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
-		" EXECUTE FUNCTION sync_fdw_src.capture_insert('5');\n"
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_5_insert();\n"
 		"CREATE TRIGGER sync_fdw_update AFTER UPDATE ON public.\"UserProfile\""
-		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_update('5');\n"
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_5_update();\n"
 		"CREATE TRIGGER sync_fdw_delete AFTER DELETE ON public.\"UserProfile\""
-		" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
-		" EXECUTE FUNCTION sync_fdw_src.capture_delete('5');\n"
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_5_delete();\n"
 		"CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.\"UserProfile\""
 		" FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
 	/* the table name never appears unquoted */
@@ -355,21 +371,65 @@ static void test_capture_triggers(void **state)
 	buf_release(&b);
 }
 
+static void test_capture_triggers_statement(void **state)
+{
+	struct buf b = BUF_INIT;
+	sqlgen_capture_triggers(&b, &tables[T_PROFILE], SQLGEN_CAPTURE_STATEMENT);
+	assert_string_equal(buf_str(&b),
+		DROPS("\"UserProfile\"")
+		CAPTURE_FN("5", "insert", "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
+					  "    SELECT '5'::pg_catalog.int2, 'I', " IMG("r") " FROM new_rows r;\n")
+		UPDATE_FN("5")
+		CAPTURE_FN("5", "delete", "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
+					  "    SELECT '5'::pg_catalog.int2, 'D', " IMG("r") " FROM old_rows r;\n")
+		"CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.\"UserProfile\""
+		" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+		" EXECUTE FUNCTION sync_fdw_src.capture_5_insert();\n"
+		"CREATE TRIGGER sync_fdw_update AFTER UPDATE ON public.\"UserProfile\""
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_5_update();\n"
+		"CREATE TRIGGER sync_fdw_delete AFTER DELETE ON public.\"UserProfile\""
+		" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+		" EXECUTE FUNCTION sync_fdw_src.capture_5_delete();\n"
+		"CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.\"UserProfile\""
+		" FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
+	buf_release(&b);
+}
+
 static void test_capture_triggers_table_id(void **state)
 {
 	struct buf b = BUF_INIT;
 	tables[T_USER].id = 12;
-	sqlgen_capture_triggers(&b, &tables[T_USER]);
-	assert_contains(buf_str(&b), "AFTER INSERT ON public.\"user\" REFERENCING NEW TABLE AS new_rows "
-				     "FOR EACH STATEMENT EXECUTE FUNCTION "
-				     "sync_fdw_src.capture_insert('12');\n");
-	assert_contains(buf_str(&b), "sync_fdw_src.capture_update('12');\n");
-	assert_contains(buf_str(&b), "sync_fdw_src.capture_delete('12');\n");
-	assert_int_equal(count(buf_str(&b), "CREATE TRIGGER"), 4);
-	assert_int_equal(count(buf_str(&b), "DROP TRIGGER IF EXISTS"), 4);
-	/* dropped before created: re-running replaces them */
-	assert_true(strstr(buf_str(&b), "DROP TRIGGER IF EXISTS sync_fdw_truncate") <
-		    strstr(buf_str(&b), "CREATE TRIGGER sync_fdw_insert"));
+	for (int m = 0; m < 2; m++) {
+		enum sqlgen_capture_mode mode = m ? SQLGEN_CAPTURE_STATEMENT : SQLGEN_CAPTURE_ROW;
+		buf_reset(&b);
+		sqlgen_capture_triggers(&b, &tables[T_USER], mode);
+		assert_contains(buf_str(&b), m ? "AFTER INSERT ON public.\"user\" REFERENCING NEW TABLE AS "
+						 "new_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+						 "sync_fdw_src.capture_12_insert();\n"
+					       : "AFTER INSERT ON public.\"user\" FOR EACH ROW EXECUTE "
+						 "FUNCTION sync_fdw_src.capture_12_insert();\n");
+		assert_contains(buf_str(&b), "EXECUTE FUNCTION sync_fdw_src.capture_12_update();\n");
+		assert_contains(buf_str(&b), "EXECUTE FUNCTION sync_fdw_src.capture_12_delete();\n");
+		/* the number is baked into the functions, each one of them */
+		assert_int_equal(count(buf_str(&b), "'12'::pg_catalog.int2"), 3);
+		assert_int_equal(count(buf_str(&b), "CREATE OR REPLACE FUNCTION sync_fdw_src.capture_12_"), 3);
+		assert_int_equal(count(buf_str(&b), "REVOKE EXECUTE ON FUNCTION sync_fdw_src.capture_12_"), 3);
+		assert_int_equal(count(buf_str(&b), "CREATE TRIGGER"), 4);
+		/* the same four names in both modes, all dropped first: installing
+		 * in one mode replaces the triggers of the other */
+		assert_int_equal(count(buf_str(&b), "DROP TRIGGER IF EXISTS"), 4);
+		const char *names[] = { "sync_fdw_insert ", "sync_fdw_update ", "sync_fdw_delete ",
+					"sync_fdw_truncate " };
+		for (size_t i = 0; i < 4; i++)
+			assert_int_equal(count(buf_str(&b), names[i]), 2);
+		assert_true(strstr(buf_str(&b), "DROP TRIGGER IF EXISTS sync_fdw_truncate") <
+			    strstr(buf_str(&b), "CREATE OR REPLACE FUNCTION"));
+		/* nothing the caller's search_path could resolve: no cast (::text),
+		 * no SET clause, no TG_ARGV */
+		assert_null(strstr(buf_str(&b), "::text"));
+		assert_null(strstr(buf_str(&b), "SET search_path"));
+		assert_null(strstr(buf_str(&b), "TG_"));
+	}
 	buf_release(&b);
 }
 
@@ -738,6 +798,7 @@ int main(void)
 		T(test_remapped),
 		T(test_remapped_negative_and_zero),
 		T(test_capture_triggers),
+		T(test_capture_triggers_statement),
 		T(test_capture_triggers_table_id),
 		T(test_capture_drop),
 		T(test_copy_ranged),
