@@ -12,6 +12,8 @@ BEGIN
         def := replace(def, 'o::text', 'to_jsonb(o)');
         def := replace(def, 'NEW::text', 'to_jsonb(NEW)');
         def := replace(def, 'OLD::text', 'to_jsonb(OLD)');
+        def := regexp_replace(def, 'pg_catalog\.textin\(pg_catalog\.record_out\((\w+)\)\)',
+                              'pg_catalog.to_jsonb(\1)', 'g');
         EXECUTE def;
     END LOOP;
 END $$;
