@@ -24,6 +24,7 @@ struct applier {
 	bool *has_pieces;		/* per plan table: copy pieces to skip against */
 	bool *prepared;			/* per plan table x op: ordered statements prepared */
 	char *fetch_range, *fetch_open, *horizon_sql, *prune_sql, *schema_sql;
+	bool prune_pending;		/* a prune sent on the source session, result unread */
 	int kill_point;			/* test hook, see kill_here() */
 	int64_t kill_batch;
 	int64_t nonempty;		/* batches of this run that read changes */
@@ -309,6 +310,8 @@ static bool apply_sets(struct applier *a, const bool *touched, int64_t batch_no,
  * One batch in one target transaction.  Returns 1 when it applied or found
  * nothing, 0 on a transient failure (retry), -1 on a failure to stop for.
  */
+static void prune(struct applier *a, const char *upto, char *const cur[3]);
+
 static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *s)
 {
 	struct hop *h = a->h;
@@ -541,16 +544,8 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	kill_here(a, KILL_AFTER_COMMIT, batch_no);
 
 	/* processed changes can go from the source (idempotent, may fail) */
-	if (s->fetched > 0) {
-		const char *p6[] = { upto, s->cur[0], s->cur[1], s->cur[2] };
-		r = PQexecParams(c, a->prune_sql, 4, NULL, p6, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			log_warn("could not delete processed changes from the source (retried later): %s",
-				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-					 ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "?");
-		PQclear(r);
-		r = NULL;
-	}
+	if (s->fetched > 0)
+		prune(a, upto, s->cur);
 	free(touched);
 	return 1;
 fail:
@@ -561,6 +556,57 @@ fail:
 	free(touched);
 	rollback(c);
 	return rc;
+}
+
+static void prune_failed(const PGresult *r)
+{
+	log_warn("could not delete processed changes from the source (done later): %s",
+		 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+								: "?");
+}
+
+/* Wait for the prune sent after the previous batch, if any. */
+static void prune_collect(struct applier *a)
+{
+	if (!a->prune_pending)
+		return;
+	a->prune_pending = false;
+	PGresult *r;
+	while ((r = PQgetResult(a->h->src)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			prune_failed(r);
+		PQclear(r);
+	}
+}
+
+/*
+ * Delete the changes a committed batch processed (all up to upto except
+ * those of the transactions open in its snapshot: cur = xmin, xmax, xip).
+ * Leftovers are harmless, since the position already says they are done,
+ * so this need not be atomic with the batch: it is sent on the hop's own
+ * session to the source and runs there while the next batch applies on
+ * the target, its result read before the next prune.  Without that
+ * session, through the link, waiting.
+ */
+static void prune(struct applier *a, const char *upto, char *const cur[3])
+{
+	struct hop *h = a->h;
+	const char *p[] = { upto, cur[0], cur[1], cur[2] };
+	prune_collect(a);
+	if (h->src && PQstatus(h->src) != CONNECTION_OK) {
+		PQfinish(h->src);
+		h->src = hop_connect(h, false);
+	}
+	if (h->src && PQsendQueryParams(h->src, "DELETE FROM sync_fdw_src.changes WHERE change_id <= $1 AND NOT"
+				       " (xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[])))",
+				       4, NULL, p, NULL, NULL, 0)) {
+		a->prune_pending = true;
+		return;
+	}
+	PGresult *r = PQexecParams(h->tgt, a->prune_sql, 4, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		prune_failed(r);
+	PQclear(r);
 }
 
 /* Which tables have copy pieces (their changes are checked against them). */
@@ -720,6 +766,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 			sleep_ms(o->interval_ms, o->stop);
 	}
 out:
+	prune_collect(&a);
 	if (!ok && !a.recorded)
 		hop_record_error(h, "the apply stopped: see the sync-fdw log");
 	progress(&a, res, true);
