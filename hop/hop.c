@@ -45,7 +45,10 @@ static PGconn *connect_end(const char *dsn, const char *what, const struct hop_c
 	PGconn *c = pgx_connect(dsn, &o);
 	/* the tools write to a fenced old host when moving back to it (see
 	 * sql/hop/fence.sql); applications never set these */
-	if (c && !pgx_exec(c, "SET default_transaction_read_only = off; SET minitwit.fence_bypass = on",
+	/* rows read and written as text (copy, apply, verify) mean the same on
+	 * both ends whatever the databases' defaults (as pg_dump does) */
+	if (c && !pgx_exec(c, "SET default_transaction_read_only = off; SET minitwit.fence_bypass = on;"
+			      " SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3",
 			   "prepare the session")) {
 		PQfinish(c);
 		return NULL;

@@ -106,11 +106,41 @@ static const struct capture_op capture_ops[] = {
  * transition table.  Why these bodies are safe without SET search_path, and
  * must stay fully qualified: sql/hop/capture.sql.
  */
+/*
+ * A column whose text form follows the writer's session settings: dates and
+ * times (DateStyle: "03/04/2026" is March or April), intervals
+ * (IntervalStyle), floats (extra_float_digits below 1 rounds them).  Judged
+ * by format_type()'s name, arrays included; a domain over such a type is
+ * not recognised by name (documented).
+ */
+static bool setting_dependent(const char *type)
+{
+	static const char *const words[] = { "time", "date", "interval", "real", "double precision" };
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strstr(type, words[i]))
+			return true;
+	return false;
+}
+
+static bool images_need_settings(const struct plan_table *t)
+{
+	for (size_t i = 0; i < t->src->ncols; i++)
+		if (setting_dependent(t->src->cols[i].type))
+			return true;
+	return false;
+}
+
 static void capture_function(struct buf *b, const struct plan_table *t, const struct capture_op *o,
 			     bool stmt)
 {
 	buf_addf(b, "CREATE OR REPLACE FUNCTION sync_fdw_src.capture_%d_%s() RETURNS trigger\n"
-		    "LANGUAGE plpgsql SECURITY DEFINER AS $$\nBEGIN\n", t->id, o->name);
+		    "LANGUAGE plpgsql SECURITY DEFINER", t->id, o->name);
+	/* the image must read back the same on the target whatever the writer's
+	 * session set; only where a column's text depends on it, since the SET
+	 * clause costs every call ~8,000 instructions */
+	if (images_need_settings(t))
+		buf_adds(b, " SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres' SET extra_float_digits = 1");
+	buf_adds(b, " AS $$\nBEGIN\n");
 	if (o->op == 'U')
 		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img, old)\n"
 			    "    VALUES ('%d'::pg_catalog.int2, 'U', pg_catalog.textin(pg_catalog.record_out(NEW)),\n"

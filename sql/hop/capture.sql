@@ -113,8 +113,15 @@ CREATE OR REPLACE VIEW sync_fdw_src.table_columns AS
 --     stored by OID;
 --   - NEW and OLD are PL/pgSQL's variables, and the transition tables
 --     (new_rows, old_rows) are found before any relation of the path.
--- The caller's other settings only matter to the row images (DateStyle and
--- the like shape the text of dates), as they would without SECURITY DEFINER.
+-- The caller's other settings would shape the row images: DateStyle the
+-- text of dates ("03/04/2026": March or April?), IntervalStyle that of
+-- intervals, extra_float_digits below 1 rounds floats.  So the functions of
+-- a table with such a column (date, time, timestamp, interval, real, double
+-- precision, or arrays of them, judged by type name) carry SET DateStyle =
+-- 'ISO, MDY', IntervalStyle = 'postgres', extra_float_digits = 1, which
+-- read back the same everywhere; the others pay nothing for it (the clause
+-- costs ~8,000 instructions per call).  A domain over such a type is not
+-- recognised by its name.  The hop's own sessions set the same (hop/hop.c).
 -- Keep it so: anything added to them must be qualified the same way
 -- (tests/integration/test_sync.py runs the capture under a hostile path,
 -- with types, operators, functions and a cast planted for it).

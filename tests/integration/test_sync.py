@@ -480,6 +480,35 @@ def test_hostile_search_path(c):
 
 
 @test
+def test_images_independent_of_writer_settings(c):
+    """A writer whose session shows dates day first, intervals the SQL way,
+    floats rounded and times in another zone is captured and applied to the
+    same values: the text of a row image does not depend on its session."""
+    ddl = ("CREATE TABLE stamp (id serial PRIMARY KEY, at timestamptz, d date, t time, f float8,"
+           " r real, iv interval, fa float8[])")
+    p = Pair(c, "settings", offsets={"user": "0", "message": "0"},
+             extra="  stamp:    { key: id, offset: 0 }\n")
+    psql(p.src, ddl)
+    psql(p.tgt, ddl)
+    p.start()
+    writer = ("SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard'; SET extra_float_digits = -3;"
+              " SET TimeZone = 'Asia/Kolkata';")
+    psql(p.src, writer + "INSERT INTO stamp (at, d, t, f, r, iv, fa) VALUES"
+         " ('2026-03-04 05:06:07.123456+00', '2026-03-04', '05:06:07.5', 0.1 + 0.2, 1.0 / 3,"
+         "  '1 day 2 hours 3 minutes -4 seconds', ARRAY[0.1 + 0.2, 1e-300]),"
+         " ('2026-11-12 00:00:00+00', '2026-11-12', '23:59:59', 1.0 / 3, 3.4028235e38, '-1 year 2 months', NULL)")
+    psql(p.src, writer + "UPDATE stamp SET f = f * 3, iv = iv + '1 day' WHERE id = 1;"
+         " INSERT INTO stamp (at, d, f) VALUES ('2026-01-02 03:04:05+00', '2026-01-02', 2.0 / 3);"
+         " DELETE FROM stamp WHERE id = 2")
+    p.sync("run", "--once")
+    q = ("SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;"
+         " SET TimeZone = 'UTC'; SELECT id, at, d, t, f, r, iv, fa FROM stamp ORDER BY id")
+    want = psql(p.src, q)
+    assert len(want) == 2 and want[0][4] == "0.8999999999999999", want  # "0.9" when rounded
+    assert psql(p.tgt, q) == want
+
+
+@test
 def test_capture_remove_and_install_again(c):
     """A change log made again starts above what the hop has read; one reset
     behind the hop's back stops the apply instead of skipping changes."""

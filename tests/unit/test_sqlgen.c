@@ -395,6 +395,30 @@ static void test_capture_triggers_statement(void **state)
 	buf_release(&b);
 }
 
+/* Images of tables with dates, times, intervals or floats are made under
+ * fixed settings (their text follows DateStyle and the like); the others
+ * pay nothing for it. */
+static void test_capture_image_settings(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	sqlgen_capture_triggers(&b, &tables[T_SESSION], SQLGEN_CAPTURE_ROW);
+	assert_null(strstr(buf_str(&b), "DateStyle"));
+	const char *types[] = { "timestamp with time zone", "date[]", "interval", "double precision", "real",
+				"time without time zone" };
+	char *saved = session_cols[2].type;
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		session_cols[2].type = (char *)types[i];
+		buf_reset(&b);
+		sqlgen_capture_triggers(&b, &tables[T_SESSION], SQLGEN_CAPTURE_ROW);
+		assert_int_equal(count(buf_str(&b), "SECURITY DEFINER SET DateStyle = 'ISO, MDY' SET IntervalStyle = "
+						    "'postgres' SET extra_float_digits = 1 AS $$"), 3);
+		assert_null(strstr(buf_str(&b), "SET search_path"));
+	}
+	session_cols[2].type = saved;
+	buf_release(&b);
+}
+
 static void test_capture_triggers_table_id(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -798,6 +822,7 @@ int main(void)
 		T(test_remapped),
 		T(test_remapped_negative_and_zero),
 		T(test_capture_triggers),
+		T(test_capture_image_settings),
 		T(test_capture_triggers_statement),
 		T(test_capture_triggers_table_id),
 		T(test_capture_drop),
