@@ -70,7 +70,25 @@ struct unit {
 struct deferred {
 	char *name, *def, *tbl;
 	char kind;			/* 'i', 'p', 'u' */
+	size_t width;			/* key columns: a guess at the build's cost */
 };
+
+/* The number of key columns of an index definition (commas between its
+ * first parenthesis and a WHERE clause, plus one). */
+static size_t index_width(const char *def)
+{
+	const char *s = strchr(def, '('), *end = strstr(def, " WHERE ");
+	size_t n = 1;
+	for (; s && *s && (!end || s < end); s++)
+		n += *s == ',';
+	return n;
+}
+
+static int by_width_desc(const void *a, const void *b)
+{
+	size_t wa = ((const struct deferred *)a)->width, wb = ((const struct deferred *)b)->width;
+	return wa < wb ? 1 : wa > wb ? -1 : 0;
+}
 
 struct tstate {
 	int64_t pieces_left;		/* pieces still to copy in this run */
@@ -135,21 +153,10 @@ static struct unit *pop(struct job *j)
 	return u;
 }
 
-/* The number of key columns of an index definition: a guess at the cost
- * of its build (comparisons per sorted row). */
-static size_t index_width(const char *def)
-{
-	size_t n = 1;
-	const char *end = strstr(def, " WHERE ");
-	for (const char *s = strrchr(def, '(') ? strchr(def, '(') : def; *s && (!end || s < end); s++)
-		n += *s == ',';
-	return n;
-}
-
 /* Queue what follows the end of table t's rows: its indexes, first in
- * line and the widest first (so that the longest build does not start
- * last while the other workers wait), or, when it has none left, its
- * finish. */
+ * line (j->idx is sorted widest first, and pushing to the front reverses,
+ * hence the walk backwards: the longest build should not start last while
+ * the other workers wait), or, when it has none left, its finish. */
 static void table_loaded(struct job *j, size_t t)
 {
 	const char *name = j->h->plan.t[t].src->name;
@@ -157,12 +164,9 @@ static void table_loaded(struct job *j, size_t t)
 		push(j, U_FINISH, t, 0, 0, 0, true);
 		return;
 	}
-	/* pushed to the front narrowest first, so the widest ends up first */
-	for (size_t w = 1; w <= 32; w++)
-		for (size_t i = 0; i < j->nidx; i++)
-			if (strcmp(j->idx[i].tbl, name) == 0 &&
-			    (index_width(j->idx[i].def) == w || (w == 32 && index_width(j->idx[i].def) > 32)))
-				push(j, U_INDEX, t, 0, 0, i, true);
+	for (size_t i = j->nidx; i-- > 0;)
+		if (strcmp(j->idx[i].tbl, name) == 0)
+			push(j, U_INDEX, t, 0, 0, i, true);
 }
 
 /* ---- progress (called with the job's mutex held) ---- */
@@ -641,7 +645,9 @@ static bool read_deferred(struct job *j)
 			j->idx[i].def = xstrdup(PQgetvalue(r, (int)i, 1));
 			j->idx[i].tbl = xstrdup(PQgetvalue(r, (int)i, 2));
 			j->idx[i].kind = PQgetvalue(r, (int)i, 3)[0];
+			j->idx[i].width = index_width(j->idx[i].def);
 		}
+		qsort(j->idx, j->nidx, sizeof *j->idx, by_width_desc);
 	}
 	PQclear(r);
 	return ok;
