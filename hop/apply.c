@@ -23,6 +23,7 @@ struct applier {
 	char **del_sql, **ups_sql;	/* per plan table */
 	bool *has_pieces;		/* per plan table: copy pieces to skip against */
 	bool *prepared;			/* per plan table x op: ordered statements prepared */
+	bool *merge;			/* per plan table: ups_sql is a MERGE that also deletes */
 	char *fetch_range, *fetch_open, *horizon_sql, *prune_sql, *schema_sql;
 	bool prune_pending;		/* a prune sent on the source session, result unread */
 	int kill_point;			/* test hook, see kill_here() */
@@ -100,6 +101,7 @@ static void applier_release(struct applier *a)
 	free(a->ups_sql);
 	free(a->has_pieces);
 	free(a->prepared);
+	free(a->merge);
 	free(a->fetch_range);
 	free(a->fetch_open);
 	free(a->horizon_sql);
@@ -117,7 +119,8 @@ static void applier_init(struct applier *a, struct hop *h, const struct apply_op
 	a->ups_sql = calloc(n, sizeof *a->ups_sql);
 	a->has_pieces = calloc(n, sizeof *a->has_pieces);
 	a->prepared = calloc(n * 3, sizeof *a->prepared);
-	if (!a->del_sql || !a->ups_sql || !a->has_pieces || !a->prepared)
+	a->merge = calloc(n, sizeof *a->merge);
+	if (!a->del_sql || !a->ups_sql || !a->has_pieces || !a->prepared || !a->merge)
 		abort();
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < h->plan.n; i++) {
@@ -288,13 +291,59 @@ static bool batch_tables(struct hop *h, bool *touched, PGresult **err)
 	return true;
 }
 
+/*
+ * Which keyed tables take their changes in one MERGE (sqlgen_apply_merge)
+ * instead of a delete pass and an upsert pass: on PostgreSQL 15 and later,
+ * tables that no foreign key of the target ties to another table (the two
+ * passes exist to delete children before parents and insert parents before
+ * children), with no unique index but the primary key (a delete and an
+ * insert of the same username must not meet in either order), no exclusion
+ * constraint and no rules (MERGE refuses them).  Should the target change
+ * under the apply, the batch fails and is applied in order.
+ */
+static bool pick_merges(struct applier *a)
+{
+	struct hop *h = a->h;
+	if (PQserverVersion(h->tgt) < 150000)
+		return true;
+	PGresult *r = PQexec(h->tgt,
+		"SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relhasrules"
+		"   AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"
+		"   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique"
+		"                   AND NOT i.indisprimary)"
+		"   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype IN ('f', 'x')"
+		"                   AND c.oid IN (k.conrelid, k.confrelid)) ORDER BY c.relname");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pgx_log_failure(r, "read which target tables can be merged into");
+		PQclear(r);
+		return false;
+	}
+	struct buf b = BUF_INIT, names = BUF_INIT;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const struct plan_table *t = plan_table(&h->plan, PQgetvalue(r, i, 0));
+		if (!t || t->src->npk == 0)
+			continue;
+		size_t ti = (size_t)(t - h->plan.t);
+		sqlgen_apply_merge(&b, &h->plan, t, h->staging);
+		free(a->ups_sql[ti]);
+		a->ups_sql[ti] = buf_detach(&b);
+		a->merge[ti] = true;
+		buf_addf(&names, "%s%s", names.len ? ", " : "", t->src->name);
+	}
+	PQclear(r);
+	log_info("applying by MERGE: %s", names.len ? names.data : "(no table)");
+	buf_release(&names);
+	return true;
+}
+
 /* Set-based apply; false with *err when it failed (the caller falls back). */
 static bool apply_sets(struct applier *a, const bool *touched, int64_t batch_no, PGresult **err)
 {
 	struct hop *h = a->h;
 	for (size_t k = h->plan.n; k-- > 0;) {	/* children first */
 		size_t i = h->plan.order[k];
-		if (touched[i] && !run(h->tgt, a->del_sql[i], "apply deletes", err))
+		if (touched[i] && !a->merge[i] && !run(h->tgt, a->del_sql[i], "apply deletes", err))
 			return false;
 	}
 	kill_here(a, KILL_MID_BATCH, batch_no);
@@ -704,7 +753,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 		return false;
 	}
 	applier_init(&a, h, o);
-	if (!lock_hop(h) || !load_pieces(&a))
+	if (!lock_hop(h) || !load_pieces(&a) || !pick_merges(&a))
 		goto out;
 	for (int64_t batch_no = 1;; batch_no++) {
 		if (o->stop && *o->stop) {

@@ -179,6 +179,36 @@ void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sql
 	buf_adds(b, " FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
 }
 
+/*
+ * UPDATE SET c = <new value>, ... over the columns outside the identity, or
+ * NOTHING when there are none.  The new value is EXCLUDED.c, or with p the
+ * remapped (r).c.
+ */
+static void update_set(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+		       const char *r)
+{
+	bool any = false;
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		bool in_key = false;
+		for (size_t k = 0; k < t->nident; k++)
+			in_key |= t->ident[k] == i;
+		if (in_key)
+			continue;
+		buf_adds(b, any ? ", " : "UPDATE SET ");
+		sqlgen_ident(b, col(t, i));
+		buf_adds(b, " = ");
+		if (p) {
+			remapped_col(b, p, t, r, i);
+		} else {
+			buf_adds(b, "EXCLUDED.");
+			sqlgen_ident(b, col(t, i));
+		}
+		any = true;
+	}
+	if (!any)
+		buf_adds(b, "NOTHING");
+}
+
 /* ON CONFLICT (identity) DO UPDATE SET other = EXCLUDED.other / DO NOTHING */
 static void on_conflict(struct buf *b, const struct plan_table *t)
 {
@@ -189,22 +219,7 @@ static void on_conflict(struct buf *b, const struct plan_table *t)
 		sqlgen_ident(b, col(t, t->ident[k]));
 	}
 	buf_adds(b, ") DO ");
-	bool any = false;
-	for (size_t i = 0; i < t->src->ncols; i++) {
-		bool in_key = false;
-		for (size_t k = 0; k < t->nident; k++)
-			if (t->ident[k] == i)
-				in_key = true;
-		if (in_key)
-			continue;
-		buf_adds(b, any ? ", " : "UPDATE SET ");
-		sqlgen_ident(b, col(t, i));
-		buf_adds(b, " = EXCLUDED.");
-		sqlgen_ident(b, col(t, i));
-		any = true;
-	}
-	if (!any)
-		buf_adds(b, "NOTHING");
+	update_set(b, NULL, t, NULL);
 }
 
 static bool keyed(const struct plan_table *t)
@@ -367,6 +382,29 @@ void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct p
 		keyless_net(b, t, staging);
 		buf_adds(b, ") k CROSS JOIN LATERAL generate_series(1, k.n) WHERE k.n > 0");
 	}
+}
+
+void sqlgen_apply_merge(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			const char *staging)
+{
+	if (!keyed(t)) {
+		sqlgen_apply_upsert(b, p, t, staging);
+		return;
+	}
+	buf_adds(b, "MERGE INTO public.");
+	sqlgen_ident(b, t->src->name);
+	buf_adds(b, " t USING (");
+	keyed_last(b, t, staging);
+	buf_adds(b, ") k ON ");
+	ident_match(b, p, t, "t", "k.r");
+	buf_adds(b, " WHEN MATCHED AND NOT k.present THEN DELETE WHEN MATCHED THEN ");
+	buf_adds(b, t->nident < t->src->ncols ? "" : "DO ");
+	update_set(b, p, t, "k.r");
+	buf_adds(b, " WHEN NOT MATCHED AND k.present THEN INSERT (");
+	sqlgen_columns(b, t);
+	buf_adds(b, ") VALUES (");
+	sqlgen_remapped(b, p, t, "k.r");
+	buf_adds(b, ")");
 }
 
 void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan_table *t,

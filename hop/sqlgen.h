@@ -80,6 +80,21 @@ void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct p
 			 const char *staging);
 
 /*
+ * Both halves of a keyed table's set-based apply in one statement, for a
+ * target table that no foreign key ties to another and whose only unique
+ * index is its primary key (so nothing orders its rows against other
+ * tables' or among themselves):
+ *   MERGE INTO public.t USING <last change per key> ON key
+ *   WHEN MATCHED AND NOT present THEN DELETE
+ *   WHEN MATCHED THEN UPDATE SET ... WHEN NOT MATCHED AND present THEN INSERT
+ * The images are parsed and sorted once instead of twice, and a new key is
+ * a plain insert instead of a speculative one (ON CONFLICT).  Keyless
+ * tables: sqlgen_apply_upsert.
+ */
+void sqlgen_apply_merge(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
+			const char *staging);
+
+/*
  * One change at a time (the exact-order fallback), for prepared statements
  * with $1 = the image (new for I/U, old for D) and, for U, $2 = old image.
  */

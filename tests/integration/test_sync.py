@@ -576,6 +576,52 @@ def test_transaction_committing_out_of_order(c):
 
 
 @test
+def test_set_apply_merge_and_two_passes(c):
+    """A batch that deletes and re-inserts keys, moves a key, swaps a unique
+    username and updates rows inserted in the same batch: message and latest
+    go by MERGE, user (unique username) and follower (no key) by the delete
+    and upsert passes, and nothing falls back to the ordered apply."""
+    p = Pair(c, "merge", offsets={"user": "0", "message": "0"})
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (user_id, username, email, pw_hash) SELECT g, 'u' || g, 'e', 'h' "
+                "FROM generate_series(1, 5) g; INSERT INTO message (message_id, author_id, text, pub_date, "
+                "flagged) SELECT g, 1 + g % 5, 'm' || g, g, 0 FROM generate_series(1, 10) g; "
+                "INSERT INTO follower VALUES (1, 2), (1, 2), (2, 3)")
+    r = p.sync("run", "--once")
+    assert "applying by MERGE: latest, message" in msgs(r.stderr), msgs(r.stderr)
+    psql(p.src, """
+        DELETE FROM "user" WHERE user_id = 5;
+        INSERT INTO "user" (user_id, username, email, pw_hash) VALUES (6, 'u5', 'again', 'h');
+        INSERT INTO message VALUES (11, 1, 'new', 11, 0);
+        UPDATE message SET text = 'new, edited', flagged = 1 WHERE message_id = 11;
+        INSERT INTO message VALUES (12, 1, 'short-lived', 12, 0);
+        DELETE FROM message WHERE message_id IN (12, 3);
+        UPDATE message SET flagged = 1 WHERE message_id = 4;
+        DELETE FROM message WHERE message_id = 5;
+        INSERT INTO message VALUES (5, 2, 'same id, new row', 5, 0);
+        UPDATE message SET message_id = 100 WHERE message_id = 6;
+        UPDATE message SET message_id = 6, text = 'back' WHERE message_id = 7;
+        DELETE FROM follower WHERE ctid = (SELECT ctid FROM follower WHERE who_id = 1 LIMIT 1);
+        INSERT INTO follower VALUES (3, 4);
+        UPDATE latest SET value = 42;
+    """)
+    r = p.sync("run", "--once")
+    assert "applying by sets failed" not in msgs(r.stderr), msgs(r.stderr)
+    p.assert_equal()
+    assert psql(p.tgt, "SELECT text FROM message WHERE message_id = 6")[0][0] == "back"
+    # a foreign key on the target ties message to user: two passes for it
+    psql(p.src, "DELETE FROM message WHERE author_id NOT IN (SELECT user_id FROM \"user\")")
+    p.sync("run", "--once")
+    psql(p.tgt, "ALTER TABLE message ADD FOREIGN KEY (author_id) REFERENCES \"user\"")
+    psql(p.src, "DELETE FROM message WHERE author_id = 2; DELETE FROM \"user\" WHERE user_id = 2; "
+                "INSERT INTO \"user\" VALUES (7, 'u7', 'e', 'h'); INSERT INTO message VALUES (13, 7, 'x', 13, 0)")
+    r = p.sync("run", "--once")
+    out = msgs(r.stderr)
+    assert "applying by MERGE: latest\n" in out + "\n" and "applying by sets failed" not in out, out
+    p.assert_equal()
+
+
+@test
 def test_kill_at_every_point(c):
     for point in ("before-apply", "mid-batch", "after-apply", "before-commit", "after-commit"):
         p = Pair(c, "kill", offsets={"user": "100", "message": "-0"})

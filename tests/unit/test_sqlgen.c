@@ -596,6 +596,38 @@ static void test_apply_keyed_upsert(void **state)
 	buf_release(&b);
 }
 
+static void test_apply_keyed_merge(void **state)
+{
+	struct buf b = BUF_INIT;
+	sqlgen_apply_merge(&b, &plan, &tables[T_USER], STAGING);
+	assert_string_equal(buf_str(&b),
+			    "MERGE INTO public.\"user\" t USING (" KEYED_LAST_USER ") k ON "
+			    "t.\"user_id\" = (k.r).\"user_id\" + (40) "
+			    "WHEN MATCHED AND NOT k.present THEN DELETE "
+			    "WHEN MATCHED THEN UPDATE SET \"username\" = (k.r).\"username\", "
+			    "\"email\" = (k.r).\"email\", \"pw_hash\" = (k.r).\"pw_hash\" "
+			    "WHEN NOT MATCHED AND k.present THEN INSERT (" USER_COLS ") VALUES "
+			    "((k.r).\"user_id\" + (40), (k.r).\"username\", (k.r).\"email\", "
+			    "(k.r).\"pw_hash\")");
+	assert_null(strchr(buf_str(&b), ';'));
+	buf_reset(&b);
+	/* references shifted in the update too */
+	sqlgen_apply_merge(&b, &plan, &tables[T_SESSION], STAGING);
+	assert_contains(buf_str(&b), "UPDATE SET \"user_id\" = (k.r).\"user_id\" + (40), ");
+	buf_reset(&b);
+	/* only key columns: nothing to update */
+	sqlgen_apply_merge(&b, &plan, &tables[T_TAG], STAGING);
+	assert_contains(buf_str(&b), " WHEN MATCHED THEN DO NOTHING WHEN NOT MATCHED AND k.present ");
+	buf_reset(&b);
+	/* keyless: the upsert pass, unchanged */
+	struct buf u = BUF_INIT;
+	sqlgen_apply_merge(&b, &plan, &tables[T_FOLLOWER], STAGING);
+	sqlgen_apply_upsert(&u, &plan, &tables[T_FOLLOWER], STAGING);
+	assert_string_equal(buf_str(&b), buf_str(&u));
+	buf_release(&u);
+	buf_release(&b);
+}
+
 static void test_apply_keyed_refs(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -831,6 +863,7 @@ int main(void)
 		T(test_copy_replace),
 		T(test_apply_keyed_delete),
 		T(test_apply_keyed_upsert),
+		T(test_apply_keyed_merge),
 		T(test_apply_keyed_refs),
 		T(test_apply_keyed_composite),
 		T(test_apply_keyless_delete),
