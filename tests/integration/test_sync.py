@@ -622,6 +622,24 @@ def test_set_apply_merge_and_two_passes(c):
 
 
 @test
+def test_change_log_vacuumed_by_the_applier(c):
+    """Past 20,000 pruned changes the applier vacuums the change log itself
+    (autovacuum wakes once a minute; every prune and read of open
+    transactions' changes walks the deleted entries meanwhile)."""
+    p = Pair(c, "vacuum", offsets={"user": "0", "message": "0"})
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (user_id, username, email, pw_hash) VALUES (1, 'a', 'e', 'h'); "
+                "INSERT INTO message (author_id, text, pub_date, flagged) "
+                "SELECT 1, 'm' || g, g, 0 FROM generate_series(1, 21000) g")
+    stat = "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'sync_fdw_src.changes'::regclass"
+    before = int(psql(p.src, stat)[0][0])
+    p.sync("run", "--once")     # 43 batches of 500; its last prune is waited for
+    assert int(psql(p.src, stat)[0][0]) == before + 1
+    assert psql(p.src, "SELECT count(*) FROM sync_fdw_src.changes")[0][0] == "0"
+    p.assert_equal()
+
+
+@test
 def test_kill_at_every_point(c):
     for point in ("before-apply", "mid-batch", "after-apply", "before-commit", "after-commit"):
         p = Pair(c, "kill", offsets={"user": "100", "message": "-0"})
