@@ -7,6 +7,9 @@
 #   make bench                the benchmarks in bench/ (not tests)
 #   make demo                 the migration rehearsal (scripts/rehearse), report in build/rehearsal
 #   make install PREFIX=/usr/local DESTDIR=
+#   make ext / install-ext    the C capture trigger (ext/sync_fdw_capture), a PostgreSQL
+#                             extension, built against PG_CONFIG's server and installed
+#                             into its directories (as root: sudo when not)
 #
 # CI sets WERROR=1 (warnings are errors).
 
@@ -158,6 +161,7 @@ check-banned:
 
 test:
 	scripts/install-deps --check-or-install
+	$(MAKE) install-ext
 	$(MAKE) check-banned
 	$(MAKE) test-plain
 	$(MAKE) test-sanitize
@@ -174,7 +178,7 @@ bench: $(PROGRAMS)
 # REHEARSE_ARGS=--quick for the short one CI runs.
 demo:
 	scripts/install-deps --check-or-install
-	$(MAKE) all
+	$(MAKE) all install-ext
 	scripts/rehearse $(REHEARSE_ARGS)
 
 install: $(PROGRAMS)
@@ -182,9 +186,27 @@ install: $(PROGRAMS)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/minitwitd.1 man/sync-fdw.1 man/migrate.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# The C capture trigger: a PostgreSQL extension for the database hosts
+# (capture.function).  Server headers: Debian's postgresql-server-dev-15.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+EXT_SO    := build/ext/sync_fdw_capture.so
+EXT_SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
+
+ext: $(EXT_SO)
+
+$(EXT_SO): ext/sync_fdw_capture/sync_fdw_capture.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -fPIC -shared $(WARN) $(if $(WERROR),-Werror,) \
+		-I$(shell $(PG_CONFIG) --includedir-server) -o $@ $<
+
+install-ext: $(EXT_SO)
+	$(EXT_SUDO) install -m 0755 $(EXT_SO) $(DESTDIR)$(shell $(PG_CONFIG) --pkglibdir)/
+	$(EXT_SUDO) install -m 0644 ext/sync_fdw_capture/sync_fdw_capture.control \
+		ext/sync_fdw_capture/sync_fdw_capture--1.0.sql $(DESTDIR)$(shell $(PG_CONFIG) --sharedir)/extension/
+
 clean:
 	rm -rf build bin
 
-.PHONY: all unit integration browser test test-plain test-sanitize run bench demo install clean
+.PHONY: all unit integration browser test test-plain test-sanitize run bench demo install ext install-ext clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

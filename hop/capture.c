@@ -16,20 +16,88 @@
 
 enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg)
 {
-	return strcmp(cfg->s.capture_triggers, "statement") == 0 ? SQLGEN_CAPTURE_STATEMENT
-								 : SQLGEN_CAPTURE_ROW;
+	if (strcmp(cfg->s.capture_triggers, "statement") == 0)
+		return SQLGEN_CAPTURE_STATEMENT;
+	return strcmp(cfg->s.capture_function, "plpgsql") == 0 ? SQLGEN_CAPTURE_ROW : SQLGEN_CAPTURE_C;
+}
+
+const char *capture_mode_name(enum sqlgen_capture_mode mode)
+{
+	switch (mode) {
+	case SQLGEN_CAPTURE_STATEMENT:
+		return "statement-level triggers (PL/pgSQL)";
+	case SQLGEN_CAPTURE_C:
+		return "row-level triggers in C (extension sync_fdw_capture)";
+	default:
+		return "row-level triggers (PL/pgSQL)";
+	}
+}
+
+/*
+ * Inside the install's transaction: the C trigger function, when the
+ * configuration asks for it (capture.function c, or auto) and this
+ * database's host has the extension.  *mode becomes what will be installed.
+ */
+static bool capture_extension(PGconn *db, const struct hop_config *cfg, enum sqlgen_capture_mode *mode)
+{
+	if (*mode != SQLGEN_CAPTURE_C)
+		return true;
+	bool required = strcmp(cfg->s.capture_function, "c") == 0;
+	PGresult *r = PQexec(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions"
+				 " WHERE name = 'sync_fdw_capture')");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the extension sync_fdw_capture");
+	bool available = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!ok)
+		return false;
+	if (!available) {
+		if (required) {
+			log_error("capture.function is c, but the extension sync_fdw_capture is not installed "
+				  "on this database's host (%s:%s); hint: install it there (make install-ext, "
+				  "as root, from a build against the same PostgreSQL major version), or set "
+				  "capture.function to auto or plpgsql", PQhost(db), PQport(db));
+			return false;
+		}
+		log_info("the extension sync_fdw_capture is not installed on %s:%s: capturing with "
+			 "PL/pgSQL triggers (about three times its cost per write; see capture.function)",
+			 PQhost(db), PQport(db));
+		*mode = SQLGEN_CAPTURE_ROW;
+		return true;
+	}
+	/* a role that may not create it (no CREATE on the database) falls back
+	 * under auto, without losing the transaction */
+	if (!hop_exec(db, "SAVEPOINT sync_fdw_extension", "savepoint"))
+		return false;
+	r = PQexec(db, "CREATE EXTENSION IF NOT EXISTS sync_fdw_capture SCHEMA sync_fdw_src");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok) {
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		if (required)
+			log_error("could not create the extension sync_fdw_capture: %s", m ? m : "?");
+		else
+			log_warn("could not create the extension sync_fdw_capture (%s): capturing with "
+				 "PL/pgSQL triggers", m ? m : "?");
+	}
+	PQclear(r);
+	if (!ok && (required || !hop_exec(db, "ROLLBACK TO SAVEPOINT sync_fdw_extension", "rollback")))
+		return false;
+	if (!ok)
+		*mode = SQLGEN_CAPTURE_ROW;
+	return true;
 }
 
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
-			enum sqlgen_capture_mode mode, int64_t above)
+			const struct hop_config *cfg, int64_t above, enum sqlgen_capture_mode *used)
 {
 	struct buf sql = BUF_INIT;
 	bool ok = false;
 	PGresult *r;
+	enum sqlgen_capture_mode mode = capture_mode(cfg);
 
 	/* the change log and its functions: no lock on the application's tables */
 	if (!hop_exec(db, "BEGIN READ WRITE", "begin") ||
-	    !hop_exec(db, hop_sql_text("capture.sql"), "create the capture schema"))
+	    !hop_exec(db, hop_sql_text("capture.sql"), "create the capture schema") ||
+	    !capture_extension(db, cfg, &mode))
 		goto out;
 	const char *p1[] = { name };
 	r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('sync_name', $1)"
@@ -79,6 +147,8 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 			goto out;
 	}
 	ok = true;
+	if (used)
+		*used = mode;
 out:
 	if (!ok && PQtransactionStatus(db) != PQTRANS_IDLE) {
 		r = PQexec(db, "ROLLBACK");
@@ -108,8 +178,9 @@ bool capture_install(struct hop *h)
 {
 	bool exists;
 	int64_t upto = 0;
+	enum sqlgen_capture_mode used;
 	if (!hop_plan_ok(h) || !hop_exists(h, &exists) || (exists && !hop_read_upto(h, &upto)) ||
-	    !capture_install_db(h->src, &h->plan, h->server, capture_mode(h->cfg), upto))
+	    !capture_install_db(h->src, &h->plan, h->server, h->cfg, upto, &used))
 		return false;
 	/* the target reads the change log through the link */
 	if (exists && !link_import_cdc(h))
@@ -120,8 +191,7 @@ bool capture_install(struct hop *h)
 						   " AND stage = 'linked'", 1, NULL, p1, NULL, NULL, 0);
 		PQclear(r);
 	}
-	log_info("capture installed on the source for %zu tables, %s-level triggers%s", h->plan.n,
-		 capture_mode(h->cfg) == SQLGEN_CAPTURE_STATEMENT ? "statement" : "row",
+	log_info("capture installed on the source for %zu tables, %s%s", h->plan.n, capture_mode_name(used),
 		 exists ? "" : " (link the target to read it: sync-fdw link)");
 	return true;
 }

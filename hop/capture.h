@@ -22,15 +22,23 @@ MUST_CHECK bool capture_install(struct hop *h);
 /*
  * The same on any database: the cutover installs it on the target too, so
  * that the changes made after the switch are known (verify under load,
- * a way back).  name: the sync's, for the TRUNCATE error.  mode: the
- * triggers' level (capture_mode(); installing again in the other mode
- * replaces them).  above: the change ids a reader has already seen (0:
- * none); a change sequence below it is moved above it, never down.
+ * a way back).  name: the sync's, for the TRUNCATE error.  cfg: the
+ * triggers' level and function (capture.triggers, capture.function; the C
+ * function where this database's host has the extension sync_fdw_capture
+ * and the configuration allows it; installing again in another mode
+ * replaces the triggers).  above: the change ids a reader has already seen
+ * (0: none); a change sequence below it is moved above it, never down.
+ * *used (may be NULL): the mode installed.
  */
 MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
-				   enum sqlgen_capture_mode mode, int64_t above);
-/* capture.triggers (validated by hop_config_load) as a trigger mode. */
+				   const struct hop_config *cfg, int64_t above,
+				   enum sqlgen_capture_mode *used);
+/* capture.triggers and capture.function (validated by hop_config_load) as
+ * the mode wished for; SQLGEN_CAPTURE_C may become SQLGEN_CAPTURE_ROW on a
+ * host without the extension (capture.function auto). */
 enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg);
+/* "row-level triggers in C (extension sync_fdw_capture)", ... */
+const char *capture_mode_name(enum sqlgen_capture_mode mode);
 MUST_CHECK bool capture_remove_db(PGconn *db, bool *present);
 /* Remove triggers and the capture schema from the source, the target's view
  * of them, and the target's own capture of changes since a cutover; works

@@ -526,7 +526,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	t = now_ms();
 	struct buf name = BUF_INIT;
 	buf_addf(&name, "%s (since its cutover)", h->server);
-	bool rc_ok = capture_install_db(h->tgt, &h->plan, name.data, capture_mode(h->cfg), 0);
+	bool rc_ok = capture_install_db(h->tgt, &h->plan, name.data, h->cfg, 0, NULL);
 	buf_release(&name);
 	step(&rep, "record later changes", rc_ok, now_ms() - t, NULL);
 	if (!rc_ok)

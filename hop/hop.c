@@ -153,6 +153,16 @@ bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
 		log_error("invalid capture.triggers \"%s\": expected row or statement", cfg->s.capture_triggers);
 		return false;
 	}
+	const char *fn = cfg->s.capture_function;
+	if (strcmp(fn, "auto") != 0 && strcmp(fn, "c") != 0 && strcmp(fn, "plpgsql") != 0) {
+		log_error("invalid capture.function \"%s\": expected auto, c or plpgsql", fn);
+		return false;
+	}
+	if (strcmp(fn, "c") == 0 && strcmp(cfg->s.capture_triggers, "row") != 0) {
+		log_error("capture.function c needs capture.triggers: row (the C trigger is row-level; "
+			  "statement-level triggers are PL/pgSQL)");
+		return false;
+	}
 	return true;
 }
 

@@ -35,6 +35,10 @@ const struct cfg_key hopcfg_keys[] = {
 	{ "capture", "triggers", CFG_STRING, "row", 0, 0, false, false, S(capture_triggers),
 	  "row: a trigger call per changed row (cheapest for single-row writes); statement: "
 	  "statement-level insert/delete triggers with transition tables (cheapest for bulk writes)" },
+	{ "capture", "function", CFG_STRING, "auto", 0, 0, false, false, S(capture_function),
+	  "what the row-level triggers call: c (the sync_fdw_capture extension, installed on the "
+	  "database's host: a third of PL/pgSQL's cost per write), plpgsql, or auto (c where the "
+	  "extension is available)" },
 	{ "cutover", "token_env", CFG_STRING, "MINITWIT_ADMIN_TOKEN", 0, 0, false, false,
 	  S(cutover_token_env), "environment variable holding the servers' admin token" },
 	{ "cutover", "max_hold_ms", CFG_INT, "2000", 100, 600000, false, false,

@@ -57,6 +57,7 @@ struct hop_settings {
 	int64_t copy_batch_rows;
 	int64_t copy_workers;
 	char *capture_triggers;		/* "row" or "statement" */
+	char *capture_function;		/* "auto", "c" or "plpgsql" */
 	char *cutover_token_env;
 	int64_t cutover_max_hold_ms;
 	int64_t cutover_max_lag_ms;

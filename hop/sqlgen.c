@@ -145,9 +145,9 @@ static void capture_function(struct buf *b, const struct plan_table *t, const st
 		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img, old)\n"
 			    "    VALUES ('%d'::pg_catalog.int2, 'U', pg_catalog.textin(pg_catalog.record_out(NEW)),\n"
 			    "            pg_catalog.textin(pg_catalog.record_out(OLD)));\n", t->id);
-	else if (stmt)
+	else if (stmt)	/* r.*: the whole row even when the table has a column "r" */
 		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
-			    "    SELECT '%d'::pg_catalog.int2, '%c', pg_catalog.textin(pg_catalog.record_out(r))"
+			    "    SELECT '%d'::pg_catalog.int2, '%c', pg_catalog.textin(pg_catalog.record_out(r.*))"
 			    " FROM %s r;\n", t->id, o->op, o->transition);
 	else
 		buf_addf(b, "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
@@ -160,7 +160,7 @@ static void capture_function(struct buf *b, const struct plan_table *t, const st
 void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sqlgen_capture_mode mode)
 {
 	sqlgen_capture_drop(b, t->src->name);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; mode != SQLGEN_CAPTURE_C && i < 3; i++)
 		capture_function(b, t, &capture_ops[i],
 				 mode == SQLGEN_CAPTURE_STATEMENT && capture_ops[i].transition);
 	for (size_t i = 0; i < 3; i++) {
@@ -172,7 +172,11 @@ void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sql
 				 o->transition);
 		else
 			buf_adds(b, " FOR EACH ROW");
-		buf_addf(b, " EXECUTE FUNCTION sync_fdw_src.capture_%d_%s();\n", t->id, o->name);
+		if (mode == SQLGEN_CAPTURE_C)
+			buf_addf(b, " EXECUTE FUNCTION sync_fdw_src.capture_row('%d'%s);\n", t->id,
+				 images_need_settings(t) ? ", 'settings'" : "");
+		else
+			buf_addf(b, " EXECUTE FUNCTION sync_fdw_src.capture_%d_%s();\n", t->id, o->name);
 	}
 	buf_adds(b, "CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.");
 	sqlgen_ident(b, t->src->name);

@@ -42,14 +42,19 @@ void sqlgen_remapped(struct buf *b, const struct hop_plan *p, const struct plan_
 enum sqlgen_capture_mode {
 	SQLGEN_CAPTURE_ROW,		/* "row": FOR EACH ROW */
 	SQLGEN_CAPTURE_STATEMENT,	/* "statement": FOR EACH STATEMENT, transition tables */
+	SQLGEN_CAPTURE_C,		/* FOR EACH ROW, calling the sync_fdw_capture extension's
+					 * sync_fdw_src.capture_row(id [, 'settings']) */
 };
 
 /*
  * Triggers capturing table t on the source, and their functions
  * sync_fdw_src.capture_<id>_insert/update/delete() (the table's number
- * baked in).  Idempotent: the four triggers (same names in both modes) are
- * dropped and created, the functions replaced, so running it in the other
- * mode replaces what the first made; run it in one transaction.
+ * baked in); in SQLGEN_CAPTURE_C the triggers call the extension's C
+ * function with the table's number (and 'settings' when its images need
+ * fixed DateStyle/IntervalStyle/extra_float_digits).  Idempotent: the four
+ * triggers (same names in every mode) are dropped and created, the
+ * functions replaced, so running it in another mode replaces what the
+ * first made; run it in one transaction.
  */
 void sqlgen_capture_triggers(struct buf *b, const struct plan_table *t, enum sqlgen_capture_mode mode);
 /* Dropping them. */

@@ -126,6 +126,14 @@ CREATE OR REPLACE VIEW sync_fdw_src.table_columns AS
 -- (tests/integration/test_sync.py runs the capture under a hostile path,
 -- with types, operators, functions and a cast planted for it).
 --
+-- capture.function c (or auto, where the extension is available): the
+-- row-level triggers call sync_fdw_src.capture_row('<table number>'
+-- [, 'settings']) of the extension sync_fdw_capture instead, a C function
+-- that writes the same change rows straight into the heap and its index
+-- (ext/sync_fdw_capture/sync_fdw_capture.c; same safety: no name looked up
+-- through the path, EXECUTE revoked from PUBLIC, fixed settings for the
+-- images when asked).
+--
 -- TRUNCATE is refused by one shared function; it keeps its SET search_path:
 -- it only runs for a TRUNCATE, which it refuses.
 CREATE OR REPLACE FUNCTION sync_fdw_src.refuse_truncate() RETURNS trigger

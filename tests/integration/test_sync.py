@@ -285,6 +285,14 @@ def test_randomized_workload_exact(c):
     p = randomized_workload_exact(c, "rand")
     assert trigger_levels(p.src) == {"sync_fdw_insert": "row", "sync_fdw_update": "row",
                                      "sync_fdw_delete": "row", "sync_fdw_truncate": "statement"}
+    # capture.function auto: the C trigger where the extension is installed
+    assert (trigger_function(p.src) == "sync_fdw_src.capture_row") == ("c" in capture_modes(c))
+
+
+@test
+def test_randomized_workload_exact_plpgsql(c):
+    p = randomized_workload_exact(c, "randp", extra="capture: { function: plpgsql }\n")
+    assert trigger_function(p.src) == "sync_fdw_src.capture_2_insert"
 
 
 @test
@@ -328,32 +336,59 @@ def run_fixed_writes(dsn, writes):
         psql(dsn, sql)
 
 
+def capture_modes(c):
+    """The capture configurations to test, by name: "c" (row-level triggers
+    calling the extension sync_fdw_capture, when it is installed here: make
+    install-ext; CI must have it), "row" (PL/pgSQL) and "statement"."""
+    modes = {"row": "capture: { triggers: row, function: plpgsql }\n",
+             "statement": "capture: { triggers: statement }\n"}
+    have = psql(c.a.dsn, "SELECT count(*) FROM pg_available_extensions WHERE name = 'sync_fdw_capture'")
+    if have == [["1"]]:
+        return {"c": "capture: { triggers: row, function: c }\n", **modes}
+    assert not os.environ.get("CI"), "the extension sync_fdw_capture is not installed (make install-ext)"
+    print("note: the extension sync_fdw_capture is not installed (make install-ext): C capture not tested")
+    return modes
+
+
+def trigger_function(dsn, table="message", trigger="sync_fdw_insert"):
+    return psql(dsn, f"SELECT tgfoid::regproc FROM pg_trigger WHERE tgname = '{trigger}' "
+                     f"AND tgrelid = 'public.{table}'::regclass")[0][0]
+
+
 @test
 def test_trigger_modes_same_target(c):
     """Row-level and statement-level capture of the same writes give the
     same target; installing in the other mode replaces the triggers."""
     targets = {}
-    for mode in ("row", "statement"):
-        p = Pair(c, f"mode_{mode}", offsets={"user": "0", "message": "0"},
-                 extra=f"capture: {{ triggers: {mode} }}\n")
-        p.start()
+    modes = capture_modes(c)
+    names = list(modes)
+    for i, mode in enumerate(names):
+        p = Pair(c, f"mode_{mode}", offsets={"user": "0", "message": "0"}, extra=modes[mode])
+        r = p.sync("capture", "install")
+        fn = trigger_function(p.src)
+        assert (fn == "sync_fdw_src.capture_row") == (mode == "c"), fn
+        assert ("in C (extension sync_fdw_capture)" in msgs(r.stderr)) == (mode == "c"), msgs(r.stderr)
+        p.sync("link")
         run_fixed_writes(p.src, FIXED_WRITES)
         p.sync("run", "--once")
         p.assert_equal()
         targets[mode] = {t: p.target_rows(t) for t in ("user", "message", "follower", "latest")}
         # switch modes on a live capture: the four triggers are replaced
-        other = "statement" if mode == "row" else "row"
+        other = names[(i + 1) % len(names)]
         with open(p.cfg) as f:
             text = f.read()
         with open(p.cfg, "w") as f:
-            f.write(text.replace(f"triggers: {mode}", f"triggers: {other}"))
+            f.write(text.replace(modes[mode], modes[other]))
         p.sync("capture", "install")
-        assert trigger_levels(p.src)["sync_fdw_insert"] == other, trigger_levels(p.src)
+        want = "statement" if other == "statement" else "row"
+        assert trigger_levels(p.src)["sync_fdw_insert"] == want, trigger_levels(p.src)
         assert len(trigger_levels(p.src)) == 4, trigger_levels(p.src)
+        assert (trigger_function(p.src) == "sync_fdw_src.capture_row") == (other == "c")
         run_fixed_writes(p.src, FIXED_WRITES[6:])
         p.sync("run", "--once")
         p.assert_equal()
-    assert targets["row"] == targets["statement"]
+    for mode in names[1:]:
+        assert targets[mode] == targets[names[0]], mode
     assert len(targets["row"]["message"]) > 100
 
 
@@ -378,21 +413,21 @@ def psql_fails(dsn, sql):
 
 @test
 def test_application_role_needs_no_privilege(c):
-    """The capture's functions run as their owner: an application role with
-    only DML on its tables is captured, and cannot write the change log."""
-    for mode in ("row", "statement"):
-        p = Pair(c, f"role_{mode}", offsets={"user": "0", "message": "0"},
-                 extra=f"capture: {{ triggers: {mode} }}\n")
+    """The capture's functions run as their owner (the C one needs no
+    privilege): an application role with only DML on its tables is
+    captured, and cannot write the change log."""
+    modes = capture_modes(c)
+    for mode in modes:
+        p = Pair(c, f"role_{mode}", offsets={"user": "0", "message": "0"}, extra=modes[mode])
         p.start()
         app, role = app_role(p)
         assert psql(app, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [["f"]]
         run_fixed_writes(app, FIXED_WRITES)
         # the change log is out of its reach, also through the functions
-        fn = psql(p.src, "SELECT tgfoid::regproc FROM pg_trigger WHERE tgname = 'sync_fdw_insert' "
-                         "AND tgrelid = 'public.message'::regclass")[0][0]
+        fn = trigger_function(p.src)
         assert fn.startswith("sync_fdw_src.capture_"), fn
         forge = (f"CREATE TEMP TABLE forge AS SELECT * FROM message WITH NO DATA; CREATE TRIGGER forge "
-                 f"AFTER INSERT ON forge FOR EACH ROW EXECUTE FUNCTION {fn}()")
+                 f"AFTER INSERT ON forge FOR EACH ROW EXECUTE FUNCTION {fn}({'2' if mode == 'c' else ''})")
         for sql in ("INSERT INTO sync_fdw_src.changes (tbl, op, img) VALUES (2, 'I', '(9999,1,forged,1,0)')",
                     "SELECT count(*) FROM sync_fdw_src.changes",
                     "DELETE FROM sync_fdw_src.changes",
@@ -442,9 +477,9 @@ def test_hostile_search_path(c):
     own types, operators, functions and temporary tables named like the
     capture's still gets its changes captured exactly, and none of its
     objects ever runs inside the capture."""
-    for mode in ("row", "statement"):
-        p = Pair(c, f"evil_{mode}", offsets={"user": "0", "message": "0"},
-                 extra=f"capture: {{ triggers: {mode} }}\n")
+    modes = capture_modes(c)
+    for mode in modes:
+        p = Pair(c, f"evil_{mode}", offsets={"user": "0", "message": "0"}, extra=modes[mode])
         p.start()
         app, role = app_role(p)
         psql(p.src, f"CREATE SCHEMA evil AUTHORIZATION {role}")
@@ -484,10 +519,16 @@ def test_images_independent_of_writer_settings(c):
     """A writer whose session shows dates day first, intervals the SQL way,
     floats rounded and times in another zone is captured and applied to the
     same values: the text of a row image does not depend on its session."""
+    modes = capture_modes(c)
+    for mode in modes:
+        images_independent_of_writer_settings(c, mode, modes[mode])
+
+
+def images_independent_of_writer_settings(c, mode, extra):
     ddl = ("CREATE TABLE stamp (id serial PRIMARY KEY, at timestamptz, d date, t time, f float8,"
            " r real, iv interval, fa float8[])")
-    p = Pair(c, "settings", offsets={"user": "0", "message": "0"},
-             extra="  stamp:    { key: id, offset: 0 }\n")
+    p = Pair(c, f"settings_{mode}", offsets={"user": "0", "message": "0"},
+             extra="  stamp:    { key: id, offset: 0 }\n" + extra)
     psql(p.src, ddl)
     psql(p.tgt, ddl)
     p.start()
@@ -765,6 +806,16 @@ def test_refused_configurations(c):
     r = p.sync("plan", check=False)
     m = msgs(r.stderr)
     assert r.returncode == 3 and "invalid offset \"lots\"" in m and p.cfg + ":" in m, m
+    good = text.replace("autor_id", "author_id")
+    for capture, want in (("{ function: cobol }", 'invalid capture.function "cobol": expected auto, c or plpgsql'),
+                          ("{ triggers: statement, function: c }",
+                           "capture.function c needs capture.triggers: row"),
+                          ("{ triggers: each }", 'invalid capture.triggers "each": expected row or statement')):
+        open(p.cfg, "w").write(good + f"capture: {capture}\n")
+        r = p.sync("capture", "install", check=False)
+        m = msgs(r.stderr)
+        assert r.returncode == 3 and want in m, (capture, r.returncode, m)
+        assert psql(p.src, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'sync_fdw%'")[0][0] == "0"
 
 
 @test

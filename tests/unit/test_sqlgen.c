@@ -378,10 +378,10 @@ static void test_capture_triggers_statement(void **state)
 	assert_string_equal(buf_str(&b),
 		DROPS("\"UserProfile\"")
 		CAPTURE_FN("5", "insert", "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
-					  "    SELECT '5'::pg_catalog.int2, 'I', " IMG("r") " FROM new_rows r;\n")
+					  "    SELECT '5'::pg_catalog.int2, 'I', " IMG("r.*") " FROM new_rows r;\n")
 		UPDATE_FN("5")
 		CAPTURE_FN("5", "delete", "    INSERT INTO sync_fdw_src.changes (tbl, op, img)\n"
-					  "    SELECT '5'::pg_catalog.int2, 'D', " IMG("r") " FROM old_rows r;\n")
+					  "    SELECT '5'::pg_catalog.int2, 'D', " IMG("r.*") " FROM old_rows r;\n")
 		"CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.\"UserProfile\""
 		" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
 		" EXECUTE FUNCTION sync_fdw_src.capture_5_insert();\n"
@@ -392,6 +392,31 @@ static void test_capture_triggers_statement(void **state)
 		" EXECUTE FUNCTION sync_fdw_src.capture_5_delete();\n"
 		"CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.\"UserProfile\""
 		" FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
+	buf_release(&b);
+}
+
+/* The C trigger: no PL/pgSQL function, the table's number as argument, and
+ * 'settings' where the images need fixed settings. */
+static void test_capture_triggers_c(void **state)
+{
+	struct buf b = BUF_INIT;
+	sqlgen_capture_triggers(&b, &tables[T_PROFILE], SQLGEN_CAPTURE_C);
+	assert_string_equal(buf_str(&b),
+		DROPS("\"UserProfile\"")
+		"CREATE TRIGGER sync_fdw_insert AFTER INSERT ON public.\"UserProfile\""
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_row('5');\n"
+		"CREATE TRIGGER sync_fdw_update AFTER UPDATE ON public.\"UserProfile\""
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_row('5');\n"
+		"CREATE TRIGGER sync_fdw_delete AFTER DELETE ON public.\"UserProfile\""
+		" FOR EACH ROW EXECUTE FUNCTION sync_fdw_src.capture_row('5');\n"
+		"CREATE TRIGGER sync_fdw_truncate BEFORE TRUNCATE ON public.\"UserProfile\""
+		" FOR EACH STATEMENT EXECUTE FUNCTION sync_fdw_src.refuse_truncate();\n");
+	char *saved = session_cols[2].type;
+	session_cols[2].type = (char *)"timestamp with time zone";
+	buf_reset(&b);
+	sqlgen_capture_triggers(&b, &tables[T_SESSION], SQLGEN_CAPTURE_C);
+	assert_int_equal(count(buf_str(&b), "EXECUTE FUNCTION sync_fdw_src.capture_row('7', 'settings');\n"), 3);
+	session_cols[2].type = saved;
 	buf_release(&b);
 }
 
@@ -854,6 +879,7 @@ int main(void)
 		T(test_remapped),
 		T(test_remapped_negative_and_zero),
 		T(test_capture_triggers),
+		T(test_capture_triggers_c),
 		T(test_capture_image_settings),
 		T(test_capture_triggers_statement),
 		T(test_capture_triggers_table_id),
