@@ -25,9 +25,12 @@
  *   later one was written after the earlier one committed, so it has the
  *   larger change id and is visible only if the earlier one is.  A batch
  *   therefore holds a prefix of every row's history, applied in change-id
- *   order (set-based: the last image of each key wins; keyless tables by
- *   net count of each whole row; an error there falls back to applying the
- *   batch one change at a time, in order).
+ *   order (set-based: the last image of each key wins, deleted or written
+ *   by one MERGE where no foreign key or second unique index orders the
+ *   table's rows against others, else deletes children first, then
+ *   upserts parents first; keyless tables by net count of each whole row;
+ *   an error there falls back to applying the batch one change at a time,
+ *   in order).
  * - Atomicity.  The applied rows and the new (pos, open_xids) commit in the
  *   same target transaction: a crash leaves both or neither.  Deleting
  *   processed changes from the source is a later, idempotent step.

@@ -176,7 +176,11 @@ static void insert_change(int16 tbl, char op, text *img, text *old)
 		IndexInfo *ii = BuildIndexInfo(irel);
 		Datum iv[INDEX_MAX_KEYS];
 		bool in[INDEX_MAX_KEYS];
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL || !ii->ii_ReadyForInserts)
+		if (!ii->ii_ReadyForInserts) {	/* being built concurrently: as the executor does */
+			index_close(irel, RowExclusiveLock);
+			continue;
+		}
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					errmsg("sync-fdw capture: index \"%s\" of sync_fdw_src.changes has "
 					       "expressions or a predicate, which this trigger does not maintain",

@@ -681,6 +681,36 @@ def test_change_log_vacuumed_by_the_applier(c):
 
 
 @test
+def test_c_capture_refuses_a_change_log_it_does_not_know(c):
+    """The C trigger writes the change log's columns by position: a log
+    changed by hand fails the write with an error saying so (never a row
+    written wrong, never a change lost), until the capture is installed
+    again; an index it could not maintain is refused the same way."""
+    if "c" not in capture_modes(c):
+        return
+    p = Pair(c, "cbad", offsets={"user": "0", "message": "0"}, extra="capture: { function: c }\n")
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (user_id, username, email, pw_hash) VALUES (1, 'a', 'e', 'h')")
+    psql(p.src, "ALTER TABLE sync_fdw_src.changes ADD COLUMN note text")
+    err = psql_fails(p.src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'x', 1, 0)")
+    assert "sync_fdw_src.changes does not have the layout this trigger writes" in err, err
+    assert psql(p.src, "SELECT count(*) FROM message") == [["0"]]
+    psql(p.src, "ALTER TABLE sync_fdw_src.changes DROP COLUMN note")   # still not the layout: dropped
+    err = psql_fails(p.src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'x', 1, 0)")
+    assert "does not have the layout" in err, err
+    p.sync("capture", "remove")
+    p.sync("capture", "install")
+    psql(p.src, "CREATE INDEX changes_lower ON sync_fdw_src.changes (lower(img))")
+    err = psql_fails(p.src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'x', 1, 0)")
+    assert 'index "changes_lower" of sync_fdw_src.changes has expressions' in err, err
+    psql(p.src, "DROP INDEX sync_fdw_src.changes_lower")
+    psql(p.src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'x', 1, 0)")
+    p.sync("link")
+    p.sync("run", "--once")
+    assert psql(p.tgt, "SELECT text FROM message") == [["x"]]
+
+
+@test
 def test_kill_at_every_point(c):
     for point in ("before-apply", "mid-batch", "after-apply", "before-commit", "after-commit"):
         p = Pair(c, "kill", offsets={"user": "100", "message": "-0"})
