@@ -106,13 +106,19 @@ static void find_log(void)
 	seq_oid = seq;
 }
 
-/* Open the change log, checking its layout (the relcache entry is checked,
- * which costs nothing next to the insert). */
-static Relation open_log(void)
+/*
+ * Open the change log, checking its layout (the relcache entry is checked,
+ * which costs nothing next to the insert); *seq: its sequence.  The OIDs
+ * are copied first: taking the lock processes invalidations, and any of
+ * them (an ANALYZE of the log, a cache reset) may run forget() right here.
+ */
+static Relation open_log(Oid *seq)
 {
-	if (!OidIsValid(log_oid))
+	if (!OidIsValid(log_oid) || !OidIsValid(seq_oid))
 		find_log();
-	Relation rel = table_open(log_oid, RowExclusiveLock);
+	Oid rel_oid = log_oid;
+	*seq = seq_oid;
+	Relation rel = table_open(rel_oid, RowExclusiveLock);
 	TupleDesc d = RelationGetDescr(rel);
 	bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
 		  d->natts == NLOG;
@@ -153,11 +159,12 @@ static text *image(HeapTuple tuple, TupleDesc desc)
 
 static void insert_change(int16 tbl, char op, text *img, text *old)
 {
-	Relation rel = open_log();
+	Oid seq;
+	Relation rel = open_log(&seq);
 	Datum values[NLOG];
 	bool nulls[NLOG] = { false };
 
-	values[0] = Int64GetDatum(nextval_internal(seq_oid, false));
+	values[0] = Int64GetDatum(nextval_internal(seq, false));
 	values[1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	values[2] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	values[3] = Int16GetDatum(tbl);
@@ -177,7 +184,7 @@ static void insert_change(int16 tbl, char op, text *img, text *old)
 		Datum iv[INDEX_MAX_KEYS];
 		bool in[INDEX_MAX_KEYS];
 		if (!ii->ii_ReadyForInserts) {	/* being built concurrently: as the executor does */
-			index_close(irel, RowExclusiveLock);
+			index_close(irel, NoLock);
 			continue;
 		}
 		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
@@ -193,11 +200,12 @@ static void insert_change(int16 tbl, char op, text *img, text *old)
 		}
 		index_insert(irel, iv, in, &tup->t_self, rel,
 			     irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, ii);
-		index_close(irel, RowExclusiveLock);
+		index_close(irel, NoLock);
 	}
 	list_free(indexes);
 	heap_freetuple(tup);
-	table_close(rel, RowExclusiveLock);
+	/* the locks stay until the transaction ends, as the executor's do */
+	table_close(rel, NoLock);
 }
 
 Datum sync_fdw_capture_row(PG_FUNCTION_ARGS)

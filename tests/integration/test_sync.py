@@ -711,6 +711,36 @@ def test_c_capture_refuses_a_change_log_it_does_not_know(c):
 
 
 @test
+def test_c_capture_under_invalidations(c):
+    """Writes captured by the C trigger while other sessions ANALYZE the
+    change log (each one invalidates its cached description in every
+    writer) and a capture install replaces the triggers: every write
+    succeeds and arrives."""
+    if "c" not in capture_modes(c):
+        return
+    p = Pair(c, "cinval", offsets={"user": "0", "message": "0"}, extra="capture: { function: c }\n")
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (user_id, username, email, pw_hash) VALUES (1, 'a', 'e', 'h')")
+    writes = "".join(f"INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'w{i}', {i}, 0);\n"
+                     for i in range(4000))
+    analyzes = "ANALYZE sync_fdw_src.changes;\n" * 300
+    procs = [subprocess.Popen(["psql", p.src, "-Xq", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    procs[0].stdin.write(writes)
+    procs[1].stdin.write(writes.replace("'w", "'v"))
+    procs[2].stdin.write(analyzes)
+    for pr in procs:
+        pr.stdin.close()
+    p.sync("capture", "install")    # the triggers replaced under the writers
+    for pr in procs:
+        assert pr.wait(timeout=120) == 0, pr.stderr.read()
+    assert psql(p.src, "SELECT count(*) FROM message") == [["8000"]]
+    p.sync("run", "--once")
+    p.assert_equal()
+
+
+@test
 def test_kill_at_every_point(c):
     for point in ("before-apply", "mid-batch", "after-apply", "before-commit", "after-commit"):
         p = Pair(c, "kill", offsets={"user": "100", "message": "-0"})
