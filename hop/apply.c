@@ -26,6 +26,7 @@ struct applier {
 	bool *merge;			/* per plan table: ups_sql is a MERGE that also deletes */
 	char *fetch_range, *fetch_open, *horizon_sql, *prune_sql, *schema_sql;
 	bool prune_pending;		/* a prune sent on the source session, result unread */
+	char *unpruned[4];		/* the last prune's parameters, when it was left for later */
 	int64_t unvacuumed;		/* changes pruned since the change log was last vacuumed */
 	int kill_point;			/* test hook, see kill_here() */
 	int64_t kill_batch;
@@ -107,6 +108,8 @@ static void applier_release(struct applier *a)
 	free(a->fetch_open);
 	free(a->horizon_sql);
 	free(a->prune_sql);
+	for (int i = 0; i < 4; i++)
+		free(a->unpruned[i]);
 	free(a->schema_sql);
 }
 
@@ -615,11 +618,17 @@ static void prune_failed(const PGresult *r)
 								: "?");
 }
 
-/* Wait for the prune sent after the previous batch, if any. */
-static void prune_collect(struct applier *a)
+/*
+ * Read the result of the prune (or vacuum) sent after an earlier batch, if
+ * any.  wait: block until it is done; otherwise return false at once while
+ * it still runs, so that the apply never waits on the source's log.
+ */
+static bool prune_collect(struct applier *a, bool wait)
 {
 	if (!a->prune_pending)
-		return;
+		return true;
+	if (!wait && PQconsumeInput(a->h->src) && PQisBusy(a->h->src))
+		return false;
 	a->prune_pending = false;
 	PGresult *r;
 	while ((r = PQgetResult(a->h->src)) != NULL) {
@@ -627,6 +636,7 @@ static void prune_collect(struct applier *a)
 			prune_failed(r);
 		PQclear(r);
 	}
+	return true;
 }
 
 /*
@@ -635,8 +645,9 @@ static void prune_collect(struct applier *a)
  * Leftovers are harmless, since the position already says they are done,
  * so this need not be atomic with the batch: it is sent on the hop's own
  * session to the source and runs there while the next batch applies on
- * the target, its result read before the next prune.  Without that
- * session, through the link, waiting.
+ * the target, its result read before the next prune; while it still runs,
+ * later batches send none (the next one deletes their changes too).
+ * Without that session, through the link, waiting.
  */
 static void prune(struct applier *a, const char *upto, char *const cur[3], int64_t fetched)
 {
@@ -644,7 +655,17 @@ static void prune(struct applier *a, const char *upto, char *const cur[3], int64
 				       " (xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[])))";
 	struct hop *h = a->h;
 	const char *p[] = { upto, cur[0], cur[1], cur[2] };
-	prune_collect(a);
+	a->unvacuumed += fetched;
+	for (int i = 0; i < 4; i++) {	/* kept for the end of the run, should this one wait */
+		free(a->unpruned[i]);
+		a->unpruned[i] = NULL;
+	}
+	if (!prune_collect(a, false)) {
+		for (int i = 0; i < 4; i++)
+			if (!(a->unpruned[i] = strdup(p[i])))
+				abort();
+		return;
+	}
 	if (h->src && PQstatus(h->src) != CONNECTION_OK) {
 		PQfinish(h->src);
 		h->src = hop_connect(h, false);
@@ -658,7 +679,6 @@ static void prune(struct applier *a, const char *upto, char *const cur[3], int64
 	 * truncation: it would lock out the writers' triggers.
 	 */
 	enum { VACUUM_EVERY = 20000 };
-	a->unvacuumed += fetched;
 	if (h->src && a->unvacuumed >= VACUUM_EVERY) {
 		PGresult *r = PQexecParams(h->src, del, 4, NULL, p, NULL, NULL, 0);
 		bool deleted = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -839,7 +859,16 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 			sleep_ms(o->interval_ms, o->stop);
 	}
 out:
-	prune_collect(&a);
+	(void)prune_collect(&a, true);
+	if (a.unpruned[0]) {	/* the last batch's changes go too */
+		char *u[4];
+		memcpy(u, a.unpruned, sizeof u);
+		memset(a.unpruned, 0, sizeof a.unpruned);
+		prune(&a, u[0], &u[1], 0);
+		(void)prune_collect(&a, true);
+		for (int i = 0; i < 4; i++)
+			free(u[i]);
+	}
 	if (!ok && !a.recorded)
 		hop_record_error(h, "the apply stopped: see the sync-fdw log");
 	progress(&a, res, true);
