@@ -63,18 +63,20 @@ def free_port():
 class Cluster:
     """A throwaway PostgreSQL cluster."""
 
-    def __init__(self, name):
+    def __init__(self, name, bindir=None):
+        """bindir: another installation's server binaries (PG_BINDIR)."""
         self.name = f"it-{os.getpid()}-{name}"
+        self.env = dict(os.environ, PG_BINDIR=bindir) if bindir else None
         out = subprocess.run([SANDBOX, "start", self.name], check=True,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=self.env)
         self.dsn = out.stdout.strip().splitlines()[-1]
         _cleanups.append(self.stop)
 
     def stop(self):
-        subprocess.run([SANDBOX, "stop", self.name], capture_output=True)
+        subprocess.run([SANDBOX, "stop", self.name], capture_output=True, env=self.env)
 
     def restart(self):
-        subprocess.run([SANDBOX, "restart", self.name], check=True, capture_output=True)
+        subprocess.run([SANDBOX, "restart", self.name], check=True, capture_output=True, env=self.env)
 
     def psql(self, sql, db_check=True):
         """Run SQL, return rows as lists of strings.  Fields and rows are

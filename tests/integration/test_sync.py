@@ -5,6 +5,7 @@ SIGKILL at injected points, database restarts, refused configurations."""
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, Cluster, psql, run_tests, test, wait_until  # noqa: E402
+from harness import REPO, MINITWITD, Cluster, _cleanups, psql, run_tests, test, wait_until  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 SYNC = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
@@ -757,6 +758,70 @@ def test_large_rows_in_every_capture_mode(c):
         p.sync("run", "--once")
         p.assert_equal()
         assert psql(p.tgt, "SELECT count(*), min(length(text)) FROM message") == [["2", "1280000"]]
+
+
+def postgres_without_capture_extension():
+    """PostgreSQL 15's server as installed, relocated under a temporary
+    directory whose share/extension lacks sync_fdw_capture: the binaries
+    that find their share directory are copied (PostgreSQL looks for it
+    relative to its own executable), the rest is symlinked.  Returns the
+    bin directory, for Cluster(bindir=...)."""
+    real_bin, real_lib = "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/15/lib"
+    real_share = "/usr/share/postgresql/15"
+    root = tempfile.mkdtemp(prefix="pg-noext-")
+    os.chmod(root, 0o755)
+    _cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))  # after the cluster's stop
+    bindir = os.path.join(root, "lib", "postgresql", "15", "bin")
+    share = os.path.join(root, "share", "postgresql", "15")
+    os.makedirs(bindir)
+    os.makedirs(os.path.join(share, "extension"))
+    for d in (os.path.join(root, "lib"), os.path.join(root, "lib", "postgresql"),
+              os.path.join(root, "lib", "postgresql", "15"), bindir, os.path.join(root, "share"),
+              os.path.join(root, "share", "postgresql"), share, os.path.join(share, "extension")):
+        os.chmod(d, 0o755)
+    for f in os.listdir(real_bin):
+        subprocess.run(["cp", "-p", os.path.join(real_bin, f), bindir], check=True)
+    os.symlink(real_lib, os.path.join(root, "lib", "postgresql", "15", "lib"))
+    for f in os.listdir(real_share):
+        if f != "extension":
+            os.symlink(os.path.join(real_share, f), os.path.join(share, f))
+    for f in os.listdir(os.path.join(real_share, "extension")):
+        if not f.startswith("sync_fdw_capture"):
+            os.symlink(os.path.join(real_share, "extension", f), os.path.join(share, "extension", f))
+    return bindir
+
+
+@test
+def test_capture_function_c_needs_the_extension(c):
+    """On a host without the extension, capture.function c is refused with
+    what to do and leaves nothing behind; auto captures with PL/pgSQL."""
+    if not os.path.isdir("/usr/lib/postgresql/15/bin"):
+        print("note: no PostgreSQL 15 in /usr/lib/postgresql/15: not tested")
+        return
+    cl = Cluster("noext", bindir=postgres_without_capture_extension())
+    assert psql(cl.dsn, "SELECT count(*) FROM pg_available_extensions WHERE name = 'sync_fdw_capture'") == [["0"]]
+    assert psql(cl.dsn, "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgres_fdw'") == [["1"]]
+    migrate_schema(cl.dsn)
+    p = Pair(c, "noext", offsets={"user": "0", "message": "0"}, source_dsn=cl.dsn,
+             extra="capture: { function: c }\n")
+    r = p.sync("capture", "install", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode != 0, m
+    assert "capture.function is c, but the extension sync_fdw_capture is not installed on this " \
+           "database's host" in m and "set capture.function to auto or plpgsql" in m, m
+    assert psql(cl.dsn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'sync_fdw_src'") == [["0"]]
+    with open(p.cfg) as f:
+        text = f.read()
+    with open(p.cfg, "w") as f:
+        f.write(text.replace("function: c", "function: auto"))
+    r = p.sync("capture", "install")
+    m = msgs(r.stderr)
+    assert "the extension sync_fdw_capture is not installed" in m and "row-level triggers (PL/pgSQL)" in m, m
+    assert trigger_function(cl.dsn) == "sync_fdw_src.capture_2_insert"
+    p.sync("link")
+    run_fixed_writes(cl.dsn, FIXED_WRITES)
+    p.sync("run", "--once")
+    p.assert_equal()
 
 
 @test
