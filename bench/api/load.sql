@@ -1,13 +1,16 @@
 -- Benchmark data for bench/api/run, loaded into the schema minitwitd created
 -- (sql/schema/001_minitwit.sql, unchanged).  psql variables:
 --   :messages   number of messages (1000000 by default in bench/api/run)
+--   :texts      optional: a table (n 1..N, text) to draw the texts from
+--               instead of a repeated lorem ipsum
 -- Deterministic: setseed() makes every run load the same data.
 --
 --   users      10,000 named user1 .. user10000 (the benchmark scripts rotate
 --              over these names), a fixed argon2id-looking pw_hash
 --   messages   authors skewed (a few prolific authors write most, many write
 --              little), pub_date increasing over the two years before now
---              with jitter, ~1% flagged, texts 20-140 characters
+--              with jitter, ~1% flagged, texts 20-140 characters of lorem
+--              ipsum (or the :texts table's, drawn uniformly)
 --   follows    ~50 per user on average, log-normal per user (most follow a
 --              few dozen, some hundreds), followees skewed towards the
 --              prolific authors, no duplicates, nobody follows themselves
@@ -24,6 +27,23 @@ SELECT setval(pg_get_serial_sequence('"user"', 'user_id'), 10000);
 
 -- Authors: rank = floor(10000 * u^3) puts ~22% of the messages on the top
 -- 1% of authors and ~46% on the top 10%; every rank gets some.
+\if :{?texts}
+-- Texts drawn at random from the table :texts (n 1..N, text), which the
+-- caller loads (bench/copy/run: the course simulator's 11,306 tweets, so
+-- that the texts are as long and as compressible as MiniTwit's).
+INSERT INTO message (author_id, text, pub_date, flagged)
+SELECT s.author_id, x.text, s.pub_date, s.flagged
+FROM (SELECT g, (floor(10000 * random() ^ 3)::int * 7919) % 10000 + 1 AS author_id,
+             1 + floor(random() * (SELECT count(*) FROM :texts))::int AS k,
+             t.t0 + floor(g * t.step + random() * t.step * 4)::int AS pub_date,
+             (random() < 0.01)::int AS flagged
+      FROM (SELECT extract(epoch FROM now())::int - 2 * 365 * 86400 - 3600 AS t0,
+                   (2 * 365 * 86400)::float8 / :messages AS step) t,
+           generate_series(1, :messages) AS g
+      OFFSET 0) s	-- a fence: random() once per row
+JOIN :texts x ON x.n = s.k
+ORDER BY s.g;
+\else
 INSERT INTO message (author_id, text, pub_date, flagged)
 SELECT (floor(10000 * random() ^ 3)::int * 7919) % 10000 + 1,
        substr(t.lorem, 1 + (g * 37) % 400, 20 + floor(random() * 121)::int),
@@ -39,6 +59,7 @@ FROM (SELECT extract(epoch FROM now())::int - 2 * 365 * 86400 - 3600 AS t0,
                     'nulla pariatur. Excepteur sint occaecat cupidatat non proident, '
                     'sunt in culpa qui officia deserunt mollit anim id est laborum. ', 2) AS lorem) t,
      generate_series(1, :messages) AS g;
+\endif
 
 -- Follows: per user a log-normal count (median 25, mean ~51, capped at
 -- 2000) of followees drawn with rank = floor(10000 * u^2).  Drawing with
