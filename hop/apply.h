@@ -20,7 +20,11 @@
  *   an id handed out before S was taken belongs to a transaction that had
  *   an xid before S (the captured row was written first), so it is either
  *   visible in S or listed as running in S.  A value read inside S could
- *   name a change whose transaction S does not list.
+ *   name a change whose transaction S does not list.  The value is read
+ *   with pg_sequence_last_value(), under the sequence's buffer lock: a plain
+ *   read can catch nextval() writing a value up to 32 ahead in place.  A
+ *   value below the last one read means a change log made again (the
+ *   reset check), so it must never be an artefact of the read.
  * - Row history.  Two changes of one row are ordered by the row lock: the
  *   later one was written after the earlier one committed, so it has the
  *   larger change id and is visible only if the earlier one is.  A batch

@@ -113,9 +113,11 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 		char v[24];
 		snprintf(v, sizeof v, "%" PRId64, above);
 		const char *pa[] = { v };
+		/* pg_sequence_last_value: read under the buffer lock (see the
+		 * horizon view in sql/hop/capture.sql) */
 		r = PQexecParams(db, "SELECT pg_catalog.setval('sync_fdw_src.change_seq', $1::bigint)"
-				     " FROM sync_fdw_src.change_seq"
-				     " WHERE CASE WHEN is_called THEN last_value ELSE 0 END < $1::bigint",
+				     " WHERE coalesce(pg_catalog.pg_sequence_last_value("
+				     "'sync_fdw_src.change_seq'::pg_catalog.regclass), 0) < $1::bigint",
 				 1, NULL, pa, NULL, NULL, 0);
 		w = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "move the change sequence above the hop's position");
 		if (w && PQntuples(r) == 1)

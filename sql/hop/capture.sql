@@ -51,10 +51,16 @@ CREATE TABLE IF NOT EXISTS sync_fdw_src.settings (
 -- Read through the link first in each batch, so in the same remote snapshot
 -- as the changes: that snapshot, the change sequence's value (the next
 -- batch's bound, see hop/apply.h) and the source's clock.
+-- The sequence's value comes from pg_sequence_last_value() (what the
+-- pg_sequences view shows), which reads it under the buffer lock.  A plain
+-- SELECT last_value FROM the sequence reads the tuple after the lock is
+-- released, and nextval() rewrites it in place: while it WAL-logs ahead it
+-- briefly holds a value up to 32 above the last one handed out, so two
+-- reads could go backwards, which the applier takes for a change log made
+-- again behind its back and stops (seen under load in bench/sync).
 CREATE OR REPLACE VIEW sync_fdw_src.horizon AS
     SELECT pg_current_snapshot()::text AS snapshot,
-           (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
-              FROM sync_fdw_src.change_seq) AS seq,
+           coalesce(pg_catalog.pg_sequence_last_value('sync_fdw_src.change_seq'::regclass), 0) AS seq,
            clock_timestamp() AS at;
 
 -- The current column list of each captured table, to compare with

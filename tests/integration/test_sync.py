@@ -5,6 +5,7 @@ SIGKILL at injected points, database restarts, refused configurations."""
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -590,6 +591,37 @@ def test_capture_remove_and_install_again(c):
     p.sync("run", "--once")
     p.assert_equal()
     assert json.loads(p.sync("status", "--json").stdout)["last_error"] is None
+
+
+@test
+def test_horizon_sequence_never_goes_back(c):
+    """The change sequence's value the applier reads in each batch never
+    goes back while writers draw ids: nextval() rewrites the sequence's
+    tuple in place and briefly holds a value up to 32 ahead, which a plain
+    read of the sequence could catch; the next read then looked like a
+    change log made again, and the follower stopped under load."""
+    p = Pair(c, "seqread", offsets={"user": "0", "message": "0"})
+    p.start()
+    secs = 4
+    writer = ("DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN"
+              f" WHILE clock_timestamp() < t + interval '{secs} s' LOOP"
+              " PERFORM nextval('sync_fdw_src.change_seq'); END LOOP; END $$")
+    reader = ("DO $$ DECLARE t timestamptz := clock_timestamp(); v bigint; m bigint := 0; n bigint := 0;"
+              f" BEGIN WHILE clock_timestamp() < t + interval '{secs} s' LOOP"
+              " SELECT seq INTO v FROM sync_fdw_src.horizon; n := n + 1;"
+              " IF v < m THEN RAISE EXCEPTION 'the sequence went back from % to % (read %)', m, v, n; END IF;"
+              " m := v; END LOOP; RAISE NOTICE 'reads: %, last: %', n, m; END $$")
+    procs = [subprocess.Popen(["psql", p.src, "-Xq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for sql in (writer, writer, reader)]
+    errs = [pr.communicate(timeout=60)[1] for pr in procs]
+    assert all(pr.returncode == 0 for pr in procs), errs
+    m = re.search(r"reads: (\d+), last: (\d+)", errs[2])
+    assert m and int(m.group(1)) > 10000 and int(m.group(2)) > 10000, errs[2]
+    # what the applier then does with it: no false reset
+    psql(p.src, "UPDATE latest SET value = 3")
+    p.sync("run", "--once")
+    p.assert_equal()
 
 
 @test
