@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -799,6 +800,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 	applier_init(&a, h, o);
 	if (!lock_hop(h) || !load_pieces(&a) || !pick_merges(&a))
 		goto out;
+	capture_warn_if_outdated(h->src, "source");
 	for (int64_t batch_no = 1;; batch_no++) {
 		if (o->stop && *o->stop) {
 			ok = true;

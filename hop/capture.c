@@ -10,6 +10,7 @@
 
 #include "link.h"
 #include "log.h"
+#include "md5.h"
 #include "pgx.h"
 #include "sqlgen.h"
 #include "banned.h"
@@ -86,6 +87,37 @@ static bool capture_extension(PGconn *db, const struct hop_config *cfg, enum sql
 	return true;
 }
 
+/* "capture.sql md5 <hex>" */
+static void capture_sql_version(char out[64])
+{
+	const char *sql = hop_sql_text("capture.sql");
+	char hex[2 * MD5_BYTES + 1];
+	md5_hex(sql, strlen(sql), hex);
+	snprintf(out, 64, "capture.sql md5 %s", hex);
+}
+
+void capture_warn_if_outdated(PGconn *db, const char *where)
+{
+	if (!db || PQstatus(db) != CONNECTION_OK || PQtransactionStatus(db) != PQTRANS_IDLE)
+		return;
+	PGresult *r = PQexec(db, "SELECT to_regclass('sync_fdw_src.settings') IS NOT NULL");
+	bool present = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		       PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!present)
+		return;
+	r = PQexec(db, "SELECT value FROM sync_fdw_src.settings WHERE key = 'capture_sql'");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		char want[64];
+		capture_sql_version(want);
+		if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), want) != 0)
+			log_warn("the capture objects on the %s come from another version of sync-fdw: "
+				 "run \"sync-fdw capture install\" to update them (it keeps the change log "
+				 "and its pending changes)", where);
+	}
+	PQclear(r);
+}
+
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
 			const struct hop_config *cfg, int64_t above, enum sqlgen_capture_mode *used)
 {
@@ -104,6 +136,15 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, p1, NULL, NULL, 0);
 	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name");
 	PQclear(r);
+	if (w) {
+		char version[64];
+		capture_sql_version(version);
+		const char *pv[] = { version };
+		r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('capture_sql', $1)"
+				     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, pv, NULL, NULL, 0);
+		w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the capture's version");
+		PQclear(r);
+	}
 	/* a change log made again (capture removed, then installed) starts its
 	 * ids above what the reader has seen, or the reader would skip them;
 	 * never moved down: that would hand out ids twice.  Not atomic with

@@ -33,6 +33,14 @@ MUST_CHECK bool capture_install(struct hop *h);
 MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
 				   const struct hop_config *cfg, int64_t above,
 				   enum sqlgen_capture_mode *used);
+/*
+ * install records a fingerprint of sql/hop/capture.sql (the change log, its
+ * views and functions) in sync_fdw_src.settings; a reader started against
+ * objects from another version of sync-fdw warns, with the fix (capture
+ * install again, which keeps the change log).  Quiet when db is NULL or has
+ * no capture.  where: "source" or "target", for the message.
+ */
+void capture_warn_if_outdated(PGconn *db, const char *where);
 /* capture.triggers and capture.function (validated by hop_config_load) as
  * the mode wished for; SQLGEN_CAPTURE_C may become SQLGEN_CAPTURE_ROW on a
  * host without the extension (capture.function auto). */

@@ -625,6 +625,35 @@ def test_horizon_sequence_never_goes_back(c):
 
 
 @test
+def test_outdated_capture_objects_warn(c):
+    """A sync-fdw started against capture objects another version installed
+    says so, with the fix; installing again updates them, keeps the pending
+    changes, and the warning goes."""
+    p = Pair(c, "capver", offsets={"user": "0", "message": "0"})
+    p.start()
+    r = p.sync("run", "--once")
+    assert "another version" not in msgs(r.stderr), msgs(r.stderr)
+    version = psql(p.src, "SELECT value FROM sync_fdw_src.settings WHERE key = 'capture_sql'")
+    assert len(version) == 1 and version[0][0].startswith("capture.sql md5 "), version
+    psql(p.src, "UPDATE sync_fdw_src.settings SET value = 'capture.sql md5 0' WHERE key = 'capture_sql'")
+    psql(p.src, "UPDATE latest SET value = 11")
+    r = p.sync("run", "--once")
+    m = msgs(r.stderr)
+    assert "capture objects on the source come from another version" in m and "capture install" in m, m
+    p.assert_equal()    # a warning, not a stop
+    psql(p.src, "DELETE FROM sync_fdw_src.settings WHERE key = 'capture_sql'")   # older than the key
+    psql(p.src, "UPDATE latest SET value = 12")
+    assert "another version" in msgs(p.sync("run", "--once").stderr)
+    psql(p.src, "UPDATE latest SET value = 13")
+    p.sync("capture", "install")
+    assert psql(p.src, "SELECT count(*) FROM sync_fdw_src.changes") == [["1"]]
+    r = p.sync("run", "--once")
+    assert "another version" not in msgs(r.stderr), msgs(r.stderr)
+    assert psql(p.src, "SELECT value FROM sync_fdw_src.settings WHERE key = 'capture_sql'") == version
+    p.assert_equal()
+
+
+@test
 def test_transaction_committing_out_of_order(c):
     p = Pair(c, "order", offsets={"user": "0", "message": "0"})
     p.start()
