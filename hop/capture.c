@@ -131,20 +131,15 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 	    !hop_exec(db, hop_sql_text("capture.sql"), "create the capture schema") ||
 	    !capture_extension(db, cfg, &mode))
 		goto out;
-	const char *p1[] = { name };
-	r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('sync_name', $1)"
-			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, p1, NULL, NULL, 0);
-	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name");
+	/* the sync's name (for the TRUNCATE error) and the version of the
+	 * objects just made (capture_warn_if_outdated) */
+	char version[64];
+	capture_sql_version(version);
+	const char *p1[] = { name, version };
+	r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('sync_name', $1), ('capture_sql', $2)"
+			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, NULL, p1, NULL, NULL, 0);
+	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name and the capture's version");
 	PQclear(r);
-	if (w) {
-		char version[64];
-		capture_sql_version(version);
-		const char *pv[] = { version };
-		r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('capture_sql', $1)"
-				     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 1, NULL, pv, NULL, NULL, 0);
-		w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the capture's version");
-		PQclear(r);
-	}
 	/* a change log made again (capture removed, then installed) starts its
 	 * ids above what the reader has seen, or the reader would skip them;
 	 * never moved down: that would hand out ids twice.  Not atomic with
