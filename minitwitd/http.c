@@ -57,19 +57,82 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *valu
 	resp->nhdr++;
 }
 
+/*
+ * Per-connection state: the request libmicrohttpd has not yet handed to
+ * handler().  uri_logger() allocates a request's state before libmicrohttpd
+ * has parsed its headers; when it then refuses the request itself (431: more
+ * header fields than its per-connection pool holds), it never calls
+ * completed(), so the state is freed here, when the connection closes
+ * (MHD_OPTION_NOTIFY_CONNECTION), or when the next request on it starts.
+ */
+struct http_conn {
+	struct http_req *pending;	/* uri_logger's request, until completed() */
+};
+
+static void request_free(struct http_req *req);
+
+static struct http_conn *conn_state(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct http_conn *hc = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* NULL when out of memory: requests then run untracked */
+		*socket_context = calloc(1, sizeof(struct http_conn));
+		return;
+	}
+	if (!hc)
+		return;
+	if (hc->pending)
+		request_free(hc->pending);
+	free(hc);
+	*socket_context = NULL;
+}
+
 /* libmicrohttpd hands us the raw request target here, before it decodes
  * anything; what we return becomes the connection's request context. */
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct app *app = cls;
+	struct http_conn *hc = conn_state(conn);
+	if (hc && hc->pending) {
+		request_free(hc->pending);	/* refused before it reached handler() */
+		hc->pending = NULL;
+	}
 	struct http_req *req = calloc(1, sizeof *req);
 	if (!req)
 		return NULL;
 	req->app = app;
 	req->conn = conn;
 	req->raw_target = strdup(uri ? uri : "/");
+	if (!req->raw_target) {
+		free(req);
+		return NULL;
+	}
 	req->t0_ns = http_now_ns();
 	req->mroute = MR_OTHER;
+	if (hc)
+		hc->pending = req;
+	/*
+	 * minitwitd parses the query from its own copy (route.h, which refuses
+	 * more than ROUTE_MAX_PARAMS parameters with 414) and never asks
+	 * libmicrohttpd for one.  libmicrohttpd would otherwise store every
+	 * `&`-separated argument in the connection's fixed memory pool right
+	 * after this call; a target with thousands of them exhausts the pool,
+	 * and libmicrohttpd then closes the connection without an answer.  So
+	 * its view of the query is cut to nothing: the text after the `?` in
+	 * its buffer (the request line, which it owns and writes into itself
+	 * right after this call) is ended at once.
+	 */
+	char *q = uri ? strchr(uri, '?') : NULL;
+	if (q && q[1])
+		q[1] = '\0';
 	return req;
 }
 
@@ -139,6 +202,7 @@ static void dispatch(struct http_req *req, struct http_resp *resp)
 			err = "the request target is not valid UTF-8";
 			break;
 		case ROUTE_TOO_MANY:
+			status = 414;
 			err = "too many query parameters";
 			break;
 		default:
@@ -341,6 +405,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				req->status, (double)dt / 1e6);
 		atomic_fetch_sub(&app->active, 1);
 	}
+	struct http_conn *hc = conn_state(conn);
+	if (hc && hc->pending == req)
+		hc->pending = NULL;
 	request_free(req);
 	*con_cls = NULL;
 }
@@ -411,6 +478,7 @@ bool http_start(struct app *app)
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_logger, app,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, app,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, app,
 		MHD_OPTION_END);
 	if (!app->daemon) {
 		log_error("could not listen on \"%s\"", cfg->http_listen);

@@ -24,6 +24,16 @@ MINITWITD = os.environ.get("MINITWITD", os.path.join(REPO, "bin", "minitwitd"))
 SHARED = os.path.abspath(os.path.join(REPO, "..", "shared", "data", "minitwit"))
 AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 
+
+
+def sanitized(binary):
+    """True when binary was built with ASan (its RSS then says nothing about
+    leaks: freed memory waits in ASan's quarantine; LeakSanitizer reports
+    leaks at exit instead, which the runner checks)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 _cleanups = []
 _servers = []
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
