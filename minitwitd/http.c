@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -194,6 +195,8 @@ static void dispatch(struct http_req *req, struct http_resp *resp)
 	if (req->too_large) {
 		status = 413;
 		err = "request body too large";
+	} else if (req->bad_framing) {
+		err = req->bad_framing;
 	} else {
 		switch (req->target_status) {
 		case ROUTE_OK:
@@ -233,7 +236,7 @@ static void dispatch(struct http_req *req, struct http_resp *resp)
  */
 static bool is_write(const struct http_req *req)
 {
-	if (req->too_large || req->target_status != ROUTE_OK)
+	if (req->too_large || req->bad_framing || req->target_status != ROUTE_OK)
 		return false;
 	return api_claims(req) ? api_writes(req) : web_writes(req);
 }
@@ -337,6 +340,47 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 	return send_resp(req, &resp);
 }
 
+#define HTTP_DISCARD_MAX (1024 * 1024)
+
+/* Content-Length headers of a request: conflicting copies, or one beside
+ * Transfer-Encoding, make its body's end ambiguous (request smuggling). */
+struct framing {
+	const char *length;
+	bool conflict;
+	bool chunked;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct framing *f = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->chunked = true;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->length && strcmp(f->length, value ? value : "") != 0)
+			f->conflict = true;
+		f->length = value ? value : "";
+	}
+	return MHD_YES;
+}
+
+/* The reason to answer 400 before reading a body, or NULL. */
+static const char *framing_error(struct MHD_Connection *conn, const char *version)
+{
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400
+	 * (libmicrohttpd lets it through) */
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+		return "an HTTP/1.1 request needs a Host header";
+	struct framing f = { 0 };
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+	if (f.conflict)
+		return "conflicting Content-Length headers";
+	if (f.length && f.chunked)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
@@ -359,6 +403,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		else
 			req->method = HTTP_OTHER;
 		req->target_status = route_parse_target(req->raw_target, &req->target);
+		req->bad_framing = framing_error(conn, version);
 		atomic_fetch_add(&app->active, 1);
 		req->counted = true;
 		/* refuse a declared oversized body before reading it */
@@ -370,19 +415,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			if (*end == '\0' && n > (unsigned long long)req->cfg->http_max_body)
 				req->too_large = true;
 		}
-		if (!req->too_large)
+		if (!req->too_large && !req->bad_framing)
 			return MHD_YES;	/* come back with the body */
 	}
 
 	if (*upload_data_size) {
-		if (!req->too_large) {
-			if (req->body.len + *upload_data_size > (size_t)req->cfg->http_max_body) {
-				req->too_large = true;
-				buf_release(&req->body);
-			} else
-				buf_add(&req->body, upload_data, *upload_data_size);
-		}
+		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		if (!req->too_large && req->body.len + n > (size_t)req->cfg->http_max_body) {
+			req->too_large = true;
+			buf_release(&req->body);
+		}
+		if (!req->too_large)
+			buf_add(&req->body, upload_data, n);
+		/*
+		 * A body without a declared length (chunked) past the limit is
+		 * read and dropped up to HTTP_DISCARD_MAX more, to answer 413;
+		 * past that, reading stops and the connection is closed
+		 * unanswered (libmicrohttpd 0.9.75 cannot queue an answer in the
+		 * middle of an upload).  A declared Content-Length past the
+		 * limit is answered 413 before anything is read (above).
+		 */
+		else if ((req->discarded += n) > HTTP_DISCARD_MAX)
+			return MHD_NO;
 		return MHD_YES;
 	}
 

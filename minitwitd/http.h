@@ -63,6 +63,8 @@ struct http_req {
 	enum route_status target_status;
 	struct buf body;
 	bool too_large;
+	size_t discarded;	/* body bytes dropped after too_large */
+	const char *bad_framing;	/* why the request is answered 400 unread */
 	bool started;
 	bool counted;
 	int64_t t0_ns;

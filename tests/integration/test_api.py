@@ -419,6 +419,67 @@ def test_thousands_of_query_args_answered_without_leak(c):
     assert srv.stop() == 0
 
 
+def raw_exchange(port, head, body_chunks=(), timeout=5.0):
+    """Send a hand-made request head, then body chunks until the server stops
+    reading; returns (status or None, bytes of body sent)."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head)
+        try:
+            for chunk in body_chunks:
+                s.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = b""
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                data += part
+        except ConnectionResetError:
+            pass
+    return (int(data.split()[1]) if data.startswith(b"HTTP/1.1 ") else None), sent
+
+
+@test
+def test_http_framing_refused(c):
+    u = c.srv.url
+    port = c.srv.port
+    name = uniq()
+    assert register(u, name)[0] == 204
+    auth = f"Authorization: {AUTH}\r\nContent-Type: application/json\r\n"
+    post = f"POST /msgs/{q(name)} HTTP/1.1\r\nHost: x\r\n{auth}"
+    body = b'{"content": "smuggled"}'
+    # Content-Length and Transfer-Encoding together; two different lengths
+    st, _ = raw_exchange(port, (post + f"Content-Length: {len(body)}\r\nTransfer-Encoding: chunked\r\n"
+                                "Connection: close\r\n\r\n").encode() + b"0\r\n\r\n")
+    assert st == 400, st
+    st, _ = raw_exchange(port, (post + f"Content-Length: {len(body)}\r\nContent-Length: 2\r\n"
+                                "Connection: close\r\n\r\n").encode() + body)
+    assert st == 400, st
+    # HTTP/1.1 without Host
+    st, _ = raw_exchange(port, f"POST /msgs/{q(name)} HTTP/1.1\r\n{auth}Content-Length: {len(body)}\r\n"
+                         "Connection: close\r\n\r\n".encode() + body)
+    assert st == 400, st
+    assert raw_exchange(port, b"GET /latest HTTP/1.1\r\nConnection: close\r\n\r\n")[0] == 400
+    assert raw_exchange(port, b"GET /latest HTTP/1.0\r\n\r\n")[0] == 200
+    # a chunked body past http.max_body: the server stops reading long
+    # after 1 MiB past the limit, long before 10 MB (libmicrohttpd cannot
+    # answer mid-upload: it closes)
+    chunk = b"x" * 65536
+    chunks = (b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(160))
+    st, sent = raw_exchange(port, (post + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode(),
+                            chunks)
+    print(f"      chunked: {sent} bytes accepted before the server closed")
+    assert st is None and sent < 8 * 1024 * 1024, (st, sent)
+    # nothing of it was stored, and the server still serves
+    assert psql(c.db.dsn, f"select count(*) from message m join \"user\" u on u.user_id = m.author_id "
+                      f"where u.username = '{name}'") == [["0"]]
+    assert api(u, "POST", f"/msgs/{q(name)}", {"content": "ok"})[0] == 204
+
+
 @test
 def test_unknown_routes_and_methods(c):
     u = c.srv.url
