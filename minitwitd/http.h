@@ -94,8 +94,14 @@ struct http_resp {
 
 /* Value of a request header, or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
-/* The client's address as text ("127.0.0.1", "::1") into out; "" when unknown. */
+/*
+ * The client's address as text ("127.0.0.1", "::1") into out; "" when
+ * unknown.  When the peer is one of http.trusted_proxies, the address its
+ * X-Forwarded-For names instead: the rightmost one no trusted proxy claims.
+ */
 void http_client_addr(const struct http_req *req, char *out, size_t outlen);
+/* Whether list is comma-separated IP addresses; else the first bad one into bad. */
+bool http_addr_list_valid(const char *list, struct buf *bad);
 /* Add a response header (value copied). */
 void http_resp_header(struct http_resp *resp, const char *name, const char *value);
 

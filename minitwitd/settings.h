@@ -19,6 +19,8 @@ struct settings {
 	int64_t http_max_body;		/* bytes; larger bodies get 413 */
 	int64_t http_max_connections;
 	int64_t http_timeout_ms;	/* idle connection timeout */
+	char *http_public_origin;	/* "https://minitwit.example" behind a proxy; "" = Host */
+	char *http_trusted_proxies;	/* "127.0.0.1, ::1": may set X-Forwarded-For */
 	/* database */
 	char *db_dsn;
 	int64_t db_pool_size;

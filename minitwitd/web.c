@@ -17,8 +17,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "csrf.h"
 #include "dbreq.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgx.h"
 #include "pw.h"
 #include "queries.h"
@@ -176,10 +178,15 @@ static void redirect(struct web *w, const char *location)
 	buf_adds(&resp->body, "</a>.\n");
 }
 
+/* The session cookie: Secure when configured, or when browsers reach us
+ * over HTTPS (http.public_origin says so). */
 static void set_cookie(struct web *w, const char *token, int64_t ttl_s)
 {
 	struct buf c = BUF_INIT;
-	websess_set_cookie(&c, token, ttl_s, w->cfg->web_cookie_secure);
+	bool https = false;
+	if (!csrf_origin_valid(w->cfg->http_public_origin, &https))
+		https = false;	/* "" (the default): plain HTTP, as far as we know */
+	websess_set_cookie(&c, token, ttl_s, w->cfg->web_cookie_secure || https);
 	http_resp_header(w->resp, "Set-Cookie", buf_str(&c));
 	buf_release(&c);
 }
@@ -258,15 +265,48 @@ static const char *field(const struct route_params *form, const char *name)
 	return v ? v : "";
 }
 
-/* The session's CSRF token must come with every state-changing request;
- * false with a 403 page. */
-static bool check_csrf(struct web *w, const char *given)
+/*
+ * Whether a state-changing request may run: with the session's form token
+ * whatever its headers say, else unless the browser's headers show another
+ * site sent it (csrf.h, docs/cross-origin.md); a client that sends none of
+ * them is no browser and carries no victim's cookie.  false with a 403
+ * page saying why, counted in /metrics.
+ */
+static bool check_forgery(struct web *w, const char *token)
 {
-	if (websess_csrf_ok(&w->sess, given))
+	static const enum metrics_refusal why[CSRF_NVERDICTS] = {
+		[CSRF_CROSS_SITE] = MREF_CROSS_SITE, [CSRF_FOREIGN_ORIGIN] = MREF_FOREIGN_ORIGIN,
+		[CSRF_NULL_ORIGIN] = MREF_NULL_ORIGIN, [CSRF_FOREIGN_REFERER] = MREF_FOREIGN_REFERER,
+	};
+	if (websess_csrf_ok(&w->sess, token))
 		return true;
-	fail(w, 403, "This request could not be verified: its security token is missing, wrong "
-		     "or expired. Go back, reload the page and try again.");
+	struct csrf_headers h = {
+		.sec_fetch_site = http_header(w->req, "Sec-Fetch-Site"),
+		.origin = http_header(w->req, "Origin"),
+		.referer = http_header(w->req, "Referer"),
+		.host = http_header(w->req, "Host"),
+	};
+	enum csrf_verdict v = csrf_check(&h, w->cfg->http_public_origin);
+	if (csrf_allowed(v))
+		return true;
+	metrics_refused(why[v]);
+	log_info("refused a cross-origin %s %s (%s)", w->req->method_name, w->req->target.path,
+		 csrf_label(v));
+	fail(w, 403, csrf_reason(v));
 	return false;
+}
+
+/* Flash msg on the next page: in the session, or in a new anonymous one
+ * for a client that came without (a plain client posting a form). */
+static bool flash(struct web *w, const char *msg)
+{
+	char token[WEBSESS_TOKEN_LEN + 1];
+	if (w->sess.id)
+		return websess_flash(&w->db, &w->sess, msg);
+	if (!websess_create(&w->db, 0, NULL, msg, anon_ttl(w), w->now, &w->sess, token))
+		return false;
+	set_cookie(w, token, anon_ttl(w));
+	return true;
 }
 
 static bool too_long(const char *s, size_t max_chars)
@@ -430,7 +470,7 @@ static void follow(struct web *w, const char *name, bool on)
 		fail(w, 401, "You need to sign in to follow or unfollow users.");
 		goto out;
 	}
-	if (!check_csrf(w, route_param(&w->req->target.query, "csrf_token")))
+	if (!check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
 		goto out;
 	snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
 	const char *params[] = { uid, name };
@@ -470,7 +510,7 @@ static void add_message(struct web *w)
 		fail(w, 401, "You need to sign in to post a message.");
 		goto out;
 	}
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	const char *text = field(&form, "text");
 	if (*text) {
@@ -559,7 +599,7 @@ static void login_post(struct web *w)
 	PGresult *r = NULL;
 	char *stored = NULL;
 
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	const char *user = field(&form, "username"), *pwd = field(&form, "password");
 	if (too_long(user, MAX_USERNAME) || strlen(pwd) > MAX_PASSWORD) {
@@ -655,7 +695,7 @@ static void register_post(struct web *w)
 	char hash[crypto_pwhash_STRBYTES] = "";
 	PGresult *r = NULL;
 
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	const char *user = field(&form, "username"), *email = field(&form, "email"),
 		   *pwd = field(&form, "password"), *pwd2 = field(&form, "password2");
@@ -707,7 +747,7 @@ static void register_post(struct web *w)
 		register_page(w, 200, "The username is already taken", user, email);
 		goto out;
 	}
-	if (!websess_flash(&w->db, &w->sess, "You were successfully registered and can login now")) {
+	if (!flash(w, "You were successfully registered and can login now")) {
 		fail_db(w);
 		goto out;
 	}
@@ -735,7 +775,8 @@ static void register_user(struct web *w)
 static void logout(struct web *w)
 {
 	char token[WEBSESS_TOKEN_LEN + 1];
-	if (!load_session(w))
+	if (!load_session(w) ||
+	    !check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
 		return;
 	if (!websess_delete(&w->db, &w->sess) ||
 	    !websess_create(&w->db, 0, NULL, "You were logged out", anon_ttl(w), w->now, &w->sess,

@@ -44,10 +44,11 @@ class Browser:
     """What a browser does that matters here: keeps the session cookie,
     follows redirects, sends forms with the CSRF token of the page."""
 
-    def __init__(self, url):
+    def __init__(self, url, source=None):
         self.url = url
         self.cookie = None
         self.last = None
+        self.source = source        # another loopback address to send from
 
     def _cookie_from(self, headers):
         for k, v in headers:
@@ -65,7 +66,7 @@ class Browser:
             body = urllib.parse.urlencode(form).encode()
         if body is not None and "Content-Type" not in h:
             h["Content-Type"] = "application/x-www-form-urlencoded"
-        st, hdrs, data = raw_request(self.url, method, path, body, h)
+        st, hdrs, data = raw_request(self.url, method, path, body, h, source=self.source)
         self.set_cookie = self._cookie_from(hdrs)
         hd = {k: v for k, v in hdrs}
         hops = 0
@@ -93,11 +94,13 @@ class Browser:
         return self.req("POST", action, form=f, **kw)
 
 
-def raw_request(base, method, path, body, headers):
-    """Like harness.request, but keeps repeated headers (Set-Cookie)."""
+def raw_request(base, method, path, body, headers, source=None):
+    """Like harness.request, but keeps repeated headers (Set-Cookie); source
+    is a loopback address to connect from ("127.0.0.2"), a distinct client."""
     import http.client
     u = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10,
+                                      source_address=(source, 0) if source else None)
     h = {"Connection": "close"}
     h.update(headers)
     try:
@@ -381,7 +384,9 @@ def test_follow_unknown_404(c):
 
 
 @test
-def test_csrf(c):
+def test_csrf_tokens(c):
+    """A browser (cross-site headers) needs the session's token; a valid
+    token allows the request whatever the headers say."""
     b = Browser(c.srv.url)
     me, other = uniq("me"), uniq("other")
     register(b, other, "pw")
@@ -389,36 +394,273 @@ def test_csrf(c):
     _, _, page = b.get("/")
     good = b.csrf(page)
     forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    xs = {"Sec-Fetch-Site": "cross-site"}
     for form in [{"text": "csrf-x"}, {"text": "csrf-x", "csrf_token": ""},
                  {"text": "csrf-x", "csrf_token": forged}]:
-        st, _, page = b.req("POST", "/add_message", form=form)
-        assert st == 403 and "Forbidden" in page and "security token" in page, (form, st)
+        st, _, page = b.req("POST", "/add_message", form=form, headers=xs)
+        assert st == 403 and "Forbidden" in page and "another site" in page, (form, st)
     assert c.db.scalar("SELECT count(*) FROM message WHERE text = 'csrf-x'") == "0"
-    # follow links need the token too
+    # follow links: a forged token does not help a cross-site request
     for q in ["", "?csrf_token=", f"?csrf_token={forged}"]:
-        st, _, _ = b.get(f"/{other}/follow{q}")
+        st, _, _ = b.get(f"/{other}/follow{q}", headers=xs)
         assert st == 403, (q, st)
     assert c.db.scalar(f"SELECT count(*) FROM follower f JOIN \"user\" u ON u.user_id = f.who_id "
                        f"WHERE u.username = '{me}'") == "0"
     # another session's token is not this session's
     b2 = Browser(c.srv.url)
     register_and_login(b2, uniq("me2"), "pw")
-    st, _, _ = b2.req("POST", "/add_message", form={"text": "csrf-x", "csrf_token": good})
+    st, _, _ = b2.req("POST", "/add_message", form={"text": "csrf-x", "csrf_token": good},
+                      headers=xs)
     assert st == 403
     # sign-in and sign-up forms: without a session or with a wrong token
     for path, form in [("/login", {"username": me, "password": "pw"}),
                        ("/register", {"username": uniq("r"), "email": "a@b", "password": "p",
                                       "password2": "p"})]:
-        st, _, _ = Browser(c.srv.url).req("POST", path, form=form)
+        st, _, _ = Browser(c.srv.url).req("POST", path, form=form, headers=xs)
         assert st == 403, (path, st)
         b3 = Browser(c.srv.url)
         b3.get(path)
-        st, _, _ = b3.req("POST", path, form=dict(form, csrf_token=forged))
+        st, _, _ = b3.req("POST", path, form=dict(form, csrf_token=forged), headers=xs)
         assert st == 403, (path, st)
-    # a cross-site form post with the session's cookie but no token: 403
-    st, _, _ = b.req("POST", "/add_message", form={"text": "csrf-x"},
-                     headers={"Origin": "https://evil.example"})
-    assert st == 403
+    # the page's valid token overrides every forged-looking header
+    hostile = {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example",
+               "Referer": "http://evil.example/"}
+    st, _, page = b.req("POST", "/add_message", form={"text": "csrf-ok", "csrf_token": good},
+                        headers=hostile)
+    assert st == 200 and "Your message was recorded" in page, st
+    st, _, page = b.get(f"/{other}/follow?csrf_token={urllib.parse.quote(good)}",
+                        headers=hostile)
+    assert st == 200 and "You are now following" in page, st
+    b4 = Browser(c.srv.url)
+    _, _, page = b4.get("/login")
+    st, _, page = b4.req("POST", "/login", form={"username": me, "password": "pw",
+                                                 "csrf_token": b4.csrf(page)}, headers=hostile)
+    assert st == 200 and "You were logged in" in page, st
+
+
+def course_register(url, name, password, password2=None, email=None, **kw):
+    """The course's register helper: a plain form post from a fresh client
+    that never loaded the form, following the redirect."""
+    form = {"username": name, "password": password,
+            "password2": password if password2 is None else password2,
+            "email": name + "@example.com" if email is None else email}
+    return Browser(url).req("POST", "/register", form=form, **kw)
+
+
+def course_login(url, name, password, **kw):
+    """The course's login helper: a fresh client (its own cookie jar)."""
+    b = Browser(url)
+    st, h, page = b.req("POST", "/login", form={"username": name, "password": password}, **kw)
+    return b, st, h, page
+
+
+def messages_by(c, name):
+    return c.db.scalar(f"SELECT count(*) FROM message m JOIN \"user\" u "
+                       f"ON u.user_id = m.author_id WHERE u.username = '{name}'")
+
+
+def follows(c, who, whom):
+    return c.db.scalar(f"SELECT count(*) FROM follower f JOIN \"user\" a ON a.user_id = f.who_id "
+                       f"JOIN \"user\" b ON b.user_id = f.whom_id "
+                       f"WHERE a.username = '{who}' AND b.username = '{whom}'")
+
+
+@test
+def test_course_plain_client_flow(c):
+    """What the course's own web tests do against the reference: plain form
+    posts and links, no page loaded first, no token, no browser headers."""
+    url = c.srv.url
+    foo, bar = uniq("cfoo"), uniq("cbar")
+    # register: the redirect to the sign-in page, with the flash
+    st, h, _ = course_register(url, foo, "default", follow=False)
+    assert st == 302 and h["Location"] == "/login", (st, h)
+    st, _, page = course_register(url, bar, "default")
+    assert st == 200 and "You were successfully registered and can login now" in page
+    assert "<title>Sign In | MiniTwit</title>" in page
+    for args, text in [((foo, "default"), "The username is already taken"),
+                       (("", "default"), "You have to enter a username"),
+                       ((uniq("meh"), ""), "You have to enter a password"),
+                       ((uniq("meh"), "x", "y"), "The two passwords do not match")]:
+        st, _, page = course_register(url, *args)
+        assert st == 200 and text in page, (args, st)
+    st, _, page = course_register(url, uniq("meh"), "foo", email="broken")
+    assert "You have to enter a valid email address" in page
+    # login and logout
+    b, st, h, _ = course_login(url, foo, "default", follow=False)
+    assert st == 302 and h["Location"] == "/"
+    b, st, _, page = course_login(url, foo, "default")
+    assert st == 200 and "You were logged in" in page
+    st, h, _ = b.get("/logout", follow=False)
+    assert st == 302 and h["Location"] == "/public"
+    _, st, _, page = course_login(url, foo, "wrongpassword")
+    assert "Invalid password" in page
+    _, st, _, page = course_login(url, uniq("nobody"), "wrongpassword")
+    assert "Invalid username" in page
+    # messages
+    b, _, _, _ = course_login(url, foo, "default")
+    st, h, _ = b.req("POST", "/add_message", form={"text": f"the message by {foo}"},
+                     follow=False)
+    assert st == 302 and h["Location"] == "/"
+    st, _, page = b.req("POST", "/add_message", form={"text": "<test message 2>"})
+    assert st == 200 and "Your message was recorded" in page
+    st, _, page = b.get("/logout")
+    assert "You were logged out" in page
+    assert messages_by(c, foo) == "2"
+    _, _, page = Browser(url).get("/public")
+    assert f"the message by {foo}" in page and "&lt;test message 2&gt;" in page
+    # timelines, follow and unfollow by their plain links
+    b, _, _, _ = course_login(url, bar, "default")
+    b.req("POST", "/add_message", form={"text": f"the message by {bar}"})
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    st, h, _ = b.get(f"/{foo}/follow", follow=False)
+    assert st == 302 and h["Location"] == f"/{foo}"
+    _, _, page = b.get(f"/{foo}")
+    assert f"You are now following &#34;{foo}&#34;" in page
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" in page and f"the message by {bar}" in page
+    _, _, page = b.get(f"/{bar}")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    _, _, page = b.get(f"/{foo}")
+    assert f"the message by {foo}" in page and f"the message by {bar}" not in page
+    st, _, page = b.get(f"/{foo}/unfollow")
+    assert st == 200 and f"You are no longer following &#34;{foo}&#34;" in page
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    # the reference's status codes for the links of a signed-out client
+    st, _, _ = Browser(url).get(f"/{foo}/follow")
+    assert st == 401
+
+
+# Browser headers of a page on another site making the victim's browser
+# send a request (each one alone is enough to refuse it).
+FORGED = [{"Sec-Fetch-Site": "cross-site"},
+          {"Sec-Fetch-Site": "same-site"},
+          {"Origin": "http://evil.example"},
+          {"Origin": "null"},
+          {"Referer": "http://evil.example/attack.html"},
+          {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example",
+           "Referer": "http://evil.example/"}]
+
+
+def refused_count(c):
+    _, _, body = request(c.srv.url, "GET", "/metrics")
+    return sum(int(m) for m in re.findall(
+        r'^minitwit_web_refused_total\{reason="(?:cross-site|foreign-origin|null-origin|'
+        r'foreign-referer)"\} (\d+)$', body.decode(), re.M))
+
+
+@test
+def test_forged_cross_site_requests_refused(c):
+    url = c.srv.url
+    victim, target = uniq("victim"), uniq("target")
+    course_register(url, victim, "pw")
+    course_register(url, target, "pw")
+    b, _, _, _ = course_login(url, victim, "pw")
+    b.get(f"/{target}/follow")      # so that unfollow has something to undo
+    before = refused_count(c)
+    n = 0
+    for hdrs in FORGED:
+        newbie = uniq("forged")
+        routes = [
+            ("POST", "/add_message", {"text": "forged message"}),
+            ("GET", f"/{target}/unfollow", None),
+            ("GET", "/logout", None),
+        ]
+        for method, path, form in routes:
+            st, h, page = b.req(method, path, form=form, headers=hdrs, follow=False)
+            n += 1
+            assert st == 403 and "refused" in page, (hdrs, path, st)
+            assert "Set-Cookie" not in h, (hdrs, path)
+        # signed out: a forged sign-up, and a forged sign-in (login CSRF would
+        # sign the victim in as the attacker)
+        for path, form in [("/register", {"username": newbie, "email": "a@b", "password": "p",
+                                          "password2": "p"}),
+                           ("/login", {"username": target, "password": "pw"})]:
+            st, h, page = Browser(url).req("POST", path, form=form, headers=hdrs, follow=False)
+            n += 1
+            assert st == 403 and "refused" in page and "Set-Cookie" not in h, (hdrs, path, st)
+        assert c.db.scalar(f"SELECT count(*) FROM \"user\" WHERE username = '{newbie}'") == "0"
+    # the follow link too: SameSite=Lax sends the cookie with a top-level cross-site GET
+    b2, _, _, _ = course_login(url, target, "pw")
+    st, _, page = b2.get(f"/{victim}/follow", headers={"Sec-Fetch-Site": "cross-site"})
+    n += 1
+    assert st == 403 and "another site" in page
+    # nothing changed: no message, still following, still signed in
+    assert messages_by(c, victim) == "0"
+    assert follows(c, victim, target) == "1" and follows(c, target, victim) == "0"
+    _, _, page = b.get("/")
+    assert f"sign out [{victim}]" in page
+    assert refused_count(c) - before == n, (refused_count(c) - before, n)
+
+
+@test
+def test_same_origin_browser_requests_accepted(c):
+    url = c.srv.url
+    me, other = uniq("same"), uniq("other")
+    course_register(url, me, "pw")
+    course_register(url, other, "pw")
+    ok_headers = [{"Sec-Fetch-Site": "same-origin", "Origin": url, "Referer": url + "/"},
+                  {"Sec-Fetch-Site": "none"},
+                  {"Origin": url},
+                  {"Referer": url + "/public?x=1"},
+                  {"Sec-Fetch-Site": "same-site", "Origin": url},
+                  {"Origin": url.replace("http://", "HTTP://")}]
+    for i, hdrs in enumerate(ok_headers):
+        b, st, _, page = course_login(url, me, "pw", headers=hdrs)
+        assert st == 200 and "You were logged in" in page, (hdrs, st)
+        st, _, page = b.req("POST", "/add_message", form={"text": f"same {i}"}, headers=hdrs)
+        assert st == 200 and "Your message was recorded" in page, (hdrs, st)
+        st, _, page = b.get(f"/{other}/follow", headers=hdrs)
+        assert st == 200 and "You are now following" in page, (hdrs, st)
+        st, _, page = b.get(f"/{other}/unfollow", headers=hdrs)
+        assert st == 200 and "You are no longer following" in page, (hdrs, st)
+        st, _, page = b.get("/logout", headers=hdrs)
+        assert st == 200 and "You were logged out" in page, (hdrs, st)
+    assert messages_by(c, me) == str(len(ok_headers))
+    # the same origin on another port or scheme is another origin
+    for origin in [url.replace(str(c.srv.port), str(c.srv.port + 1)),
+                   url.replace("http://", "https://")]:
+        st, _, _ = course_register(url, uniq("p"), "pw", headers={"Origin": origin})
+        assert st == 403, origin
+
+
+@test
+def test_public_origin_and_secure_cookie(c):
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_HTTP_PUBLIC_ORIGIN": "https://minitwit.example"})
+    try:
+        me = uniq("pub")
+        st, _, _ = course_register(srv.url, me, "pw", headers={"Origin": srv.url})
+        assert st == 403, st
+        st, _, page = course_register(srv.url, me, "pw",
+                                      headers={"Origin": "https://minitwit.example"})
+        assert st == 200 and "successfully registered" in page
+        b, st, h, _ = course_login(srv.url, me, "pw", follow=False,
+                                   headers={"Referer": "https://minitwit.example/login"})
+        assert st == 302 and "; Secure" in b.set_cookie and "HttpOnly" in b.set_cookie
+        assert "SameSite=Lax" in b.set_cookie
+    finally:
+        srv.stop()
+    # configured, or over plain HTTP without it
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_COOKIE_SECURE": "true"})
+    try:
+        b = Browser(srv.url)
+        b.get("/login")
+        assert "; Secure" in b.set_cookie
+    finally:
+        srv.stop()
+    b = Browser(c.srv.url)
+    b.get("/login")
+    assert "Secure" not in b.set_cookie and "HttpOnly" in b.set_cookie
+    # a malformed public origin or proxy list is a configuration error
+    for env in [{"MINITWIT_HTTP_PUBLIC_ORIGIN": "minitwit.example"},
+                {"MINITWIT_HTTP_PUBLIC_ORIGIN": "https://minitwit.example/app"},
+                {"MINITWIT_HTTP_TRUSTED_PROXIES": "127.0.0.1, proxy.example"}]:
+        out = subprocess.run([os.environ.get("MINITWITD", os.path.join(REPO, "bin", "minitwitd")),
+                              "--print-config"], env=dict(os.environ, **env),
+                             capture_output=True, text=True)
+        assert out.returncode == 3, (env, out.returncode, out.stderr)
+        assert "http.public_origin" in out.stderr or "http.trusted_proxies" in out.stderr
 
 
 @test
