@@ -41,7 +41,7 @@ struct app {
 	struct MHD_Daemon *daemon;
 	atomic_uint active;		/* requests being handled */
 	unsigned short port;		/* bound port (http.listen may say 0) */
-	struct ratelimit login_by_user;	/* web sign-in failures per user name */
+	struct ratelimit login_by_pair;	/* web sign-in failures per (client, user name) */
 	struct ratelimit login_by_addr;	/* ... and per client address */
 	struct hold hold;		/* write requests held during a cutover */
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */

@@ -56,9 +56,9 @@ struct web {
 
 bool web_init(struct app *app)
 {
-	if (!rl_init(&app->login_by_user, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
+	if (!rl_init(&app->login_by_pair, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
 		log_error("could not allocate the sign-in rate limiters");
-		rl_release(&app->login_by_user);
+		rl_release(&app->login_by_pair);
 		return false;
 	}
 	return true;
@@ -66,7 +66,7 @@ bool web_init(struct app *app)
 
 void web_release(struct app *app)
 {
-	rl_release(&app->login_by_user);
+	rl_release(&app->login_by_pair);
 	rl_release(&app->login_by_addr);
 }
 
@@ -556,19 +556,52 @@ static int64_t mono_ms(void)
 	return http_now_ns() / 1000000;
 }
 
-/* Refuse a sign-in when the name or the address failed too often; false
- * with a 429 page saying when to try again. */
-static bool login_allowed(struct web *w, const char *user, const char *addr)
+/* A sign-in's place in the limits: who tries (the client, as far as a
+ * trusted proxy says) and for which user name. */
+struct login_try {
+	char addr[64];
+	struct buf pair;	/* "<addr>\n<user>": a name cannot hold the address's end */
+	bool taken;		/* rl_attempt counted it in both tables */
+};
+
+static void login_try_release(struct login_try *t)
+{
+	buf_release(&t->pair);
+}
+
+/*
+ * Take a sign-in attempt from this client for user: limited per client
+ * (any names, a fixed window) and per client and user name (growing
+ * delays), never per name alone, so no one can lock a user out from
+ * elsewhere.  The attempt counts as a failure from here on, atomically
+ * with the check, until login_done() says otherwise.  false with a 429
+ * page saying when to try again.
+ */
+static bool login_take(struct web *w, const char *user, struct login_try *t)
 {
 	const struct settings *c = w->cfg;
-	int64_t now = mono_ms();
-	int64_t wu = rl_blocked(&w->req->app->login_by_user, user, strlen(user),
-				(uint32_t)c->web_login_limit_user, c->web_login_window_ms, now);
-	int64_t wa = rl_blocked(&w->req->app->login_by_addr, addr, strlen(addr),
-				(uint32_t)c->web_login_limit_addr, c->web_login_window_ms, now);
-	int64_t wait_ms = wu > wa ? wu : wa;
-	if (!wait_ms)
-		return true;
+	struct app *app = w->req->app;
+	const struct rl_rule by_addr = { .limit = (uint32_t)c->web_login_limit_addr,
+					 .window_ms = c->web_login_window_ms };
+	const struct rl_rule by_pair = { .limit = (uint32_t)c->web_login_limit_user,
+					 .window_ms = c->web_login_window_ms,
+					 .delay_ms = c->web_login_delay_ms,
+					 .max_delay_ms = c->web_login_max_delay_ms };
+	int64_t now = mono_ms(), wait_ms;
+	enum metrics_refusal why = MREF_LOGIN_CLIENT;
+
+	http_client_addr(w->req, t->addr, sizeof t->addr);
+	buf_addf(&t->pair, "%s\n%s", t->addr, user);
+	wait_ms = rl_attempt(&app->login_by_addr, t->addr, strlen(t->addr), &by_addr, now);
+	if (!wait_ms) {
+		wait_ms = rl_attempt(&app->login_by_pair, t->pair.data, t->pair.len, &by_pair, now);
+		if (!wait_ms) {
+			t->taken = true;
+			return true;
+		}
+		rl_refund(&app->login_by_addr, t->addr, strlen(t->addr));
+		why = MREF_LOGIN_CLIENT_USER;
+	}
 	int64_t s = (wait_ms + 999) / 1000;
 	char retry[24];
 	struct buf msg = BUF_INIT;
@@ -581,23 +614,38 @@ static bool login_allowed(struct web *w, const char *user, const char *addr)
 	snprintf(retry, sizeof retry, "%" PRId64, s);
 	http_resp_header(w->resp, "Retry-After", retry);
 	buf_release(&msg);
-	log_warn("sign-in rate limit reached for user \"%s\" from \"%s\"", user, addr);
+	metrics_refused(why);
+	log_warn("sign-in %s reached for user \"%s\" from \"%s\"",
+		 why == MREF_LOGIN_CLIENT ? "limit of the client" : "delay of the client and user",
+		 user, t->addr);
 	return false;
 }
 
-static void login_failed(struct web *w, const char *user, const char *addr)
+enum login_outcome { LOGIN_UNDECIDED, LOGIN_FAILED, LOGIN_SUCCEEDED };
+
+/* Settle a taken attempt: a failure stays counted; a success clears this
+ * client's failures for the name; anything else (the database failed)
+ * was no attempt at all. */
+static void login_done(struct web *w, struct login_try *t, enum login_outcome how)
 {
-	int64_t now = mono_ms();
-	rl_fail(&w->req->app->login_by_user, user, strlen(user), w->cfg->web_login_window_ms, now);
-	rl_fail(&w->req->app->login_by_addr, addr, strlen(addr), w->cfg->web_login_window_ms, now);
+	struct app *app = w->req->app;
+	if (!t->taken || how == LOGIN_FAILED)
+		return;
+	rl_refund(&app->login_by_addr, t->addr, strlen(t->addr));
+	if (how == LOGIN_SUCCEEDED)
+		rl_forget(&app->login_by_pair, t->pair.data, t->pair.len);
+	else
+		rl_refund(&app->login_by_pair, t->pair.data, t->pair.len);
 }
 
 static void login_post(struct web *w)
 {
 	struct route_params form = { 0 };
-	char addr[64], hash[crypto_pwhash_STRBYTES] = "", token[WEBSESS_TOKEN_LEN + 1];
+	char hash[crypto_pwhash_STRBYTES] = "", token[WEBSESS_TOKEN_LEN + 1];
 	PGresult *r = NULL;
 	char *stored = NULL;
+	struct login_try t = { .pair = BUF_INIT };
+	enum login_outcome how = LOGIN_UNDECIDED;
 
 	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
@@ -606,8 +654,7 @@ static void login_post(struct web *w)
 		fail(w, 400, "The user name or password is too long.");
 		goto out;
 	}
-	http_client_addr(w->req, addr, sizeof addr);
-	if (!login_allowed(w, user, addr))
+	if (!login_take(w, user, &t))
 		goto out;
 	const char *p1[] = { user };
 	r = dbreq_run(&w->db, Q_WEB_LOGIN_USER, p1, NULL);
@@ -616,7 +663,7 @@ static void login_post(struct web *w)
 		goto out;
 	}
 	if (PQntuples(r) != 1) {
-		login_failed(w, user, addr);
+		how = LOGIN_FAILED;
 		login_page(w, 200, "Invalid username", user);
 		goto out;
 	}
@@ -630,10 +677,11 @@ static void login_post(struct web *w)
 	dbreq_close(&w->db);
 	enum pw_check ck = pw_check(stored, pwd, strlen(pwd));
 	if (ck == PW_MISMATCH || ck == PW_UNSUPPORTED) {
-		login_failed(w, user, addr);
+		how = LOGIN_FAILED;
 		login_page(w, 200, "Invalid password", user);
 		goto out;
 	}
+	how = LOGIN_SUCCEEDED;
 	if (ck == PW_MATCH_REHASH) {
 		/* a legacy PBKDF2 hash (or an outdated argon2id cost) is replaced
 		 * now that the password is known; failing to is not fatal */
@@ -659,6 +707,8 @@ static void login_post(struct web *w)
 	set_cookie(w, token, w->cfg->web_session_ttl_ms / 1000);
 	redirect(w, "/");
 out:
+	login_done(w, &t, how);
+	login_try_release(&t);
 	sodium_memzero(hash, sizeof hash);
 	free(stored);
 	PQclear(r);

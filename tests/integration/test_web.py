@@ -20,7 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (REPO, SHARED, Cluster, Server, api, request, run_tests,  # noqa: E402
-                     test)
+                     test, wait_until)
 
 COOKIE = "minitwit_session"
 
@@ -852,32 +852,133 @@ def test_expired_session(c):
 
 # ---- rate limiting
 
+def login_from(url, source, name, password, headers=None):
+    """A plain sign-in from a client at another loopback address."""
+    b = Browser(url, source=source)
+    st, h, page = b.req("POST", "/login", form={"username": name, "password": password},
+                        headers=headers, follow=False)
+    return st, h, page
+
+
+def refusals(url, reason):
+    _, _, body = request(url, "GET", "/metrics")
+    m = re.search(r'^minitwit_web_refused_total\{reason="%s"\} (\d+)$' % reason, body.decode(),
+                  re.M)
+    return int(m.group(1))
+
+
+LIMITS = {"MINITWIT_WEB_LOGIN_LIMIT_USER": "3", "MINITWIT_WEB_LOGIN_LIMIT_ADDR": "6",
+          "MINITWIT_WEB_LOGIN_WINDOW": "10m", "MINITWIT_WEB_LOGIN_DELAY": "1s",
+          "MINITWIT_WEB_LOGIN_MAX_DELAY": "3s"}
+
+
 @test
-def test_login_rate_limit(c):
-    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_LOGIN_LIMIT_USER": "3",
-                                      "MINITWIT_WEB_LOGIN_LIMIT_ADDR": "6",
-                                      "MINITWIT_WEB_LOGIN_WINDOW": "10m"})
+def test_login_limits_per_client(c):
+    srv = Server(c.db.dsn, extra_env=LIMITS)
     try:
-        b = Browser(srv.url)
         me = uniq("rl")
-        register(b, me, "right")
+        course_register(srv.url, me, "right")
+        # client A fails 3 times for me: A must wait, even with the right password
         for _ in range(3):
-            st, _, page = login(b, me, "wrong")
+            st, _, page = login_from(srv.url, "127.0.0.2", me, "wrong")
             assert st == 200 and "Invalid password" in page
-        st, h, page = login(b, me, "right")
+        st, h, page = login_from(srv.url, "127.0.0.2", me, "right")
         assert st == 429 and "Too many failed sign-ins" in page, (st, page[:500])
-        assert 0 < int(h["Retry-After"]) <= 600
-        assert "Too Many Requests" not in page or True
-        # per address: other names fail until the address is blocked
-        for i in range(3):
-            st, _, page = login(b, uniq("nobody"), "x")
-            assert st == 200 and "Invalid username" in page
-        st, _, page = login(b, uniq("nobody"), "x")
-        assert st == 429
+        assert h["Retry-After"] == "1", h
+        assert refusals(srv.url, "login-delay-client-user") == 1
+        # ... but the user, from a client that has not failed, is never refused
+        st, h, _ = login_from(srv.url, "127.0.0.3", me, "right")
+        assert st == 302 and h["Location"] == "/", st
+        # nor after failing less than the limit there
+        for _ in range(2):
+            login_from(srv.url, "127.0.0.3", me, "wrong")
+        st, _, _ = login_from(srv.url, "127.0.0.3", me, "right")
+        assert st == 302
+        # A's delay grows with each failure after it: 1s, then 2s
+        wait_until(lambda: login_from(srv.url, "127.0.0.2", me, "wrong")[0] == 200,
+                   timeout=5, what="client A's first delay to end")
+        st, h, _ = login_from(srv.url, "127.0.0.2", me, "right")
+        assert st == 429 and h["Retry-After"] == "2", (st, h)
+        # after the wait, A's right password is accepted and clears A's count
+        wait_until(lambda: login_from(srv.url, "127.0.0.2", me, "right")[0] == 302,
+                   timeout=5, what="client A's second delay to end")
+        for _ in range(2):      # (A has 4 of its 6 failures as a client now)
+            st, _, page = login_from(srv.url, "127.0.0.2", me, "wrong")
+            assert st == 200 and "Invalid password" in page
+        # per client, whatever the names: 6 failures, then even new names wait
+        for i in range(6):
+            st, _, page = login_from(srv.url, "127.0.0.4", uniq("nobody"), "x")
+            assert st == 200 and "Invalid username" in page, i
+        st, h, page = login_from(srv.url, "127.0.0.4", me, "right")
+        assert st == 429 and 500 < int(h["Retry-After"]) <= 600, (st, h)
+        assert refusals(srv.url, "login-limit-client") == 1
+        st, _, _ = login_from(srv.url, "127.0.0.5", me, "right")
+        assert st == 302
+        # the simulator API's /register is not a sign-in and is not limited
+        for i in range(10):
+            st, _, _ = api(srv.url, "POST", "/register",
+                           {"username": uniq("sim"), "email": "a@b", "pwd": "pw"})
+            assert st == 204, (i, st)
         # another server process has its own counters (documented: per process)
-        b2 = Browser(c.srv.url)
-        _, _, page = login(b2, me, "right")
-        assert "You were logged in" in page
+        st, _, _ = login_from(c.srv.url, "127.0.0.2", me, "right")
+        assert st == 302
+    finally:
+        srv.stop()
+
+
+@test
+def test_login_limit_concurrent_guesses(c):
+    """The check and the count are one step: 30 guesses at once get no more
+    than the limit checked."""
+    import concurrent.futures
+    srv = Server(c.db.dsn, extra_env=dict(LIMITS, MINITWIT_WEB_LOGIN_DELAY="10m",
+                                          MINITWIT_WEB_LOGIN_MAX_DELAY="10m"))
+    try:
+        me = uniq("race")
+        course_register(srv.url, me, "right")
+        with concurrent.futures.ThreadPoolExecutor(30) as ex:
+            got = list(ex.map(lambda _: login_from(srv.url, "127.0.0.6", me, "guess")[0],
+                              range(30)))
+        assert got.count(200) == 3 and got.count(429) == 27, got
+        st, _, _ = login_from(srv.url, "127.0.0.6", me, "right")
+        assert st == 429
+        st, _, _ = login_from(srv.url, "127.0.0.7", me, "right")
+        assert st == 302
+    finally:
+        srv.stop()
+
+
+@test
+def test_login_limits_behind_trusted_proxy(c):
+    srv = Server(c.db.dsn, extra_env=dict(LIMITS, MINITWIT_HTTP_TRUSTED_PROXIES="127.0.0.1"))
+    try:
+        me = uniq("xff")
+        course_register(srv.url, me, "right")
+        # from the proxy, X-Forwarded-For names the client
+        for _ in range(3):
+            st, _, _ = login_from(srv.url, None, me, "wrong",
+                                  headers={"X-Forwarded-For": "10.0.0.1"})
+            assert st == 200
+        st, _, _ = login_from(srv.url, None, me, "right", headers={"X-Forwarded-For": "10.0.0.1"})
+        assert st == 429
+        st, _, _ = login_from(srv.url, None, me, "right", headers={"X-Forwarded-For": "10.0.0.2"})
+        assert st == 302
+        # a client's own X-Forwarded-For before the proxy's entry is not believed
+        st, _, _ = login_from(srv.url, None, me, "right",
+                              headers={"X-Forwarded-For": "10.0.0.2, 10.0.0.1"})
+        assert st == 429
+        # a chain of trusted proxies is skipped from the right
+        st, _, _ = login_from(srv.url, None, me, "right",
+                              headers={"X-Forwarded-For": "10.0.0.1, 127.0.0.1"})
+        assert st == 429
+        # from elsewhere the header is ignored: the peer's address counts
+        for i in range(3):
+            st, _, _ = login_from(srv.url, "127.0.0.2", me, "wrong",
+                                  headers={"X-Forwarded-For": f"10.1.0.{i}"})
+            assert st == 200
+        st, _, _ = login_from(srv.url, "127.0.0.2", me, "right",
+                              headers={"X-Forwarded-For": "10.1.0.99"})
+        assert st == 429
     finally:
         srv.stop()
 
