@@ -464,14 +464,15 @@ static void follow(struct web *w, const char *name, bool on)
 	char uid[24];
 	struct buf msg = BUF_INIT, loc = BUF_INIT;
 	PGresult *r = NULL;
-	if (!load_session(w))
+	/* a forged request is refused as such, signed in or not (a cross-site
+	 * one may come without the cookie, which SameSite withholds) */
+	if (!load_session(w) ||
+	    !check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
 		goto out;
 	if (!signed_in(w)) {
 		fail(w, 401, "You need to sign in to follow or unfollow users.");
 		goto out;
 	}
-	if (!check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
-		goto out;
 	snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
 	const char *params[] = { uid, name };
 	r = dbreq_run(&w->db, on ? Q_WEB_FOLLOW : Q_WEB_UNFOLLOW, params, NULL);
@@ -504,14 +505,13 @@ static void add_message(struct web *w)
 	struct route_params form = { 0 };
 	char uid[24], now[24];
 	struct buf msg = BUF_INIT;
-	if (!load_session(w))
+	if (!load_session(w) || !parse_form(w, &form) ||
+	    !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	if (!signed_in(w)) {
 		fail(w, 401, "You need to sign in to post a message.");
 		goto out;
 	}
-	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
-		goto out;
 	const char *text = field(&form, "text");
 	if (*text) {
 		if (too_long(text, (size_t)w->cfg->web_max_message)) {

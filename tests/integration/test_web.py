@@ -572,11 +572,13 @@ def test_forged_cross_site_requests_refused(c):
             n += 1
             assert st == 403 and "refused" in page, (hdrs, path, st)
             assert "Set-Cookie" not in h, (hdrs, path)
-        # signed out: a forged sign-up, and a forged sign-in (login CSRF would
-        # sign the victim in as the attacker)
+        # signed out (or the cookie withheld by SameSite): a forged sign-up,
+        # a forged sign-in (login CSRF would sign the victim in as the
+        # attacker), a forged post: refused as forged, not as signed out
         for path, form in [("/register", {"username": newbie, "email": "a@b", "password": "p",
                                           "password2": "p"}),
-                           ("/login", {"username": target, "password": "pw"})]:
+                           ("/login", {"username": target, "password": "pw"}),
+                           ("/add_message", {"text": "forged message"})]:
             st, h, page = Browser(url).req("POST", path, form=form, headers=hdrs, follow=False)
             n += 1
             assert st == 403 and "refused" in page and "Set-Cookie" not in h, (hdrs, path, st)
