@@ -560,7 +560,7 @@ static int64_t mono_ms(void)
  * trusted proxy says) and for which user name. */
 struct login_try {
 	char addr[64];
-	struct buf pair;	/* "<addr>\n<user>": a name cannot hold the address's end */
+	struct buf pair;	/* "<addr>\n<user>": no address holds a newline, so the first splits it */
 	bool taken;		/* rl_attempt counted it in both tables */
 };
 
