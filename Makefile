@@ -108,7 +108,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit webpage remap sqlgen hopcfg
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
@@ -116,6 +116,7 @@ UNIT_DEPS_route := lib/buf.c lib/utf8.c minitwitd/route.c
 UNIT_DEPS_md5   := lib/md5.c
 UNIT_DEPS_pbkdf2 := minitwitd/pbkdf2.c
 UNIT_DEPS_ratelimit := minitwitd/ratelimit.c
+UNIT_DEPS_csrf := minitwitd/csrf.c
 UNIT_DEPS_webpage := lib/buf.c lib/utf8.c lib/md5.c minitwitd/webpage.c
 UNIT_DEPS_remap := hop/remap.c
 UNIT_DEPS_sqlgen := hop/sqlgen.c hop/plan.c hop/remap.c hop/catalog.c hop/hopcfg.c lib/buf.c \

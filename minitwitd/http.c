@@ -31,7 +31,60 @@ const char *http_header(const struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-void http_client_addr(const struct http_req *req, char *out, size_t outlen)
+/* addr (text) as bytes for comparison: 4 or 16, 0 when not an address. */
+static size_t addr_bytes(const char *addr, size_t len, unsigned char out[16])
+{
+	char text[INET6_ADDRSTRLEN + 1];
+	while (len && (*addr == ' ' || *addr == '\t'))
+		addr++, len--;
+	while (len && (addr[len - 1] == ' ' || addr[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len >= sizeof text)
+		return 0;
+	memcpy(text, addr, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET, text, out) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, text, out) == 1)
+		return 16;
+	return 0;
+}
+
+/* Whether addr is one of the comma-separated addresses of list. */
+static bool addr_listed(const char *list, const char *addr, size_t len)
+{
+	unsigned char a[16], b[16];
+	size_t n = addr_bytes(addr, len, a);
+	if (!n || !list)
+		return false;
+	for (const char *p = list; *p;) {
+		size_t l = strcspn(p, ",");
+		if (addr_bytes(p, l, b) == n && memcmp(a, b, n) == 0)
+			return true;
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+bool http_addr_list_valid(const char *list, struct buf *bad)
+{
+	unsigned char b[16];
+	for (const char *p = list ? list : ""; *p;) {
+		size_t l = strcspn(p, ",");
+		if (!addr_bytes(p, l, b)) {
+			buf_add(bad, p, l);
+			return false;
+		}
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+static void peer_addr(const struct http_req *req, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -45,6 +98,41 @@ void http_client_addr(const struct http_req *req, char *out, size_t outlen)
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
 			  (socklen_t)outlen);
+}
+
+void http_client_addr(const struct http_req *req, char *out, size_t outlen)
+{
+	const char *proxies = req->cfg->http_trusted_proxies;
+	peer_addr(req, out, outlen);
+	if (!proxies || !*proxies || !addr_listed(proxies, out, strlen(out)))
+		return;
+	/* from the right: each hop was added by the proxy before it; the
+	 * first address no trusted proxy claims is the client */
+	const char *xff = http_header(req, "X-Forwarded-For");
+	if (!xff)
+		return;
+	size_t end = strlen(xff);
+	while (end > 0) {
+		size_t start = end;
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		unsigned char b[16];
+		if (!addr_bytes(xff + start, end - start, b))
+			return;	/* garbage: keep the last trusted hop */
+		const char *a = xff + start;
+		size_t len = end - start;
+		while (len && (*a == ' ' || *a == '\t'))
+			a++, len--;
+		while (len && (a[len - 1] == ' ' || a[len - 1] == '\t'))
+			len--;
+		if (len < outlen) {
+			memcpy(out, a, len);
+			out[len] = '\0';
+		}
+		if (!addr_listed(proxies, a, len))
+			return;
+		end = start ? start - 1 : 0;
+	}
 }
 
 void http_resp_header(struct http_resp *resp, const char *name, const char *value)

@@ -41,7 +41,7 @@ struct app {
 	struct MHD_Daemon *daemon;
 	atomic_uint active;		/* requests being handled */
 	unsigned short port;		/* bound port (http.listen may say 0) */
-	struct ratelimit login_by_user;	/* web sign-in failures per user name */
+	struct ratelimit login_by_pair;	/* web sign-in failures per (client, user name) */
 	struct ratelimit login_by_addr;	/* ... and per client address */
 	struct hold hold;		/* write requests held during a cutover */
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
@@ -96,8 +96,14 @@ struct http_resp {
 
 /* Value of a request header, or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
-/* The client's address as text ("127.0.0.1", "::1") into out; "" when unknown. */
+/*
+ * The client's address as text ("127.0.0.1", "::1") into out; "" when
+ * unknown.  When the peer is one of http.trusted_proxies, the address its
+ * X-Forwarded-For names instead: the rightmost one no trusted proxy claims.
+ */
 void http_client_addr(const struct http_req *req, char *out, size_t outlen);
+/* Whether list is comma-separated IP addresses; else the first bad one into bad. */
+bool http_addr_list_valid(const char *list, struct buf *bad);
 /* Add a response header (value copied). */
 void http_resp_header(struct http_resp *resp, const char *name, const char *value);
 

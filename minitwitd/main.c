@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "csrf.h"
 #include "exitcode.h"
 #include "fence.h"
 #include "http.h"
@@ -64,6 +65,23 @@ static struct settings *load_settings(const char *path)
 		return NULL;
 	if (!cfg_load(settings_keys, settings_nkeys, path, "MINITWIT", s, &err)) {
 		log_error("%s", err.msg);
+		cfg_release(settings_keys, settings_nkeys, s);
+		free(s);
+		return NULL;
+	}
+	struct buf bad = BUF_INIT;
+	bool ok = true;
+	if (*s->http_public_origin && !csrf_origin_valid(s->http_public_origin, NULL)) {
+		log_error("invalid value \"%s\" for \"http.public_origin\": expected "
+			  "http(s)://host[:port]", s->http_public_origin);
+		ok = false;
+	} else if (!http_addr_list_valid(s->http_trusted_proxies, &bad)) {
+		log_error("invalid address \"%s\" in \"http.trusted_proxies\": expected IP "
+			  "addresses separated by commas", buf_str(&bad));
+		ok = false;
+	}
+	buf_release(&bad);
+	if (!ok) {
 		cfg_release(settings_keys, settings_nkeys, s);
 		free(s);
 		return NULL;

@@ -22,6 +22,12 @@ static const double bucket_s[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 				   0.25, 0.5, 1, 2.5 };
 #define NBUCKET (sizeof bucket_s / sizeof bucket_s[0])
 
+static const char *const refusal_names[MREF_COUNT] = {
+	"cross-site", "foreign-origin", "null-origin", "foreign-referer", "login-limit-client",
+	"login-delay-client-user",
+};
+
+static _Atomic uint64_t refusals[MREF_COUNT];
 static _Atomic uint64_t counts[MR_COUNT][NSTATUS];
 static _Atomic uint64_t buckets[MR_COUNT][NBUCKET + 1];
 static _Atomic uint64_t sum_us[MR_COUNT];
@@ -46,8 +52,19 @@ void metrics_record(enum metrics_route route, unsigned status, int64_t elapsed_n
 	atomic_fetch_add_explicit(&sum_us[route], (uint64_t)(elapsed_ns / 1000), memory_order_relaxed);
 }
 
+void metrics_refused(enum metrics_refusal why)
+{
+	atomic_fetch_add_explicit(&refusals[why], 1, memory_order_relaxed);
+}
+
 void metrics_render(struct buf *out)
 {
+	buf_adds(out, "# HELP minitwit_web_refused_total Web requests refused as forged "
+		      "(cross-origin, 403) or over a sign-in limit (429), by reason.\n"
+		      "# TYPE minitwit_web_refused_total counter\n");
+	for (int i = 0; i < MREF_COUNT; i++)
+		buf_addf(out, "minitwit_web_refused_total{reason=\"%s\"} %llu\n", refusal_names[i],
+			 (unsigned long long)atomic_load_explicit(&refusals[i], memory_order_relaxed));
 	buf_adds(out, "# HELP minitwit_requests_total HTTP requests by route and status.\n"
 		      "# TYPE minitwit_requests_total counter\n");
 	for (int r = 0; r < MR_COUNT; r++)

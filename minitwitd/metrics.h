@@ -18,6 +18,15 @@ enum metrics_route {
 
 void metrics_record(enum metrics_route route, unsigned status, int64_t elapsed_ns);
 
+/* Why the web UI refused a request (403 or 429), counted apart from the
+ * per-route status counts so that forged requests and guessing show. */
+enum metrics_refusal {
+	MREF_CROSS_SITE, MREF_FOREIGN_ORIGIN, MREF_NULL_ORIGIN, MREF_FOREIGN_REFERER,
+	MREF_LOGIN_CLIENT, MREF_LOGIN_CLIENT_USER, MREF_COUNT
+};
+
+void metrics_refused(enum metrics_refusal why);
+
 /* Append the Prometheus exposition; extra gauges are appended by the caller. */
 void metrics_render(struct buf *out);
 

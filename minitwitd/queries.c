@@ -52,11 +52,15 @@ const struct db_stmt queries[Q_COUNT] = {
 		"del AS (DELETE FROM follower f USING a, b "
 		"  WHERE f.who_id = a.user_id AND f.whom_id = b.user_id RETURNING 1) "
 		"SELECT (SELECT user_id FROM a), (SELECT user_id FROM b), (SELECT count(*) FROM del)", 2, DB_STMT_IDEMPOTENT },
+	/* by the followed user's name in byte order (COLLATE "C"): a stable,
+	 * documented order that no database's locale and no hop's id remapping
+	 * changes (the reference leaves it to SQLite's plan) */
 	[Q_FOLLOWS] = { "follows",
 		"SELECT w.username FROM \"user\" u "
 		"LEFT JOIN LATERAL (SELECT x.username FROM follower f "
-		"  JOIN \"user\" x ON x.user_id = f.whom_id WHERE f.who_id = u.user_id LIMIT $2) w ON true "
-		"WHERE u.username = $1", 2 },
+		"  JOIN \"user\" x ON x.user_id = f.whom_id WHERE f.who_id = u.user_id "
+		"  ORDER BY x.username COLLATE \"C\" LIMIT $2) w ON true "
+		"WHERE u.username = $1 ORDER BY w.username COLLATE \"C\"", 2 },
 	[Q_PING] = { "ping", "SELECT 1", 0 },
 
 	/* ---- web sessions (websess.c); $1 of the lookups is the SHA-256 of

@@ -1,5 +1,6 @@
 /*
- * ratelimit: fixed-window failure counters; see ratelimit.h.
+ * ratelimit: attempt counters with a fixed window or growing delays; see
+ * ratelimit.h.
  */
 #include "ratelimit.h"
 
@@ -10,6 +11,7 @@
 #include "banned.h"
 
 #define WAYS 4
+#define MAX_DOUBLINGS 40	/* delay_ms << 40 is beyond any max_delay_ms */
 
 bool rl_init(struct ratelimit *rl, size_t capacity)
 {
@@ -51,45 +53,95 @@ static struct rl_entry *rl_find(struct ratelimit *rl, uint64_t k)
 	return NULL;
 }
 
-int64_t rl_blocked(struct ratelimit *rl, const char *key, size_t len, uint32_t limit,
-		   int64_t window_ms, int64_t now_ms)
+/* A fresh entry for k: a free one of its set, else the one whose last
+ * attempt is oldest; called with the lock held. */
+static struct rl_entry *rl_claim(struct ratelimit *rl, uint64_t k)
+{
+	struct rl_entry *set = &rl->e[(k % rl->nsets) * WAYS], *e = &set[0];
+	for (int i = 0; i < WAYS; i++) {
+		if (!set[i].key) {
+			e = &set[i];
+			break;
+		}
+		if (set[i].last_ms < e->last_ms)
+			e = &set[i];
+	}
+	memset(e, 0, sizeof *e);
+	e->key = k;
+	return e;
+}
+
+/* The wait after count failures under a growing-delay rule. */
+static int64_t rl_delay(const struct rl_rule *r, uint32_t count)
+{
+	uint32_t n = count - r->limit;
+	int64_t d = r->delay_ms;
+	for (uint32_t i = 0; i < n && i < MAX_DOUBLINGS && d < r->max_delay_ms; i++)
+		d *= 2;
+	return d < r->max_delay_ms ? d : r->max_delay_ms;
+}
+
+/* Whether e's counts are over (window ended, or quiet long enough). */
+static bool rl_expired(const struct rl_entry *e, const struct rl_rule *r, int64_t now)
+{
+	if (!r->delay_ms)
+		return now - e->start_ms >= r->window_ms;
+	int64_t quiet = r->window_ms;
+	if (e->count >= r->limit && rl_delay(r, e->count) > quiet)
+		quiet = rl_delay(r, e->count);
+	return now - e->last_ms >= quiet;
+}
+
+/* Milliseconds e must still wait; 0 when it may try. */
+static int64_t rl_wait(const struct rl_entry *e, const struct rl_rule *r, int64_t now)
+{
+	if (e->count < r->limit)
+		return 0;
+	int64_t until = r->delay_ms ? e->last_ms + rl_delay(r, e->count)
+				    : e->start_ms + r->window_ms;
+	return until > now ? until - now : 0;
+}
+
+int64_t rl_attempt(struct ratelimit *rl, const char *key, size_t len, const struct rl_rule *rule,
+		   int64_t now_ms)
 {
 	uint64_t k = rl_hash(rl, key, len);
 	int64_t wait = 0;
 	pthread_mutex_lock(&rl->lock);
 	struct rl_entry *e = rl_find(rl, k);
-	if (e && now_ms - e->start_ms < window_ms && e->count >= limit)
-		wait = e->start_ms + window_ms - now_ms;
+	if (e && rl_expired(e, rule, now_ms))
+		e->count = 0;
+	if (e)
+		wait = rl_wait(e, rule, now_ms);
+	if (!wait) {
+		if (!e)
+			e = rl_claim(rl, k);
+		if (e->count == 0)
+			e->start_ms = now_ms;
+		e->last_ms = now_ms;
+		if (e->count < UINT32_MAX)
+			e->count++;
+	}
 	pthread_mutex_unlock(&rl->lock);
 	return wait;
 }
 
-void rl_fail(struct ratelimit *rl, const char *key, size_t len, int64_t window_ms, int64_t now_ms)
+void rl_refund(struct ratelimit *rl, const char *key, size_t len)
 {
 	uint64_t k = rl_hash(rl, key, len);
 	pthread_mutex_lock(&rl->lock);
 	struct rl_entry *e = rl_find(rl, k);
-	if (!e) {
-		/* a free entry, else the one whose window started first */
-		struct rl_entry *set = &rl->e[(k % rl->nsets) * WAYS];
-		e = &set[0];
-		for (int i = 0; i < WAYS; i++) {
-			if (!set[i].key) {
-				e = &set[i];
-				break;
-			}
-			if (set[i].start_ms < e->start_ms)
-				e = &set[i];
-		}
-		e->key = k;
-		e->count = 0;
-		e->start_ms = now_ms;
-	}
-	if (now_ms - e->start_ms >= window_ms) {
-		e->start_ms = now_ms;
-		e->count = 0;
-	}
-	if (e->count < UINT32_MAX)
-		e->count++;
+	if (e && e->count > 0)
+		e->count--;
+	pthread_mutex_unlock(&rl->lock);
+}
+
+void rl_forget(struct ratelimit *rl, const char *key, size_t len)
+{
+	uint64_t k = rl_hash(rl, key, len);
+	pthread_mutex_lock(&rl->lock);
+	struct rl_entry *e = rl_find(rl, k);
+	if (e)
+		memset(e, 0, sizeof *e);
 	pthread_mutex_unlock(&rl->lock);
 }

@@ -19,6 +19,8 @@ struct settings {
 	int64_t http_max_body;		/* bytes; larger bodies get 413 */
 	int64_t http_max_connections;
 	int64_t http_timeout_ms;	/* idle connection timeout */
+	char *http_public_origin;	/* "https://minitwit.example" behind a proxy; "" = Host */
+	char *http_trusted_proxies;	/* "127.0.0.1, ::1": may set X-Forwarded-For */
 	/* database */
 	char *db_dsn;
 	int64_t db_pool_size;
@@ -37,9 +39,11 @@ struct settings {
 	int64_t web_session_ttl_ms;	/* signed-in sessions end after this */
 	int64_t web_anon_session_ttl_ms; /* anonymous (CSRF/flash-only) sessions */
 	bool web_cookie_secure;		/* add "Secure" to the session cookie (HTTPS) */
-	int64_t web_login_limit_user;	/* failed sign-ins per user name per window */
+	int64_t web_login_limit_user;	/* failures per (client, user name) before delays */
 	int64_t web_login_limit_addr;	/* failed sign-ins per client address per window */
-	int64_t web_login_window_ms;
+	int64_t web_login_window_ms;	/* the client's window; quiet time that forgets */
+	int64_t web_login_delay_ms;	/* first delay of a (client, user name); doubles */
+	int64_t web_login_max_delay_ms;
 	int64_t web_max_message;	/* characters in a posted message */
 	/* admin (the token comes from MINITWIT_ADMIN_TOKEN only, never a key) */
 	char *admin_listen;		/* "127.0.0.1:8081" */

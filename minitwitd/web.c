@@ -17,8 +17,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "csrf.h"
 #include "dbreq.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgx.h"
 #include "pw.h"
 #include "queries.h"
@@ -54,9 +56,9 @@ struct web {
 
 bool web_init(struct app *app)
 {
-	if (!rl_init(&app->login_by_user, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
+	if (!rl_init(&app->login_by_pair, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
 		log_error("could not allocate the sign-in rate limiters");
-		rl_release(&app->login_by_user);
+		rl_release(&app->login_by_pair);
 		return false;
 	}
 	return true;
@@ -64,7 +66,7 @@ bool web_init(struct app *app)
 
 void web_release(struct app *app)
 {
-	rl_release(&app->login_by_user);
+	rl_release(&app->login_by_pair);
 	rl_release(&app->login_by_addr);
 }
 
@@ -176,10 +178,15 @@ static void redirect(struct web *w, const char *location)
 	buf_adds(&resp->body, "</a>.\n");
 }
 
+/* The session cookie: Secure when configured, or when browsers reach us
+ * over HTTPS (http.public_origin says so). */
 static void set_cookie(struct web *w, const char *token, int64_t ttl_s)
 {
 	struct buf c = BUF_INIT;
-	websess_set_cookie(&c, token, ttl_s, w->cfg->web_cookie_secure);
+	bool https = false;
+	if (!csrf_origin_valid(w->cfg->http_public_origin, &https))
+		https = false;	/* "" (the default): plain HTTP, as far as we know */
+	websess_set_cookie(&c, token, ttl_s, w->cfg->web_cookie_secure || https);
 	http_resp_header(w->resp, "Set-Cookie", buf_str(&c));
 	buf_release(&c);
 }
@@ -258,15 +265,48 @@ static const char *field(const struct route_params *form, const char *name)
 	return v ? v : "";
 }
 
-/* The session's CSRF token must come with every state-changing request;
- * false with a 403 page. */
-static bool check_csrf(struct web *w, const char *given)
+/*
+ * Whether a state-changing request may run: with the session's form token
+ * whatever its headers say, else unless the browser's headers show another
+ * site sent it (csrf.h, docs/cross-origin.md); a client that sends none of
+ * them is no browser and carries no victim's cookie.  false with a 403
+ * page saying why, counted in /metrics.
+ */
+static bool check_forgery(struct web *w, const char *token)
 {
-	if (websess_csrf_ok(&w->sess, given))
+	static const enum metrics_refusal why[CSRF_NVERDICTS] = {
+		[CSRF_CROSS_SITE] = MREF_CROSS_SITE, [CSRF_FOREIGN_ORIGIN] = MREF_FOREIGN_ORIGIN,
+		[CSRF_NULL_ORIGIN] = MREF_NULL_ORIGIN, [CSRF_FOREIGN_REFERER] = MREF_FOREIGN_REFERER,
+	};
+	if (websess_csrf_ok(&w->sess, token))
 		return true;
-	fail(w, 403, "This request could not be verified: its security token is missing, wrong "
-		     "or expired. Go back, reload the page and try again.");
+	struct csrf_headers h = {
+		.sec_fetch_site = http_header(w->req, "Sec-Fetch-Site"),
+		.origin = http_header(w->req, "Origin"),
+		.referer = http_header(w->req, "Referer"),
+		.host = http_header(w->req, "Host"),
+	};
+	enum csrf_verdict v = csrf_check(&h, w->cfg->http_public_origin);
+	if (csrf_allowed(v))
+		return true;
+	metrics_refused(why[v]);
+	log_info("refused a cross-origin %s %s (%s)", w->req->method_name, w->req->target.path,
+		 csrf_label(v));
+	fail(w, 403, csrf_reason(v));
 	return false;
+}
+
+/* Flash msg on the next page: in the session, or in a new anonymous one
+ * for a client that came without (a plain client posting a form). */
+static bool flash(struct web *w, const char *msg)
+{
+	char token[WEBSESS_TOKEN_LEN + 1];
+	if (w->sess.id)
+		return websess_flash(&w->db, &w->sess, msg);
+	if (!websess_create(&w->db, 0, NULL, msg, anon_ttl(w), w->now, &w->sess, token))
+		return false;
+	set_cookie(w, token, anon_ttl(w));
+	return true;
 }
 
 static bool too_long(const char *s, size_t max_chars)
@@ -424,14 +464,15 @@ static void follow(struct web *w, const char *name, bool on)
 	char uid[24];
 	struct buf msg = BUF_INIT, loc = BUF_INIT;
 	PGresult *r = NULL;
-	if (!load_session(w))
+	/* a forged request is refused as such, signed in or not (a cross-site
+	 * one may come without the cookie, which SameSite withholds) */
+	if (!load_session(w) ||
+	    !check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
 		goto out;
 	if (!signed_in(w)) {
 		fail(w, 401, "You need to sign in to follow or unfollow users.");
 		goto out;
 	}
-	if (!check_csrf(w, route_param(&w->req->target.query, "csrf_token")))
-		goto out;
 	snprintf(uid, sizeof uid, "%" PRId64, w->sess.user_id);
 	const char *params[] = { uid, name };
 	r = dbreq_run(&w->db, on ? Q_WEB_FOLLOW : Q_WEB_UNFOLLOW, params, NULL);
@@ -464,14 +505,13 @@ static void add_message(struct web *w)
 	struct route_params form = { 0 };
 	char uid[24], now[24];
 	struct buf msg = BUF_INIT;
-	if (!load_session(w))
+	if (!load_session(w) || !parse_form(w, &form) ||
+	    !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	if (!signed_in(w)) {
 		fail(w, 401, "You need to sign in to post a message.");
 		goto out;
 	}
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
-		goto out;
 	const char *text = field(&form, "text");
 	if (*text) {
 		if (too_long(text, (size_t)w->cfg->web_max_message)) {
@@ -516,19 +556,52 @@ static int64_t mono_ms(void)
 	return http_now_ns() / 1000000;
 }
 
-/* Refuse a sign-in when the name or the address failed too often; false
- * with a 429 page saying when to try again. */
-static bool login_allowed(struct web *w, const char *user, const char *addr)
+/* A sign-in's place in the limits: who tries (the client, as far as a
+ * trusted proxy says) and for which user name. */
+struct login_try {
+	char addr[64];
+	struct buf pair;	/* "<addr>\n<user>": no address holds a newline, so the first splits it */
+	bool taken;		/* rl_attempt counted it in both tables */
+};
+
+static void login_try_release(struct login_try *t)
+{
+	buf_release(&t->pair);
+}
+
+/*
+ * Take a sign-in attempt from this client for user: limited per client
+ * (any names, a fixed window) and per client and user name (growing
+ * delays), never per name alone, so no one can lock a user out from
+ * elsewhere.  The attempt counts as a failure from here on, atomically
+ * with the check, until login_done() says otherwise.  false with a 429
+ * page saying when to try again.
+ */
+static bool login_take(struct web *w, const char *user, struct login_try *t)
 {
 	const struct settings *c = w->cfg;
-	int64_t now = mono_ms();
-	int64_t wu = rl_blocked(&w->req->app->login_by_user, user, strlen(user),
-				(uint32_t)c->web_login_limit_user, c->web_login_window_ms, now);
-	int64_t wa = rl_blocked(&w->req->app->login_by_addr, addr, strlen(addr),
-				(uint32_t)c->web_login_limit_addr, c->web_login_window_ms, now);
-	int64_t wait_ms = wu > wa ? wu : wa;
-	if (!wait_ms)
-		return true;
+	struct app *app = w->req->app;
+	const struct rl_rule by_addr = { .limit = (uint32_t)c->web_login_limit_addr,
+					 .window_ms = c->web_login_window_ms };
+	const struct rl_rule by_pair = { .limit = (uint32_t)c->web_login_limit_user,
+					 .window_ms = c->web_login_window_ms,
+					 .delay_ms = c->web_login_delay_ms,
+					 .max_delay_ms = c->web_login_max_delay_ms };
+	int64_t now = mono_ms(), wait_ms;
+	enum metrics_refusal why = MREF_LOGIN_CLIENT;
+
+	http_client_addr(w->req, t->addr, sizeof t->addr);
+	buf_addf(&t->pair, "%s\n%s", t->addr, user);
+	wait_ms = rl_attempt(&app->login_by_addr, t->addr, strlen(t->addr), &by_addr, now);
+	if (!wait_ms) {
+		wait_ms = rl_attempt(&app->login_by_pair, t->pair.data, t->pair.len, &by_pair, now);
+		if (!wait_ms) {
+			t->taken = true;
+			return true;
+		}
+		rl_refund(&app->login_by_addr, t->addr, strlen(t->addr));
+		why = MREF_LOGIN_CLIENT_USER;
+	}
 	int64_t s = (wait_ms + 999) / 1000;
 	char retry[24];
 	struct buf msg = BUF_INIT;
@@ -541,33 +614,47 @@ static bool login_allowed(struct web *w, const char *user, const char *addr)
 	snprintf(retry, sizeof retry, "%" PRId64, s);
 	http_resp_header(w->resp, "Retry-After", retry);
 	buf_release(&msg);
-	log_warn("sign-in rate limit reached for user \"%s\" from \"%s\"", user, addr);
+	metrics_refused(why);
+	log_warn("sign-in %s reached for user \"%s\" from \"%s\"",
+		 why == MREF_LOGIN_CLIENT ? "limit of the client" : "delay of the client and user",
+		 user, t->addr);
 	return false;
 }
 
-static void login_failed(struct web *w, const char *user, const char *addr)
+enum login_outcome { LOGIN_UNDECIDED, LOGIN_FAILED, LOGIN_SUCCEEDED };
+
+/* Settle a taken attempt: a failure stays counted; a success clears this
+ * client's failures for the name; anything else (the database failed)
+ * was no attempt at all. */
+static void login_done(struct web *w, struct login_try *t, enum login_outcome how)
 {
-	int64_t now = mono_ms();
-	rl_fail(&w->req->app->login_by_user, user, strlen(user), w->cfg->web_login_window_ms, now);
-	rl_fail(&w->req->app->login_by_addr, addr, strlen(addr), w->cfg->web_login_window_ms, now);
+	struct app *app = w->req->app;
+	if (!t->taken || how == LOGIN_FAILED)
+		return;
+	rl_refund(&app->login_by_addr, t->addr, strlen(t->addr));
+	if (how == LOGIN_SUCCEEDED)
+		rl_forget(&app->login_by_pair, t->pair.data, t->pair.len);
+	else
+		rl_refund(&app->login_by_pair, t->pair.data, t->pair.len);
 }
 
 static void login_post(struct web *w)
 {
 	struct route_params form = { 0 };
-	char addr[64], hash[crypto_pwhash_STRBYTES] = "", token[WEBSESS_TOKEN_LEN + 1];
+	char hash[crypto_pwhash_STRBYTES] = "", token[WEBSESS_TOKEN_LEN + 1];
 	PGresult *r = NULL;
 	char *stored = NULL;
+	struct login_try t = { .pair = BUF_INIT };
+	enum login_outcome how = LOGIN_UNDECIDED;
 
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	const char *user = field(&form, "username"), *pwd = field(&form, "password");
 	if (too_long(user, MAX_USERNAME) || strlen(pwd) > MAX_PASSWORD) {
 		fail(w, 400, "The user name or password is too long.");
 		goto out;
 	}
-	http_client_addr(w->req, addr, sizeof addr);
-	if (!login_allowed(w, user, addr))
+	if (!login_take(w, user, &t))
 		goto out;
 	const char *p1[] = { user };
 	r = dbreq_run(&w->db, Q_WEB_LOGIN_USER, p1, NULL);
@@ -576,7 +663,7 @@ static void login_post(struct web *w)
 		goto out;
 	}
 	if (PQntuples(r) != 1) {
-		login_failed(w, user, addr);
+		how = LOGIN_FAILED;
 		login_page(w, 200, "Invalid username", user);
 		goto out;
 	}
@@ -590,10 +677,11 @@ static void login_post(struct web *w)
 	dbreq_close(&w->db);
 	enum pw_check ck = pw_check(stored, pwd, strlen(pwd));
 	if (ck == PW_MISMATCH || ck == PW_UNSUPPORTED) {
-		login_failed(w, user, addr);
+		how = LOGIN_FAILED;
 		login_page(w, 200, "Invalid password", user);
 		goto out;
 	}
+	how = LOGIN_SUCCEEDED;
 	if (ck == PW_MATCH_REHASH) {
 		/* a legacy PBKDF2 hash (or an outdated argon2id cost) is replaced
 		 * now that the password is known; failing to is not fatal */
@@ -619,6 +707,8 @@ static void login_post(struct web *w)
 	set_cookie(w, token, w->cfg->web_session_ttl_ms / 1000);
 	redirect(w, "/");
 out:
+	login_done(w, &t, how);
+	login_try_release(&t);
 	sodium_memzero(hash, sizeof hash);
 	free(stored);
 	PQclear(r);
@@ -655,7 +745,7 @@ static void register_post(struct web *w)
 	char hash[crypto_pwhash_STRBYTES] = "";
 	PGresult *r = NULL;
 
-	if (!parse_form(w, &form) || !check_csrf(w, route_param(&form, "csrf_token")))
+	if (!parse_form(w, &form) || !check_forgery(w, route_param(&form, "csrf_token")))
 		goto out;
 	const char *user = field(&form, "username"), *email = field(&form, "email"),
 		   *pwd = field(&form, "password"), *pwd2 = field(&form, "password2");
@@ -707,7 +797,7 @@ static void register_post(struct web *w)
 		register_page(w, 200, "The username is already taken", user, email);
 		goto out;
 	}
-	if (!websess_flash(&w->db, &w->sess, "You were successfully registered and can login now")) {
+	if (!flash(w, "You were successfully registered and can login now")) {
 		fail_db(w);
 		goto out;
 	}
@@ -735,7 +825,8 @@ static void register_user(struct web *w)
 static void logout(struct web *w)
 {
 	char token[WEBSESS_TOKEN_LEN + 1];
-	if (!load_session(w))
+	if (!load_session(w) ||
+	    !check_forgery(w, route_param(&w->req->target.query, "csrf_token")))
 		return;
 	if (!websess_delete(&w->db, &w->sess) ||
 	    !websess_create(&w->db, 0, NULL, "You were logged out", anon_ttl(w), w->now, &w->sess,

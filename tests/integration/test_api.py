@@ -306,6 +306,33 @@ def test_follow_semantics(c):
     assert set(json.loads(raw)["follows"]) == set(others)
 
 
+@test
+def test_follows_order(c):
+    """GET /fllws/<user> lists the followed users by name in byte order
+    (README: Compatibility with the course's reference), whatever the order
+    they registered or were followed in, and ?no= takes the first ones."""
+    u = c.srv.url
+    tag = uniq()
+    who = "who-" + tag
+    register(u, who)
+    names = [f"{p}-{tag}" for p in ("m", "B", "z", "a", "Ä", "b", "_")]
+    for n in names:
+        register(u, n)
+    for n in [names[i] for i in (3, 0, 6, 2, 5, 1, 4)]:
+        assert api(u, "POST", f"/fllws/{q(who)}", {"follow": n})[0] == 204
+    want = sorted(names, key=lambda s: s.encode())
+    assert want[:3] == [f"B-{tag}", f"_-{tag}", f"a-{tag}"], want
+    st, _, raw = api(u, "GET", f"/fllws/{q(who)}")
+    assert st == 200 and json.loads(raw)["follows"] == want, raw
+    st, _, raw = api(u, "GET", f"/fllws/{q(who)}?no=3")
+    assert json.loads(raw)["follows"] == want[:3], raw
+    # the same after unfollowing and following again (a new row, same place)
+    api(u, "POST", f"/fllws/{q(who)}", {"unfollow": want[0]})
+    api(u, "POST", f"/fllws/{q(who)}", {"follow": want[0]})
+    st, _, raw = api(u, "GET", f"/fllws/{q(who)}")
+    assert json.loads(raw)["follows"] == want, raw
+
+
 # ---- malformed input: a 4xx with the JSON error shape, never a crash or 500
 
 @test

@@ -20,7 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (REPO, SHARED, Cluster, Server, api, request, run_tests,  # noqa: E402
-                     test)
+                     test, wait_until)
 
 COOKIE = "minitwit_session"
 
@@ -44,10 +44,11 @@ class Browser:
     """What a browser does that matters here: keeps the session cookie,
     follows redirects, sends forms with the CSRF token of the page."""
 
-    def __init__(self, url):
+    def __init__(self, url, source=None):
         self.url = url
         self.cookie = None
         self.last = None
+        self.source = source        # another loopback address to send from
 
     def _cookie_from(self, headers):
         for k, v in headers:
@@ -65,7 +66,7 @@ class Browser:
             body = urllib.parse.urlencode(form).encode()
         if body is not None and "Content-Type" not in h:
             h["Content-Type"] = "application/x-www-form-urlencoded"
-        st, hdrs, data = raw_request(self.url, method, path, body, h)
+        st, hdrs, data = raw_request(self.url, method, path, body, h, source=self.source)
         self.set_cookie = self._cookie_from(hdrs)
         hd = {k: v for k, v in hdrs}
         hops = 0
@@ -93,11 +94,13 @@ class Browser:
         return self.req("POST", action, form=f, **kw)
 
 
-def raw_request(base, method, path, body, headers):
-    """Like harness.request, but keeps repeated headers (Set-Cookie)."""
+def raw_request(base, method, path, body, headers, source=None):
+    """Like harness.request, but keeps repeated headers (Set-Cookie); source
+    is a loopback address to connect from ("127.0.0.2"), a distinct client."""
     import http.client
     u = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10,
+                                      source_address=(source, 0) if source else None)
     h = {"Connection": "close"}
     h.update(headers)
     try:
@@ -381,7 +384,9 @@ def test_follow_unknown_404(c):
 
 
 @test
-def test_csrf(c):
+def test_csrf_tokens(c):
+    """A browser (cross-site headers) needs the session's token; a valid
+    token allows the request whatever the headers say."""
     b = Browser(c.srv.url)
     me, other = uniq("me"), uniq("other")
     register(b, other, "pw")
@@ -389,36 +394,275 @@ def test_csrf(c):
     _, _, page = b.get("/")
     good = b.csrf(page)
     forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    xs = {"Sec-Fetch-Site": "cross-site"}
     for form in [{"text": "csrf-x"}, {"text": "csrf-x", "csrf_token": ""},
                  {"text": "csrf-x", "csrf_token": forged}]:
-        st, _, page = b.req("POST", "/add_message", form=form)
-        assert st == 403 and "Forbidden" in page and "security token" in page, (form, st)
+        st, _, page = b.req("POST", "/add_message", form=form, headers=xs)
+        assert st == 403 and "Forbidden" in page and "another site" in page, (form, st)
     assert c.db.scalar("SELECT count(*) FROM message WHERE text = 'csrf-x'") == "0"
-    # follow links need the token too
+    # follow links: a forged token does not help a cross-site request
     for q in ["", "?csrf_token=", f"?csrf_token={forged}"]:
-        st, _, _ = b.get(f"/{other}/follow{q}")
+        st, _, _ = b.get(f"/{other}/follow{q}", headers=xs)
         assert st == 403, (q, st)
     assert c.db.scalar(f"SELECT count(*) FROM follower f JOIN \"user\" u ON u.user_id = f.who_id "
                        f"WHERE u.username = '{me}'") == "0"
     # another session's token is not this session's
     b2 = Browser(c.srv.url)
     register_and_login(b2, uniq("me2"), "pw")
-    st, _, _ = b2.req("POST", "/add_message", form={"text": "csrf-x", "csrf_token": good})
+    st, _, _ = b2.req("POST", "/add_message", form={"text": "csrf-x", "csrf_token": good},
+                      headers=xs)
     assert st == 403
     # sign-in and sign-up forms: without a session or with a wrong token
     for path, form in [("/login", {"username": me, "password": "pw"}),
                        ("/register", {"username": uniq("r"), "email": "a@b", "password": "p",
                                       "password2": "p"})]:
-        st, _, _ = Browser(c.srv.url).req("POST", path, form=form)
+        st, _, _ = Browser(c.srv.url).req("POST", path, form=form, headers=xs)
         assert st == 403, (path, st)
         b3 = Browser(c.srv.url)
         b3.get(path)
-        st, _, _ = b3.req("POST", path, form=dict(form, csrf_token=forged))
+        st, _, _ = b3.req("POST", path, form=dict(form, csrf_token=forged), headers=xs)
         assert st == 403, (path, st)
-    # a cross-site form post with the session's cookie but no token: 403
-    st, _, _ = b.req("POST", "/add_message", form={"text": "csrf-x"},
-                     headers={"Origin": "https://evil.example"})
-    assert st == 403
+    # the page's valid token overrides every forged-looking header
+    hostile = {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example",
+               "Referer": "http://evil.example/"}
+    st, _, page = b.req("POST", "/add_message", form={"text": "csrf-ok", "csrf_token": good},
+                        headers=hostile)
+    assert st == 200 and "Your message was recorded" in page, st
+    st, _, page = b.get(f"/{other}/follow?csrf_token={urllib.parse.quote(good)}",
+                        headers=hostile)
+    assert st == 200 and "You are now following" in page, st
+    b4 = Browser(c.srv.url)
+    _, _, page = b4.get("/login")
+    st, _, page = b4.req("POST", "/login", form={"username": me, "password": "pw",
+                                                 "csrf_token": b4.csrf(page)}, headers=hostile)
+    assert st == 200 and "You were logged in" in page, st
+
+
+def course_register(url, name, password, password2=None, email=None, **kw):
+    """The course's register helper: a plain form post from a fresh client
+    that never loaded the form, following the redirect."""
+    form = {"username": name, "password": password,
+            "password2": password if password2 is None else password2,
+            "email": name + "@example.com" if email is None else email}
+    return Browser(url).req("POST", "/register", form=form, **kw)
+
+
+def course_login(url, name, password, **kw):
+    """The course's login helper: a fresh client (its own cookie jar)."""
+    b = Browser(url)
+    st, h, page = b.req("POST", "/login", form={"username": name, "password": password}, **kw)
+    return b, st, h, page
+
+
+def messages_by(c, name):
+    return c.db.scalar(f"SELECT count(*) FROM message m JOIN \"user\" u "
+                       f"ON u.user_id = m.author_id WHERE u.username = '{name}'")
+
+
+def follows(c, who, whom):
+    return c.db.scalar(f"SELECT count(*) FROM follower f JOIN \"user\" a ON a.user_id = f.who_id "
+                       f"JOIN \"user\" b ON b.user_id = f.whom_id "
+                       f"WHERE a.username = '{who}' AND b.username = '{whom}'")
+
+
+@test
+def test_course_plain_client_flow(c):
+    """What the course's own web tests do against the reference: plain form
+    posts and links, no page loaded first, no token, no browser headers."""
+    url = c.srv.url
+    foo, bar = uniq("cfoo"), uniq("cbar")
+    # register: the redirect to the sign-in page, with the flash
+    st, h, _ = course_register(url, foo, "default", follow=False)
+    assert st == 302 and h["Location"] == "/login", (st, h)
+    st, _, page = course_register(url, bar, "default")
+    assert st == 200 and "You were successfully registered and can login now" in page
+    assert "<title>Sign In | MiniTwit</title>" in page
+    for args, text in [((foo, "default"), "The username is already taken"),
+                       (("", "default"), "You have to enter a username"),
+                       ((uniq("meh"), ""), "You have to enter a password"),
+                       ((uniq("meh"), "x", "y"), "The two passwords do not match")]:
+        st, _, page = course_register(url, *args)
+        assert st == 200 and text in page, (args, st)
+    st, _, page = course_register(url, uniq("meh"), "foo", email="broken")
+    assert "You have to enter a valid email address" in page
+    # login and logout
+    b, st, h, _ = course_login(url, foo, "default", follow=False)
+    assert st == 302 and h["Location"] == "/"
+    b, st, _, page = course_login(url, foo, "default")
+    assert st == 200 and "You were logged in" in page
+    st, h, _ = b.get("/logout", follow=False)
+    assert st == 302 and h["Location"] == "/public"
+    _, st, _, page = course_login(url, foo, "wrongpassword")
+    assert "Invalid password" in page
+    _, st, _, page = course_login(url, uniq("nobody"), "wrongpassword")
+    assert "Invalid username" in page
+    # messages
+    b, _, _, _ = course_login(url, foo, "default")
+    st, h, _ = b.req("POST", "/add_message", form={"text": f"the message by {foo}"},
+                     follow=False)
+    assert st == 302 and h["Location"] == "/"
+    st, _, page = b.req("POST", "/add_message", form={"text": "<test message 2>"})
+    assert st == 200 and "Your message was recorded" in page
+    st, _, page = b.get("/logout")
+    assert "You were logged out" in page
+    assert messages_by(c, foo) == "2"
+    _, _, page = Browser(url).get("/public")
+    assert f"the message by {foo}" in page and "&lt;test message 2&gt;" in page
+    # timelines, follow and unfollow by their plain links
+    b, _, _, _ = course_login(url, bar, "default")
+    b.req("POST", "/add_message", form={"text": f"the message by {bar}"})
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    st, h, _ = b.get(f"/{foo}/follow", follow=False)
+    assert st == 302 and h["Location"] == f"/{foo}"
+    _, _, page = b.get(f"/{foo}")
+    assert f"You are now following &#34;{foo}&#34;" in page
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" in page and f"the message by {bar}" in page
+    _, _, page = b.get(f"/{bar}")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    _, _, page = b.get(f"/{foo}")
+    assert f"the message by {foo}" in page and f"the message by {bar}" not in page
+    st, _, page = b.get(f"/{foo}/unfollow")
+    assert st == 200 and f"You are no longer following &#34;{foo}&#34;" in page
+    _, _, page = b.get("/")
+    assert f"the message by {foo}" not in page and f"the message by {bar}" in page
+    # the reference's status codes for the links of a signed-out client
+    st, _, _ = Browser(url).get(f"/{foo}/follow")
+    assert st == 401
+
+
+# Browser headers of a page on another site making the victim's browser
+# send a request (each one alone is enough to refuse it).
+FORGED = [{"Sec-Fetch-Site": "cross-site"},
+          {"Sec-Fetch-Site": "same-site"},
+          {"Origin": "http://evil.example"},
+          {"Origin": "null"},
+          {"Referer": "http://evil.example/attack.html"},
+          {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example",
+           "Referer": "http://evil.example/"}]
+
+
+def refused_count(c):
+    _, _, body = request(c.srv.url, "GET", "/metrics")
+    return sum(int(m) for m in re.findall(
+        r'^minitwit_web_refused_total\{reason="(?:cross-site|foreign-origin|null-origin|'
+        r'foreign-referer)"\} (\d+)$', body.decode(), re.M))
+
+
+@test
+def test_forged_cross_site_requests_refused(c):
+    url = c.srv.url
+    victim, target = uniq("victim"), uniq("target")
+    course_register(url, victim, "pw")
+    course_register(url, target, "pw")
+    b, _, _, _ = course_login(url, victim, "pw")
+    b.get(f"/{target}/follow")      # so that unfollow has something to undo
+    before = refused_count(c)
+    n = 0
+    for hdrs in FORGED:
+        newbie = uniq("forged")
+        routes = [
+            ("POST", "/add_message", {"text": "forged message"}),
+            ("GET", f"/{target}/unfollow", None),
+            ("GET", "/logout", None),
+        ]
+        for method, path, form in routes:
+            st, h, page = b.req(method, path, form=form, headers=hdrs, follow=False)
+            n += 1
+            assert st == 403 and "refused" in page, (hdrs, path, st)
+            assert "Set-Cookie" not in h, (hdrs, path)
+        # signed out (or the cookie withheld by SameSite): a forged sign-up,
+        # a forged sign-in (login CSRF would sign the victim in as the
+        # attacker), a forged post: refused as forged, not as signed out
+        for path, form in [("/register", {"username": newbie, "email": "a@b", "password": "p",
+                                          "password2": "p"}),
+                           ("/login", {"username": target, "password": "pw"}),
+                           ("/add_message", {"text": "forged message"})]:
+            st, h, page = Browser(url).req("POST", path, form=form, headers=hdrs, follow=False)
+            n += 1
+            assert st == 403 and "refused" in page and "Set-Cookie" not in h, (hdrs, path, st)
+        assert c.db.scalar(f"SELECT count(*) FROM \"user\" WHERE username = '{newbie}'") == "0"
+    # the follow link too: SameSite=Lax sends the cookie with a top-level cross-site GET
+    b2, _, _, _ = course_login(url, target, "pw")
+    st, _, page = b2.get(f"/{victim}/follow", headers={"Sec-Fetch-Site": "cross-site"})
+    n += 1
+    assert st == 403 and "another site" in page
+    # nothing changed: no message, still following, still signed in
+    assert messages_by(c, victim) == "0"
+    assert follows(c, victim, target) == "1" and follows(c, target, victim) == "0"
+    _, _, page = b.get("/")
+    assert f"sign out [{victim}]" in page
+    assert refused_count(c) - before == n, (refused_count(c) - before, n)
+
+
+@test
+def test_same_origin_browser_requests_accepted(c):
+    url = c.srv.url
+    me, other = uniq("same"), uniq("other")
+    course_register(url, me, "pw")
+    course_register(url, other, "pw")
+    ok_headers = [{"Sec-Fetch-Site": "same-origin", "Origin": url, "Referer": url + "/"},
+                  {"Sec-Fetch-Site": "none"},
+                  {"Origin": url},
+                  {"Referer": url + "/public?x=1"},
+                  {"Sec-Fetch-Site": "same-site", "Origin": url},
+                  {"Origin": url.replace("http://", "HTTP://")}]
+    for i, hdrs in enumerate(ok_headers):
+        b, st, _, page = course_login(url, me, "pw", headers=hdrs)
+        assert st == 200 and "You were logged in" in page, (hdrs, st)
+        st, _, page = b.req("POST", "/add_message", form={"text": f"same {i}"}, headers=hdrs)
+        assert st == 200 and "Your message was recorded" in page, (hdrs, st)
+        st, _, page = b.get(f"/{other}/follow", headers=hdrs)
+        assert st == 200 and "You are now following" in page, (hdrs, st)
+        st, _, page = b.get(f"/{other}/unfollow", headers=hdrs)
+        assert st == 200 and "You are no longer following" in page, (hdrs, st)
+        st, _, page = b.get("/logout", headers=hdrs)
+        assert st == 200 and "You were logged out" in page, (hdrs, st)
+    assert messages_by(c, me) == str(len(ok_headers))
+    # the same origin on another port or scheme is another origin
+    for origin in [url.replace(str(c.srv.port), str(c.srv.port + 1)),
+                   url.replace("http://", "https://")]:
+        st, _, _ = course_register(url, uniq("p"), "pw", headers={"Origin": origin})
+        assert st == 403, origin
+
+
+@test
+def test_public_origin_and_secure_cookie(c):
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_HTTP_PUBLIC_ORIGIN": "https://minitwit.example"})
+    try:
+        me = uniq("pub")
+        st, _, _ = course_register(srv.url, me, "pw", headers={"Origin": srv.url})
+        assert st == 403, st
+        st, _, page = course_register(srv.url, me, "pw",
+                                      headers={"Origin": "https://minitwit.example"})
+        assert st == 200 and "successfully registered" in page
+        b, st, h, _ = course_login(srv.url, me, "pw", follow=False,
+                                   headers={"Referer": "https://minitwit.example/login"})
+        assert st == 302 and "; Secure" in b.set_cookie and "HttpOnly" in b.set_cookie
+        assert "SameSite=Lax" in b.set_cookie
+    finally:
+        srv.stop()
+    # configured, or over plain HTTP without it
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_COOKIE_SECURE": "true"})
+    try:
+        b = Browser(srv.url)
+        b.get("/login")
+        assert "; Secure" in b.set_cookie
+    finally:
+        srv.stop()
+    b = Browser(c.srv.url)
+    b.get("/login")
+    assert "Secure" not in b.set_cookie and "HttpOnly" in b.set_cookie
+    # a malformed public origin or proxy list is a configuration error
+    for env in [{"MINITWIT_HTTP_PUBLIC_ORIGIN": "minitwit.example"},
+                {"MINITWIT_HTTP_PUBLIC_ORIGIN": "https://minitwit.example/app"},
+                {"MINITWIT_HTTP_TRUSTED_PROXIES": "127.0.0.1, proxy.example"}]:
+        out = subprocess.run([os.environ.get("MINITWITD", os.path.join(REPO, "bin", "minitwitd")),
+                              "--print-config"], env=dict(os.environ, **env),
+                             capture_output=True, text=True)
+        assert out.returncode == 3, (env, out.returncode, out.stderr)
+        assert "http.public_origin" in out.stderr or "http.trusted_proxies" in out.stderr
 
 
 @test
@@ -610,32 +854,133 @@ def test_expired_session(c):
 
 # ---- rate limiting
 
+def login_from(url, source, name, password, headers=None):
+    """A plain sign-in from a client at another loopback address."""
+    b = Browser(url, source=source)
+    st, h, page = b.req("POST", "/login", form={"username": name, "password": password},
+                        headers=headers, follow=False)
+    return st, h, page
+
+
+def refusals(url, reason):
+    _, _, body = request(url, "GET", "/metrics")
+    m = re.search(r'^minitwit_web_refused_total\{reason="%s"\} (\d+)$' % reason, body.decode(),
+                  re.M)
+    return int(m.group(1))
+
+
+LIMITS = {"MINITWIT_WEB_LOGIN_LIMIT_USER": "3", "MINITWIT_WEB_LOGIN_LIMIT_ADDR": "6",
+          "MINITWIT_WEB_LOGIN_WINDOW": "10m", "MINITWIT_WEB_LOGIN_DELAY": "1s",
+          "MINITWIT_WEB_LOGIN_MAX_DELAY": "3s"}
+
+
 @test
-def test_login_rate_limit(c):
-    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_LOGIN_LIMIT_USER": "3",
-                                      "MINITWIT_WEB_LOGIN_LIMIT_ADDR": "6",
-                                      "MINITWIT_WEB_LOGIN_WINDOW": "10m"})
+def test_login_limits_per_client(c):
+    srv = Server(c.db.dsn, extra_env=LIMITS)
     try:
-        b = Browser(srv.url)
         me = uniq("rl")
-        register(b, me, "right")
+        course_register(srv.url, me, "right")
+        # client A fails 3 times for me: A must wait, even with the right password
         for _ in range(3):
-            st, _, page = login(b, me, "wrong")
+            st, _, page = login_from(srv.url, "127.0.0.2", me, "wrong")
             assert st == 200 and "Invalid password" in page
-        st, h, page = login(b, me, "right")
+        st, h, page = login_from(srv.url, "127.0.0.2", me, "right")
         assert st == 429 and "Too many failed sign-ins" in page, (st, page[:500])
-        assert 0 < int(h["Retry-After"]) <= 600
-        assert "Too Many Requests" not in page or True
-        # per address: other names fail until the address is blocked
-        for i in range(3):
-            st, _, page = login(b, uniq("nobody"), "x")
-            assert st == 200 and "Invalid username" in page
-        st, _, page = login(b, uniq("nobody"), "x")
-        assert st == 429
+        assert h["Retry-After"] == "1", h
+        assert refusals(srv.url, "login-delay-client-user") == 1
+        # ... but the user, from a client that has not failed, is never refused
+        st, h, _ = login_from(srv.url, "127.0.0.3", me, "right")
+        assert st == 302 and h["Location"] == "/", st
+        # nor after failing less than the limit there
+        for _ in range(2):
+            login_from(srv.url, "127.0.0.3", me, "wrong")
+        st, _, _ = login_from(srv.url, "127.0.0.3", me, "right")
+        assert st == 302
+        # A's delay grows with each failure after it: 1s, then 2s
+        wait_until(lambda: login_from(srv.url, "127.0.0.2", me, "wrong")[0] == 200,
+                   timeout=5, what="client A's first delay to end")
+        st, h, _ = login_from(srv.url, "127.0.0.2", me, "right")
+        assert st == 429 and h["Retry-After"] == "2", (st, h)
+        # after the wait, A's right password is accepted and clears A's count
+        wait_until(lambda: login_from(srv.url, "127.0.0.2", me, "right")[0] == 302,
+                   timeout=5, what="client A's second delay to end")
+        for _ in range(2):      # (A has 4 of its 6 failures as a client now)
+            st, _, page = login_from(srv.url, "127.0.0.2", me, "wrong")
+            assert st == 200 and "Invalid password" in page
+        # per client, whatever the names: 6 failures, then even new names wait
+        for i in range(6):
+            st, _, page = login_from(srv.url, "127.0.0.4", uniq("nobody"), "x")
+            assert st == 200 and "Invalid username" in page, i
+        st, h, page = login_from(srv.url, "127.0.0.4", me, "right")
+        assert st == 429 and 500 < int(h["Retry-After"]) <= 600, (st, h)
+        assert refusals(srv.url, "login-limit-client") == 1
+        st, _, _ = login_from(srv.url, "127.0.0.5", me, "right")
+        assert st == 302
+        # the simulator API's /register is not a sign-in and is not limited
+        for i in range(10):
+            st, _, _ = api(srv.url, "POST", "/register",
+                           {"username": uniq("sim"), "email": "a@b", "pwd": "pw"})
+            assert st == 204, (i, st)
         # another server process has its own counters (documented: per process)
-        b2 = Browser(c.srv.url)
-        _, _, page = login(b2, me, "right")
-        assert "You were logged in" in page
+        st, _, _ = login_from(c.srv.url, "127.0.0.2", me, "right")
+        assert st == 302
+    finally:
+        srv.stop()
+
+
+@test
+def test_login_limit_concurrent_guesses(c):
+    """The check and the count are one step: 30 guesses at once get no more
+    than the limit checked."""
+    import concurrent.futures
+    srv = Server(c.db.dsn, extra_env=dict(LIMITS, MINITWIT_WEB_LOGIN_DELAY="10m",
+                                          MINITWIT_WEB_LOGIN_MAX_DELAY="10m"))
+    try:
+        me = uniq("race")
+        course_register(srv.url, me, "right")
+        with concurrent.futures.ThreadPoolExecutor(30) as ex:
+            got = list(ex.map(lambda _: login_from(srv.url, "127.0.0.6", me, "guess")[0],
+                              range(30)))
+        assert got.count(200) == 3 and got.count(429) == 27, got
+        st, _, _ = login_from(srv.url, "127.0.0.6", me, "right")
+        assert st == 429
+        st, _, _ = login_from(srv.url, "127.0.0.7", me, "right")
+        assert st == 302
+    finally:
+        srv.stop()
+
+
+@test
+def test_login_limits_behind_trusted_proxy(c):
+    srv = Server(c.db.dsn, extra_env=dict(LIMITS, MINITWIT_HTTP_TRUSTED_PROXIES="127.0.0.1"))
+    try:
+        me = uniq("xff")
+        course_register(srv.url, me, "right")
+        # from the proxy, X-Forwarded-For names the client
+        for _ in range(3):
+            st, _, _ = login_from(srv.url, None, me, "wrong",
+                                  headers={"X-Forwarded-For": "10.0.0.1"})
+            assert st == 200
+        st, _, _ = login_from(srv.url, None, me, "right", headers={"X-Forwarded-For": "10.0.0.1"})
+        assert st == 429
+        st, _, _ = login_from(srv.url, None, me, "right", headers={"X-Forwarded-For": "10.0.0.2"})
+        assert st == 302
+        # a client's own X-Forwarded-For before the proxy's entry is not believed
+        st, _, _ = login_from(srv.url, None, me, "right",
+                              headers={"X-Forwarded-For": "10.0.0.2, 10.0.0.1"})
+        assert st == 429
+        # a chain of trusted proxies is skipped from the right
+        st, _, _ = login_from(srv.url, None, me, "right",
+                              headers={"X-Forwarded-For": "10.0.0.1, 127.0.0.1"})
+        assert st == 429
+        # from elsewhere the header is ignored: the peer's address counts
+        for i in range(3):
+            st, _, _ = login_from(srv.url, "127.0.0.2", me, "wrong",
+                                  headers={"X-Forwarded-For": f"10.1.0.{i}"})
+            assert st == 200
+        st, _, _ = login_from(srv.url, "127.0.0.2", me, "right",
+                              headers={"X-Forwarded-For": "10.1.0.99"})
+        assert st == 429
     finally:
         srv.stop()
 
