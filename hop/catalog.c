@@ -125,13 +125,13 @@ bool cat_read(PGconn *c, const char *schema, const char *what, struct cat *out)
 	memset(out, 0, sizeof *out);
 
 	r = PQexecParams(c,
-		"SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull"
+		"SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity"
 		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		"  JOIN pg_attribute a ON a.attrelid = c.oid"
 		" WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
 		"   AND a.attnum > 0 AND NOT a.attisdropped"
 		" ORDER BY c.relname, a.attnum", 1, NULL, params, NULL, NULL, 0);
-	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 4, what))
+	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 5, what))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *tname = PQgetvalue(r, i, 0);
@@ -146,6 +146,7 @@ bool cat_read(PGconn *c, const char *schema, const char *what, struct cat *out)
 		col->name = dup_or_null(r, i, 1);
 		col->type = dup_or_null(r, i, 2);
 		col->notnull = PQgetvalue(r, i, 3)[0] == 't';
+		col->identity = PQgetvalue(r, i, 4)[0];
 	}
 	PQclear(r);
 	r = NULL;

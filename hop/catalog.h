@@ -16,6 +16,7 @@ struct cat_column {
 	char *type;		/* format_type(): "integer", "text", "character varying(20)" */
 	bool notnull;
 	char *sequence;		/* a sequence the column draws from (qualified), or NULL */
+	char identity;		/* attidentity: 'a' ALWAYS, 'd' BY DEFAULT, '\0' none */
 };
 
 /*
