@@ -164,8 +164,12 @@ def test_created_tables_keep_sequences_over_two_hops(c):
     a, b, cdb = new_db(c.a, "two_a"), new_db(c.b, "two_b"), new_db(c.c, "two_c")
     psql(a, DDL)
     psql(a, ROWS)
-    w = Writer(a)
     h1 = Hop(a, b, "hop1", offsets={"member": "1000", "post": "500"})
+    # a key drawn from a shared sequence is a generated key like a serial one
+    plan = {t["name"]: t for t in json.loads(h1.run("plan", "--json").stdout)["tables"]}
+    assert plan["post"]["sequence"] == plan["note"]["sequence"] == "public.shared_id_seq", plan["post"]
+    assert plan["late"]["sequence"] == "public.late_id_seq" and plan["ida"]["sequence"] == "public.ida_id_seq"
+    w = Writer(a)
     try:
         h1.run("run")
     finally:
