@@ -210,6 +210,14 @@ bool seqs_set(struct hop *h, int *count, int *moved)
 		(*count)++;
 		if (st->clear)
 			continue;
+		if (st->exhausted) {
+			/* not the hop's doing, and setval would move it back: say so */
+			log_warn("sequence %s on the target is at its %s: the next insert drawing from it fails "
+				 "(or, cycling, lands on %s's ids); hint: ALTER SEQUENCE %s %s",
+				 st->sequence, st->increment > 0 ? "MAXVALUE" : "MINVALUE", st->column,
+				 st->sequence, st->increment > 0 ? "MAXVALUE ..." : "MINVALUE ...");
+			continue;
+		}
 		ok = set_one(h, st, &m);
 		if (m)
 			(*moved)++;
