@@ -37,6 +37,86 @@ static void *grow(void *p, size_t n, size_t size)
 	return q;
 }
 
+/*
+ * The columns that draw from a sequence: the sequence an identity column
+ * depends on ('i') or that is owned by a column ('a'), and every sequence a
+ * default's expression names (a pg_attrdef row depending on a relation of
+ * relkind 'S': nextval('s'::regclass) records it).  pg_get_serial_sequence
+ * sees only the first two.  One row per (sequence, column): a serial column
+ * both owns its sequence and names it, and keeps its kind 'a'.
+ */
+static bool read_seqs(PGconn *c, const char *schema, const char *what, struct cat *out)
+{
+	const char *params[] = { schema };
+	PGresult *r = PQexecParams(c,
+		"WITH u AS ("
+		"  SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS att, 'd'::\"char\" AS kind"
+		"    FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_depend d"
+		"      ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid"
+		"     AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+		"  UNION ALL"
+		"  SELECT d.objid, d.refobjid, d.refobjsubid::smallint, d.deptype"
+		"    FROM pg_catalog.pg_depend d"
+		"   WHERE d.classid = 'pg_catalog.pg_class'::regclass"
+		"     AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+		"     AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
+		" SELECT * FROM (SELECT DISTINCT ON (u.seq, u.rel, u.att)"
+		"        format('%I.%I', sn.nspname, s.relname) AS sequence, c.relname, a.attname,"
+		"        format_type(a.atttypid, a.atttypmod), u.kind, q.seqincrement, q.seqmin, q.seqmax"
+		"   FROM u JOIN pg_catalog.pg_class s ON s.oid = u.seq AND s.relkind = 'S'"
+		"   JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
+		"   JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid"
+		"   JOIN pg_catalog.pg_class c ON c.oid = u.rel"
+		"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		"   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.att"
+		"  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT a.attisdropped"
+		"  ORDER BY u.seq, u.rel, u.att, u.kind) x ORDER BY 1, 2, 3", 1, NULL, params, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 8, what);
+	for (int i = 0; ok && i < PQntuples(r); i++) {
+		out->seqs = grow(out->seqs, out->nseqs, sizeof *out->seqs);
+		struct cat_seq_use *u = &out->seqs[out->nseqs++];
+		u->sequence = dup_or_null(r, i, 0);
+		u->table = dup_or_null(r, i, 1);
+		u->column = dup_or_null(r, i, 2);
+		u->type = dup_or_null(r, i, 3);
+		u->kind = PQgetvalue(r, i, 4)[0];
+		u->increment = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+		u->min = strtoll(PQgetvalue(r, i, 6), NULL, 10);
+		u->max = strtoll(PQgetvalue(r, i, 7), NULL, 10);
+	}
+	PQclear(r);
+	return ok;
+}
+
+bool cat_read_sequences(PGconn *c, const char *schema, const char *what, struct cat *out)
+{
+	memset(out, 0, sizeof *out);
+	if (read_seqs(c, schema, what, out))
+		return true;
+	cat_release(out);
+	return false;
+}
+
+/* Each column's sequence: its identity or owned one, else one its default
+ * names (the first by name when it names several). */
+static void column_sequences(struct cat *cat)
+{
+	for (size_t i = 0; i < cat->nseqs; i++) {
+		const struct cat_seq_use *u = &cat->seqs[i];
+		struct cat_table *t = find(cat, u->table);
+		int k = t ? cat_column(t, u->column) : -1;
+		if (k < 0)
+			continue;
+		struct cat_column *col = &t->cols[k];
+		if (col->sequence && u->kind == 'd')
+			continue;
+		free(col->sequence);
+		col->sequence = strdup(u->sequence);
+		if (!col->sequence)
+			abort();
+	}
+}
+
 bool cat_read(PGconn *c, const char *schema, const char *what, struct cat *out)
 {
 	PGresult *r = NULL;
@@ -45,8 +125,7 @@ bool cat_read(PGconn *c, const char *schema, const char *what, struct cat *out)
 	memset(out, 0, sizeof *out);
 
 	r = PQexecParams(c,
-		"SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
-		"       pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname)"
+		"SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity"
 		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		"  JOIN pg_attribute a ON a.attrelid = c.oid"
 		" WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
@@ -67,9 +146,13 @@ bool cat_read(PGconn *c, const char *schema, const char *what, struct cat *out)
 		col->name = dup_or_null(r, i, 1);
 		col->type = dup_or_null(r, i, 2);
 		col->notnull = PQgetvalue(r, i, 3)[0] == 't';
-		col->sequence = dup_or_null(r, i, 4);
+		col->identity = PQgetvalue(r, i, 4)[0];
 	}
 	PQclear(r);
+	r = NULL;
+	if (!read_seqs(c, schema, what, out))
+		goto out;
+	column_sequences(out);
 
 	/* primary keys, in key order */
 	r = PQexecParams(c,
@@ -169,6 +252,13 @@ void cat_release(struct cat *cat)
 		free(t->pk);
 		free(t->fks);
 	}
+	for (size_t i = 0; i < cat->nseqs; i++) {
+		free(cat->seqs[i].sequence);
+		free(cat->seqs[i].table);
+		free(cat->seqs[i].column);
+		free(cat->seqs[i].type);
+	}
+	free(cat->seqs);
 	free(cat->tables);
 	memset(cat, 0, sizeof *cat);
 }

@@ -1,7 +1,7 @@
 /*
  * catalog: what a database holds, read from pg_catalog: tables of a schema,
  * their columns with types, primary keys, single-column foreign keys, the
- * sequence behind each identity/serial column.  Used on both ends of a hop.
+ * sequences the columns draw from.  Used on both ends of a hop.
  */
 #ifndef CATALOG_H
 #define CATALOG_H
@@ -15,7 +15,23 @@ struct cat_column {
 	char *name;
 	char *type;		/* format_type(): "integer", "text", "character varying(20)" */
 	bool notnull;
-	char *sequence;		/* identity/serial sequence (qualified), or NULL */
+	char *sequence;		/* a sequence the column draws from (qualified), or NULL */
+	char identity;		/* attidentity: 'a' ALWAYS, 'd' BY DEFAULT, '\0' none */
+};
+
+/*
+ * A column drawing from a sequence: its identity sequence, a sequence owned
+ * by it (serial), or one its default names (nextval of a sequence shared
+ * with other tables).  Found through pg_depend, never by the sequence's name.
+ */
+struct cat_seq_use {
+	char *sequence;		/* quoted and qualified: public."Member_id_seq" */
+	char *table;		/* the column's table, in the schema read */
+	char *column;
+	char *type;		/* the column's format_type() */
+	char kind;		/* 'i' identity, 'a' owned by the column, 'd' named by its default */
+	int64_t increment;	/* the sequence's */
+	int64_t min, max;	/* its bounds */
 };
 
 struct cat_fk {
@@ -45,12 +61,19 @@ struct cat_table {
 struct cat {
 	struct cat_table *tables;
 	size_t ntables;
+	struct cat_seq_use *seqs;	/* ordered by sequence, table, column; one per pair */
+	size_t nseqs;
 };
 
 /* Read every ordinary table of schema; false (logged) on error. */
 __attribute__((warn_unused_result)) bool cat_read(PGconn *c, const char *schema, const char *what,
 						   struct cat *out);
 void cat_release(struct cat *cat);
+
+/* Read only the sequence uses of the columns of schema's tables into cat
+ * (which must be empty or released); false (logged) on error. */
+__attribute__((warn_unused_result)) bool cat_read_sequences(PGconn *c, const char *schema,
+							     const char *what, struct cat *out);
 
 const struct cat_table *cat_table(const struct cat *cat, const char *name);
 /* Column index, or -1. */

@@ -16,6 +16,7 @@
 #include "capture.h"
 #include "log.h"
 #include "pgx.h"
+#include "seqs.h"
 #include "sqlgen.h"
 #include "banned.h"
 
@@ -292,36 +293,6 @@ static bool wait_fenced(struct hop *h, double *waited_ms)
 	return ok;
 }
 
-/* setval every sequence of the hop's tables on the target above its column's max. */
-static bool set_sequences(struct hop *h, int *count)
-{
-	*count = 0;
-	for (size_t i = 0; i < h->plan.n; i++) {
-		const struct plan_table *t = &h->plan.t[i];
-		const struct cat_table *tt = t->tgt ? t->tgt : t->src;
-		for (size_t k = 0; k < tt->ncols; k++) {
-			if (!tt->cols[k].sequence)
-				continue;
-			struct buf sql = BUF_INIT, mx = BUF_INIT;
-			buf_adds(&mx, "(SELECT max(");
-			sqlgen_ident(&mx, tt->cols[k].name);
-			buf_adds(&mx, ") FROM public.");
-			sqlgen_ident(&mx, tt->name);
-			buf_addc(&mx, ')');
-			buf_adds(&sql, "SELECT setval(");
-			sqlgen_literal(&sql, tt->cols[k].sequence);
-			buf_addf(&sql, ", greatest(%s, 1), %s IS NOT NULL)", mx.data, mx.data);
-			bool ok = hop_exec(h->tgt, sql.data, "set a sequence on the target");
-			buf_release(&sql);
-			buf_release(&mx);
-			if (!ok)
-				return false;
-			(*count)++;
-		}
-	}
-	return true;
-}
-
 static bool point_fence(struct hop *h)
 {
 	const char *p[] = { h->cfg->s.target_dsn };
@@ -512,13 +483,14 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 
 	/* 6: sequences */
 	t = now_ms();
-	int nseq = 0;
-	if (!set_sequences(h, &nseq)) {
+	int nseq = 0, nseq_moved = 0;
+	if (!seqs_set(h, &nseq, &nseq_moved)) {
 		step(&rep, "set sequences", false, now_ms() - t, NULL);
 		goto out;
 	}
 	step(&rep, "set sequences", true, now_ms() - t, NULL);
 	json_object_set_new(rep.root, "sequences", json_integer(nseq));
+	json_object_set_new(rep.root, "sequences_set", json_integer(nseq_moved));
 
 	/* the target records what changes from now on: verify compares the
 	 * source with the target as it was at the switch, while the service

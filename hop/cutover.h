@@ -10,7 +10,7 @@
  *      MT001) and new sessions are read-only; then wait until every
  *      transaction that was running at the fence has ended;
  *   5. drain the last changes;
- *   6. set the target's sequences above every id;
+ *   6. set the target's sequences beyond every id (seqs.h);
  *   7. point the fence at the target (minitwit_fence.moved_to) and switch
  *      every minitwitd there; held writes run on the target.
  * The servers are called concurrently (libcurl multi), so the hold does not

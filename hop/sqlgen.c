@@ -231,6 +231,21 @@ static bool keyed(const struct plan_table *t)
 	return t->src->npk > 0;
 }
 
+/*
+ * An INSERT giving the id of a GENERATED ALWAYS identity column is refused
+ * unless it overrides the system value: the moved rows keep their ids.
+ * Only where the target's table has one (the SQL stays as it was elsewhere).
+ */
+static void overriding(struct buf *b, const struct plan_table *t)
+{
+	const struct cat_table *tt = t->tgt ? t->tgt : t->src;
+	for (size_t i = 0; i < tt->ncols; i++)
+		if (tt->cols[i].identity == 'a') {
+			buf_adds(b, " OVERRIDING SYSTEM VALUE");
+			return;
+		}
+}
+
 void sqlgen_copy(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
 		 const char *staging, bool ranged)
 {
@@ -238,7 +253,9 @@ void sqlgen_copy(struct buf *b, const struct hop_plan *p, const struct plan_tabl
 	sqlgen_ident(b, t->src->name);
 	buf_adds(b, " (");
 	sqlgen_columns(b, t);
-	buf_adds(b, ") SELECT ");
+	buf_addc(b, ')');
+	overriding(b, t);
+	buf_adds(b, " SELECT ");
 	sqlgen_remapped(b, p, t, "s");
 	buf_adds(b, " FROM ");
 	sqlgen_qualified(b, staging, t->src->name);
@@ -375,7 +392,9 @@ void sqlgen_apply_upsert(struct buf *b, const struct hop_plan *p, const struct p
 	sqlgen_ident(b, t->src->name);
 	buf_adds(b, " (");
 	sqlgen_columns(b, t);
-	buf_adds(b, ") SELECT ");
+	buf_addc(b, ')');
+	overriding(b, t);
+	buf_adds(b, " SELECT ");
 	sqlgen_remapped(b, p, t, "k.r");
 	buf_adds(b, " FROM (");
 	if (keyed(t)) {
@@ -406,7 +425,9 @@ void sqlgen_apply_merge(struct buf *b, const struct hop_plan *p, const struct pl
 	update_set(b, p, t, "k.r");
 	buf_adds(b, " WHEN NOT MATCHED AND k.present THEN INSERT (");
 	sqlgen_columns(b, t);
-	buf_adds(b, ") VALUES (");
+	buf_addc(b, ')');
+	overriding(b, t);
+	buf_adds(b, " VALUES (");
 	sqlgen_remapped(b, p, t, "k.r");
 	buf_adds(b, ")");
 }
@@ -437,7 +458,9 @@ void sqlgen_apply_one(struct buf *b, const struct hop_plan *p, const struct plan
 		sqlgen_ident(b, t->src->name);
 		buf_adds(b, " (");
 		sqlgen_columns(b, t);
-		buf_adds(b, ") SELECT ");
+		buf_addc(b, ')');
+		overriding(b, t);
+		buf_adds(b, " SELECT ");
 		sqlgen_remapped(b, p, t, r.data);
 		if (op == 'U')
 			buf_adds(b, " FROM (SELECT count(*) FROM del) d");

@@ -1,8 +1,10 @@
 /*
  * tschema: the target's tables, created from the source's definition when
  * the target lacks them: columns with their types, NOT NULL and defaults
- * (identity columns stay identity columns, serial defaults get their
- * sequence), primary keys, unique, check and foreign-key constraints, and
+ * (identity columns stay identity columns with their sequence's name and
+ * options; a serial column's sequence is created with the source's options
+ * and owned by the column again; a sequence another default names is
+ * created when the target lacks it), primary keys, unique, check and foreign-key constraints, and
  * the other indexes.  Tables that exist are compared by plan instead.
  */
 #ifndef TSCHEMA_H

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "pgx.h"
+#include "seqs.h"
 #include "sqlgen.h"
 #include "banned.h"
 
@@ -209,6 +210,71 @@ out:
 	return ok;
 }
 
+/*
+ * After the cutover the application draws ids from the target's sequences:
+ * each sequence of the hop must give a value beyond every id of the columns
+ * drawing from it (seqs.h).  One behind is a mismatch: the next insert
+ * without an id fails on the key, or lands on an id a later hop brings.
+ */
+static bool verify_sequences(struct hop *h, bool json, struct buf *out, bool *match)
+{
+	struct seqs seqs;
+	if (!seqs_read(h, &seqs))
+		return false;
+	if (json)
+		buf_adds(out, ",\"sequences\":[");
+	else if (seqs.n)
+		buf_addf(out, "%-32s %20s %20s  %s\n", "sequence", "next value", "ids up to", "result");
+	for (size_t i = 0; i < seqs.n; i++) {
+		const struct seqs_state *st = &seqs.s[i];
+		bool up = st->increment > 0;
+		struct buf next = BUF_INIT, ext = BUF_INIT;
+		if (st->exhausted)
+			buf_adds(&next, "none (at its bound)");
+		else
+			buf_addf(&next, "%" PRId64, st->next);
+		if (st->has_ids)
+			buf_addf(&ext, "%" PRId64, st->extreme);
+		else
+			buf_adds(&ext, "none");
+		if (!st->clear) {
+			*match = false;
+			log_error("sequence %s is behind the ids on the target: its next value is %s, not %s "
+				  "%s, the %s id of %s; hint: SELECT setval('%s', %s)",
+				  st->sequence, next.data, up ? "above" : "below", ext.data,
+				  up ? "largest" : "smallest", st->column, st->sequence, ext.data);
+		}
+		if (json) {
+			buf_adds(out, i ? ",{\"sequence\":" : "{\"sequence\":");
+			buf_add_json_str(out, st->sequence, strlen(st->sequence));
+			buf_addf(out, ",\"increment\":%" PRId64 ",\"next\":", st->increment);
+			if (st->exhausted)
+				buf_adds(out, "null");
+			else
+				buf_addf(out, "%" PRId64, st->next);
+			buf_adds(out, ",\"column\":");
+			if (st->column)
+				buf_add_json_str(out, st->column, strlen(st->column));
+			else
+				buf_adds(out, "null");
+			buf_addf(out, ",\"%s\":%s,\"ok\":%s}", up ? "max" : "min",
+				 st->has_ids ? ext.data : "null", st->clear ? "true" : "false");
+		} else {
+			buf_addf(out, "%-32s %20s %20s  %s\n", st->sequence, next.data, ext.data,
+				 st->clear ? "ok" : "BEHIND");
+			if (!st->clear)
+				buf_addf(out, "    next value %s is not %s %s, the %s of %s\n", next.data,
+					 up ? "above" : "below", ext.data, up ? "max" : "min", st->column);
+		}
+		buf_release(&next);
+		buf_release(&ext);
+	}
+	if (json)
+		buf_addc(out, ']');
+	seqs_release(&seqs);
+	return true;
+}
+
 bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
 {
 	bool ok = false, since = false;
@@ -232,7 +298,15 @@ bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
 		if (!verify_table(h, &h->plan.t[h->plan.order[k]], since, json, k == 0, out, match))
 			goto out;
 	if (json)
-		buf_addf(out, "],\"match\":%s}\n", *match ? "true" : "false");
+		buf_addc(out, ']');
+	/* before the cutover the sequences are not set yet: nothing draws from them */
+	if (since && !verify_sequences(h, json, out, match))
+		goto out;
+	if (json)
+		buf_addf(out, "%s,\"match\":%s}\n", since ? "" : ",\"sequences\":null",
+			 *match ? "true" : "false");
+	else if (!since)
+		buf_adds(out, "(sequences: set at the cutover, not checked before it)\n");
 	ok = true;
 out:
 	if (PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {

@@ -4,6 +4,9 @@
  * row's text), the source's rows remapped as the hop remaps them.  On a
  * mismatch, the first differing keys (or rows, for keyless tables).
  *
+ * After the cutover, also each sequence the hop's columns draw from on the
+ * target (seqs.h): its next value must be beyond every id of its columns.
+ *
  * Rows the target held before the hop (below the offsets, recorded in the
  * ledger) are left out.  Meaningful when nothing writes: after a cutover,
  * or with writes paused; during a live sync it shows the lag.

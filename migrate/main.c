@@ -207,8 +207,10 @@ static int cmd_verify(int argc, char **argv)
 	int rc = start(argc, argv, "verify", "j",
 		       "Usage: migrate [--config FILE] verify [--json]\n\n"
 		       "Compare every table of the hop: row counts and a content checksum of the\n"
-		       "source (ids remapped) and the target, listing the first differing keys.\n"
-		       "Exit 6 on a mismatch.  Meaningful when nothing writes (after the cutover).\n\n"
+		       "source (ids remapped) and the target, listing the first differing keys;\n"
+		       "after the cutover also that each sequence a moved column draws from gives\n"
+		       "a value beyond its columns' ids.  Exit 6 on a mismatch.  Meaningful when\n"
+		       "nothing writes (after the cutover).\n\n"
 		       "Options:\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;

@@ -40,41 +40,42 @@
 /* ---- the plan ------------------------------------------------------------ */
 
 static struct cat_column user_cols[] = {
-	{ W("user_id"), W("integer"), true, W("public.user_user_id_seq") },
-	{ W("username"), W("text"), true, NULL },
-	{ W("email"), W("text"), true, NULL },
-	{ W("pw_hash"), W("text"), true, NULL },
+	{ W("user_id"), W("integer"), true, W("public.user_user_id_seq"), 0 },
+	{ W("username"), W("text"), true, NULL, 0 },
+	{ W("email"), W("text"), true, NULL, 0 },
+	{ W("pw_hash"), W("text"), true, NULL, 0 },
 };
 static struct cat_column message_cols[] = {
-	{ W("message_id"), W("integer"), true, W("public.message_message_id_seq") },
-	{ W("author_id"), W("integer"), true, NULL },
-	{ W("text"), W("text"), true, NULL },
-	{ W("pub_date"), W("integer"), false, NULL },
-	{ W("flagged"), W("integer"), false, NULL },
+	{ W("message_id"), W("integer"), true, W("public.message_message_id_seq"), 0 },
+	{ W("author_id"), W("integer"), true, NULL, 0 },
+	{ W("text"), W("text"), true, NULL, 0 },
+	{ W("pub_date"), W("integer"), false, NULL, 0 },
+	{ W("flagged"), W("integer"), false, NULL, 0 },
 };
 static struct cat_column follower_cols[] = {
-	{ W("who_id"), W("integer"), false, NULL },
-	{ W("whom_id"), W("integer"), false, NULL },
+	{ W("who_id"), W("integer"), false, NULL, 0 },
+	{ W("whom_id"), W("integer"), false, NULL, 0 },
 };
 static struct cat_column latest_cols[] = {
-	{ W("id"), W("integer"), true, NULL },
-	{ W("value"), W("bigint"), true, NULL },
+	{ W("id"), W("integer"), true, NULL, 0 },
+	{ W("value"), W("bigint"), true, NULL, 0 },
 };
+/* ProfileId: GENERATED ALWAYS AS IDENTITY */
 static struct cat_column profile_cols[] = {
-	{ W("ProfileId"), W("integer"), true, W("public.\"UserProfile_ProfileId_seq\"") },
-	{ W("Display\"Name"), W("text"), false, NULL },
+	{ W("ProfileId"), W("integer"), true, W("public.\"UserProfile_ProfileId_seq\""), 'a' },
+	{ W("Display\"Name"), W("text"), false, NULL, 0 },
 };
 static struct cat_column migrations_cols[] = {
-	{ W("version"), W("bigint"), true, NULL },
+	{ W("version"), W("bigint"), true, NULL, 0 },
 };
 static struct cat_column session_cols[] = {
-	{ W("session_id"), W("bigint"), true, W("public.web_session_session_id_seq") },
-	{ W("user_id"), W("integer"), false, NULL },
-	{ W("csrf_token"), W("text"), true, NULL },
+	{ W("session_id"), W("bigint"), true, W("public.web_session_session_id_seq"), 0 },
+	{ W("user_id"), W("integer"), false, NULL, 0 },
+	{ W("csrf_token"), W("text"), true, NULL, 0 },
 };
 static struct cat_column tag_cols[] = {
-	{ W("message_id"), W("integer"), true, NULL },
-	{ W("tag"), W("text"), true, NULL },
+	{ W("message_id"), W("integer"), true, NULL, 0 },
+	{ W("tag"), W("text"), true, NULL, 0 },
 };
 
 static size_t pk0[] = { 0 };
@@ -528,11 +529,12 @@ static void test_copy_whole(void **state)
 			    "(s).\"who_id\" + (40), (s).\"whom_id\" + (40) FROM " ST ".\"follower\" s");
 	buf_reset(&b);
 
-	/* a staging schema needing quotes, a negative offset */
+	/* a staging schema needing quotes, a negative offset; the moved ids
+	 * override a GENERATED ALWAYS identity */
 	sqlgen_copy(&b, &plan, &tables[T_PROFILE], "My\"Stage", false);
 	assert_string_equal(buf_str(&b),
 			    "INSERT INTO public.\"UserProfile\" (\"ProfileId\", \"Display\"\"Name\") "
-			    "SELECT (s).\"ProfileId\" + (-500), (s).\"Display\"\"Name\" "
+			    "OVERRIDING SYSTEM VALUE SELECT (s).\"ProfileId\" + (-500), (s).\"Display\"\"Name\" "
 			    "FROM \"My\"\"Stage\".\"UserProfile\" s");
 	buf_release(&b);
 }
