@@ -104,7 +104,7 @@ bool link_import_cdc(struct hop *h)
 	sqlgen_ident(&sql, h->cdc);
 	buf_adds(&sql, " CASCADE; CREATE SCHEMA ");
 	sqlgen_ident(&sql, h->cdc);
-	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA sync_fdw_src LIMIT TO (changes, horizon, table_columns) "
+	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA sync_fdw_src LIMIT TO (changes, horizon, table_columns, captured) "
 		       "FROM SERVER ");
 	sqlgen_ident(&sql, h->server);
 	buf_adds(&sql, " INTO ");

@@ -137,9 +137,13 @@ static bool prepare(struct hop *h)
 	PQclear(r);
 	if (!have)
 		return capture_install(h);
-	/* capture was there already: make sure the target reads it */
+	/* capture was there already: it must number the tables as this
+	 * configuration does (refused before anything is copied), and the
+	 * target must read it (an older link lacks "captured") */
+	if (!capture_check(h, h->src, "sync_fdw_src"))
+		return false;
 	struct buf name = BUF_INIT, sql = BUF_INIT;
-	sqlgen_qualified(&name, h->cdc, "horizon");
+	sqlgen_qualified(&name, h->cdc, "captured");
 	buf_adds(&sql, "SELECT to_regclass(");
 	sqlgen_literal(&sql, name.data);
 	buf_adds(&sql, ") IS NOT NULL");
@@ -349,13 +353,16 @@ static int cmd_run(int argc, char **argv)
 			 PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
 	}
-	if (!prepare(&h))
+	/* a capture that numbers the tables otherwise is a plan problem */
+	if (!prepare(&h) || (!copied && !copy_run(&h, &co, &cres))) {
+		rc = h.plan.nproblems ? EXIT_CONFIG : rc;
 		goto out;
-	if (!copied && !copy_run(&h, &co, &cres))
-		goto out;
+	}
 	log_info("run: catching up with the changes made during the copy");
-	if (!apply_run(&h, &ao, &ares))
+	if (!apply_run(&h, &ao, &ares)) {
+		rc = h.plan.nproblems ? EXIT_CONFIG : rc;
 		goto out;
+	}
 	rc = EXIT_FAILURE_GENERIC;
 	if (!cutover_run(&h, &cut, &out))
 		goto out;
