@@ -135,6 +135,14 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 					"table \"%s\": key column \"%s\" is %s, not an integer", src->name,
 					tc->key, src->cols[t->key].type);
 				t->key = -1;
+			} else if (!(src->npk == 1 && src->pk[0] == (size_t)t->key)) {
+				t->key_given = true;
+				/* the copy reads key ranges: a NULL key is in none */
+				if (!src->cols[t->key].notnull)
+					problem(p, "declare it NOT NULL on the source (ALTER TABLE ... ALTER COLUMN "
+						   "... SET NOT NULL, once no row holds NULL there), or name "
+						   "another key:", "table \"%s\": key column \"%s\" may be NULL: "
+						   "rows whose key is NULL would not be copied", src->name, tc->key);
 			}
 		} else if (src->npk == 1 && int_type(src->cols[src->pk[0]].type))
 			t->key = (int)src->pk[0];
@@ -333,6 +341,34 @@ static void compare_columns(struct hop_plan *p, const struct plan_table *t, cons
 	buf_release(&diff);
 }
 
+/*
+ * A key: that is not the primary key must be declared unique on the
+ * source (a unique index on that column alone, without predicate): two
+ * rows with one id would become one on the target, or collide there.
+ */
+static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_table *t)
+{
+	const char *col = t->src->cols[t->key].name;
+	const char *params[] = { t->src->name, col };
+	PGresult *r = PQexecParams(src,
+		"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a"
+		"   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+		" WHERE i.indrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', $1::text))"
+		"   AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL"
+		"   AND a.attname = $2)", 2, NULL, params, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a unique index on the key");
+	if (ok && PQgetvalue(r, 0, 0)[0] != 't') {
+		struct buf hint = BUF_INIT;
+		buf_addf(&hint, "make it unique on the source (CREATE UNIQUE INDEX ON public.\"%s\" (\"%s\")), "
+				"or name a unique column as key:", t->src->name, col);
+		problem(p, hint.data, "table \"%s\": key column \"%s\" is not unique: rows sharing an id "
+			"would collide on the target", t->src->name, col);
+		buf_release(&hint);
+	}
+	PQclear(r);
+	return ok;
+}
+
 /* t's source ids and count from an earlier plan, when it has the table with the same key. */
 static bool reuse_counts(const struct hop_plan *prev, struct plan_table *t)
 {
@@ -364,6 +400,10 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
+		if (t->key_given && !check_key_unique(src, p, t)) {
+			PQclear(deferred);
+			return false;
+		}
 		if (!reuse_counts(source_counts, t) &&
 		    !key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
 			       "read the source's ids")) {

@@ -28,6 +28,7 @@ struct plan_table {
 	const struct cat_table *tgt;	/* NULL when the target lacks the table */
 	int id;				/* number in the change log (1-based) */
 	int key;			/* remapped key column, -1 for none */
+	bool key_given;			/* named by key: (not the primary key's own) */
 	bool natural;			/* the key has no sequence: ids are not generated */
 	int64_t offset;
 	bool offset_auto;

@@ -396,5 +396,65 @@ def test_target_unreachable(c):
     assert r.returncode == 5 and "could not connect to target" in msgs(r.stderr), (r.returncode, r.stderr)
 
 
+def untouched(*dsns):
+    """Neither database holds anything of a hop: no sync_fdw schema, no
+    foreign server."""
+    for dsn in dsns:
+        assert psql(dsn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'sync_fdw%' OR "
+                         "nspname LIKE 'staging%'") == [["0"]], dsn
+        assert psql(dsn, "SELECT count(*) FROM pg_foreign_server") == [["0"]], dsn
+
+
+def refused(h, commands, wants, forbidden=()):
+    """Each command exits 3 naming every problem of wants, printing none of
+    forbidden."""
+    for cmd in commands:
+        r = h.run(cmd, check=False)
+        out = r.stdout + msgs(r.stderr)
+        assert r.returncode == 3, (cmd, r.returncode, out[-3000:])
+        for want in wants:
+            assert want in out, (cmd, want, out[-3000:])
+        for word in forbidden:
+            assert word not in out, (cmd, word)
+
+
+def with_tables(h, tables):
+    with open(h.cfg) as f:
+        text = f.read()
+    with open(h.cfg, "w") as f:
+        f.write(text.split("tables:")[0] + "tables:\n" + tables)
+
+
+@test
+def test_plan_refuses_a_nullable_or_not_unique_key(c):
+    """A key: column that may be NULL (the copy reads key ranges: such rows
+    were silently left behind) or is not declared unique is refused by plan,
+    run, copy and link alike, before either database is written."""
+    src = new_db(c.a, "keynull_src", schema=False)
+    tgt = new_db(c.b, "keynull_tgt", schema=False)
+    psql(src, "CREATE TABLE tag (id integer, name text); "
+              "INSERT INTO tag VALUES (1, 'a'), (2, 'b'), (NULL, 'lost'), (3, 'c')")
+    h = Hop(c, src, tgt)
+    with_tables(h, "  tag: { key: id, offset: 0 }\n")
+    refused(h, ("plan", "run", "copy"),
+            ['table "tag": key column "id" may be NULL: rows whose key is NULL would not be copied',
+             "SET NOT NULL",
+             'table "tag": key column "id" is not unique: rows sharing an id would collide on the target',
+             'CREATE UNIQUE INDEX ON public."tag" ("id")'])
+    untouched(src, tgt)
+    assert psql(tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
+    # NOT NULL alone is not enough, a unique index alone neither
+    psql(src, "UPDATE tag SET id = 4 WHERE id IS NULL; ALTER TABLE tag ALTER COLUMN id SET NOT NULL")
+    refused(h, ("plan",), ['key column "id" is not unique'], ['may be NULL'])
+    psql(src, "ALTER TABLE tag ALTER COLUMN id DROP NOT NULL; CREATE UNIQUE INDEX ON tag (id)")
+    refused(h, ("plan",), ['key column "id" may be NULL'], ['is not unique'])
+    untouched(src, tgt)
+    # what the hints say: then every row moves
+    psql(src, "ALTER TABLE tag ALTER COLUMN id SET NOT NULL")
+    h.run("plan")
+    h.run("copy")
+    assert psql(tgt, "SELECT id, name FROM tag ORDER BY id") == psql(src, "SELECT id, name FROM tag ORDER BY id")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
