@@ -387,6 +387,14 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		struct hop_plan *p)
 {
 	memset(p, 0, sizeof *p);
+	/* a password in the configuration ends up in files, process lists and,
+	 * for the target, every server's settings at the cutover */
+	static const char pw_hint[] = "remove it from the DSN and give it in a pgpass file (PGPASSFILE) "
+				      "or PGPASSWORD";
+	if (pgx_dsn_has_password(cfg->s.source_dsn))
+		problem(p, pw_hint, "source.dsn holds a password");
+	if (pgx_dsn_has_password(cfg->s.target_dsn))
+		problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
 	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
 		return false;

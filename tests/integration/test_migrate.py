@@ -456,5 +456,28 @@ def test_plan_refuses_a_nullable_or_not_unique_key(c):
     assert psql(tgt, "SELECT id, name FROM tag ORDER BY id") == psql(src, "SELECT id, name FROM tag ORDER BY id")
 
 
+@test
+def test_plan_refuses_passwords_in_the_dsns(c):
+    """A password in source.dsn or target.dsn is refused by plan (it was
+    found only at the cutover, after the whole copy), never printed."""
+    src = new_db(c.a, "pw_src")
+    tgt = new_db(c.b, "pw_tgt")
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('a', 'e', 'h')")
+    h = Hop(c, src, tgt)
+    clean = open(h.cfg).read()
+    host, port = tgt.split("host=")[1].split()[0], tgt.split("port=")[1].split()[0]
+    uri = f"postgresql://{os.environ.get('USER', 'postgres')}:hunter2@{host}:{port}/pw_tgt"
+    for source, target, wants in (
+            (src + " password=hunter2", tgt, ["source.dsn holds a password"]),
+            (src, uri, ["target.dsn holds a password, which the cutover would send to every server"]),
+            (src + " password='hunter 2'", uri, ["source.dsn holds a password", "target.dsn holds a password"])):
+        with open(h.cfg, "w") as f:
+            f.write(clean.replace(f'dsn: "{src}"', f'dsn: "{source}"').replace(f'dsn: "{tgt}"', f'dsn: "{target}"'))
+        refused(h, ("plan", "copy", "run"), wants + ["hint: remove it from the DSN and give it in a pgpass file"],
+                forbidden=("hunter",))
+        untouched(src, tgt)
+        assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["0"]]
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
