@@ -156,7 +156,14 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 					src->name);
 		} else
 			t->offset_auto = !t->natural;
-		if (tc && tc->conflict != HOP_CONFLICT_DEFAULT)
+		if (tc && tc->conflict == HOP_CONFLICT_APPEND) {
+			t->append = true;
+			if (src->npk)
+				problem(p, "remove conflict: append (a table with a primary key takes refuse or "
+					   "replace)", "table \"%s\": conflict: append is for tables without a "
+					   "primary key", src->name);
+		}
+		if (tc && tc->conflict != HOP_CONFLICT_DEFAULT && tc->conflict != HOP_CONFLICT_APPEND)
 			t->conflict = tc->conflict;
 		else
 			t->conflict = t->natural ? HOP_CONFLICT_REPLACE : HOP_CONFLICT_REFUSE;
@@ -427,6 +434,21 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 				return false;
 			}
 			compare_columns(p, t, deferred);
+			/* without a key nothing tells the target's rows from the
+			 * copied ones; once linked, the rows may be the hop's own */
+			bool linked = false;
+			for (size_t f = 0; f < nfixed; f++)
+				linked |= strcmp(fixed[f].table, t->src->name) == 0;
+			if (!t->src->npk && t->tgt_rows > 0 && !t->append && !linked) {
+				struct buf hint = BUF_INIT;
+				buf_addf(&hint, "empty it first (TRUNCATE public.\"%s\" on the target), or set "
+						"conflict: append for the table to keep those rows and add the "
+						"source's beside them", t->src->name);
+				problem(p, hint.data, "table \"%s\" has no primary key and the target's table already "
+					"holds %" PRId64 " rows: the copy would add the source's rows to them, "
+					"duplicates and all", t->src->name, t->tgt_rows);
+				buf_release(&hint);
+			}
 		}
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
@@ -538,7 +560,7 @@ void plan_json(const struct hop_plan *p, struct buf *out)
 		buf_addf(out, ",\"offset\":%" PRId64 ",\"offset_auto\":%s,\"natural_key\":%s,"
 			      "\"conflict\":\"%s\",\"rows\":%" PRId64 ",\"target_rows\":%" PRId64,
 			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
-			 t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
+			 t->append ? "append" : t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
 			 t->tgt_rows);
 		json_range(out, "source_ids", t->src_min, t->src_max);
 		json_range(out, "target_ids", t->tgt_min, t->tgt_max);

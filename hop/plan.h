@@ -33,7 +33,8 @@ struct plan_table {
 	int64_t offset;
 	bool offset_auto;
 	bool offset_fixed;		/* recorded when the hop was linked */
-	enum hop_conflict conflict;	/* resolved: never HOP_CONFLICT_DEFAULT */
+	enum hop_conflict conflict;	/* resolved: never HOP_CONFLICT_DEFAULT or _APPEND */
+	bool append;			/* conflict: append (no primary key): the target's rows stay */
 	struct plan_ref *refs;
 	size_t nrefs;
 	/* identity used to find a row: the primary key, or the whole row */

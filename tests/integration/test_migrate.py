@@ -396,6 +396,7 @@ def test_target_unreachable(c):
     assert r.returncode == 5 and "could not connect to target" in msgs(r.stderr), (r.returncode, r.stderr)
 
 
+
 def untouched(*dsns):
     """Neither database holds anything of a hop: no sync_fdw schema, no
     foreign server."""
@@ -477,6 +478,40 @@ def test_plan_refuses_passwords_in_the_dsns(c):
                 forbidden=("hunter",))
         untouched(src, tgt)
         assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["0"]]
+
+
+@test
+def test_plan_refuses_keyless_rows_already_on_the_target(c):
+    """A table without a primary key whose target table holds rows: the
+    copy would append to them (only verify noticed).  Refused, unless
+    conflict: append says to keep them."""
+    src = new_db(c.a, "append_src")
+    tgt = new_db(c.b, "append_tgt")
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 3) g;"
+              "INSERT INTO follower VALUES (1, 2), (2, 3), (1, 2)")
+    psql(tgt, "INSERT INTO follower VALUES (7, 7)")
+    h = Hop(c, src, tgt, offsets={"user": "100"})
+    refused(h, ("plan", "run", "copy"),
+            ['table "follower" has no primary key and the target\'s table already holds 1 rows: the copy '
+             'would add the source\'s rows to them, duplicates and all',
+             'hint: empty it first (TRUNCATE public."follower" on the target), or set conflict: append'])
+    untouched(src, tgt)
+    assert psql(tgt, "SELECT count(*) FROM follower") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["0"]]
+    # append on a keyed table makes no sense
+    text = open(h.cfg).read()
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("latest:            { conflict: replace }", "latest:            { conflict: append }"))
+    refused(h, ("plan",), ['table "latest": conflict: append is for tables without a primary key'])
+    # what the hint says: the target's row stays, the source's come beside it
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("follower:          { refs:", "follower:          { conflict: append, refs:"))
+    plan = json.loads(h.run("plan", "--json").stdout)
+    assert next(t for t in plan["tables"] if t["name"] == "follower")["conflict"] == "append"
+    h.run("copy")
+    assert psql(tgt, "SELECT who_id, whom_id FROM follower ORDER BY 1, 2") == \
+        [["7", "7"], ["101", "102"], ["101", "102"], ["102", "103"]]
+    h.run("plan")   # linked: the rows on the target are the hop's own now
 
 
 if __name__ == "__main__":
