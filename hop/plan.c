@@ -434,22 +434,9 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 				return false;
 			}
 			compare_columns(p, t, deferred);
-			/* without a key nothing tells the target's rows from the
-			 * copied ones; once linked, the rows may be the hop's own */
-			bool linked = false;
-			for (size_t f = 0; f < nfixed; f++)
-				linked |= strcmp(fixed[f].table, t->src->name) == 0;
-			if (!t->src->npk && t->tgt_rows > 0 && !t->append && !linked) {
-				struct buf hint = BUF_INIT;
-				buf_addf(&hint, "empty it first (TRUNCATE public.\"%s\" on the target), or set "
-						"conflict: append for the table to keep those rows and add the "
-						"source's beside them", t->src->name);
-				problem(p, hint.data, "table \"%s\" has no primary key and the target's table already "
-					"holds %" PRId64 " rows: the copy would add the source's rows to them, "
-					"duplicates and all", t->src->name, t->tgt_rows);
-				buf_release(&hint);
-			}
 		}
+		for (size_t f = 0; f < nfixed; f++)
+			t->linked |= strcmp(fixed[f].table, t->src->name) == 0;
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
@@ -519,6 +506,24 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		}
 	}
 	return true;
+}
+
+void plan_check_copy(struct hop_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_table *t = &p->t[i];
+		/* without a key nothing tells the target's rows from the copied
+		 * ones; once linked, the rows may be the hop's own */
+		if (!t->tgt || t->src->npk || t->tgt_rows == 0 || t->append || t->linked)
+			continue;
+		struct buf hint = BUF_INIT;
+		buf_addf(&hint, "empty it first (TRUNCATE public.\"%s\" on the target), or set conflict: append "
+				"for the table to keep those rows and add the source's beside them", t->src->name);
+		problem(p, hint.data, "table \"%s\" has no primary key and the target's table already holds %"
+			PRId64 " rows: the copy would add the source's rows to them, duplicates and all",
+			t->src->name, t->tgt_rows);
+		buf_release(&hint);
+	}
 }
 
 void plan_release(struct hop_plan *p)

@@ -75,7 +75,10 @@ static int start(int argc, char **argv, const char *cmd, const char *allowed, co
 	}
 	if (!hop_config_load(config_path, config_given, &cfg))
 		return EXIT_CONFIG;
-	if (!hop_open(h, &cfg, need)) {
+	bool opened = hop_open(h, &cfg, need);
+	if (opened && (need & HOP_PLAN))
+		plan_check_copy(&h->plan);
+	if (!opened) {
 		/* the target is connected first: a missing source means the
 		 * target answered */
 		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
