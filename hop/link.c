@@ -253,7 +253,7 @@ static void warn_dropped_indexes(struct hop *h)
 	PQclear(r);
 }
 
-bool link_drop(struct hop *h, bool keep_state)
+bool link_drop(struct hop *h, const char *keep_as)
 {
 	struct buf sql = BUF_INIT;
 	bool exists = false;
@@ -268,8 +268,12 @@ bool link_drop(struct hop *h, bool keep_state)
 	buf_adds(&sql, " CASCADE; DO $$ BEGIN IF to_regclass('sync_fdw.hop') IS NOT NULL THEN "
 		       "DELETE FROM sync_fdw.copied WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
-	buf_adds(&sql, keep_state ? "; UPDATE sync_fdw.hop SET stage = 'finished' WHERE server = "
-				  : "; DELETE FROM sync_fdw.hop WHERE server = ");
+	if (keep_as) {
+		buf_adds(&sql, "; UPDATE sync_fdw.hop SET stage = ");
+		sqlgen_literal(&sql, keep_as);
+		buf_adds(&sql, " WHERE server = ");
+	} else
+		buf_adds(&sql, "; DELETE FROM sync_fdw.hop WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
 	buf_adds(&sql, "; END IF; END $$; COMMIT");
 	bool ok = hop_exec(h->tgt, sql.data, "remove the link");

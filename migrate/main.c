@@ -249,20 +249,84 @@ static int cmd_cutover(int argc, char **argv)
 	return emit(&out, rc);
 }
 
+/*
+ * Whether finish may go ahead, and as what (*as: "finished" or
+ * "abandoned"): after a cutover (stage switched, or finished: run again);
+ * before one only with --abandon, never while a cutover is in progress
+ * (the source may be fenced: cutover, run again, finishes or rolls it
+ * back).  No hop on the target but capture on the source: never cut over.
+ */
+static bool finish_allowed(struct hop *h, bool abandon, const char **as)
+{
+	bool exists, capture = false;
+	char *stage = NULL;
+	if (!hop_exists(h, &exists))
+		return false;
+	if (exists) {
+		const char *p[] = { h->server };
+		PGresult *r = PQexecParams(h->tgt, "SELECT stage FROM sync_fdw.hop WHERE server = $1", 1, NULL, p,
+					   NULL, NULL, 0);
+		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the hop's stage");
+		stage = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+		PQclear(r);
+		if (!ok || !stage)
+			return false;
+	} else {
+		PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture");
+		capture = ok && PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (!ok)
+			return false;
+	}
+	bool ok = true;
+	if (stage && strcmp(stage, "abandoned") == 0)
+		*as = "abandoned";	/* run again: it stays abandoned */
+	else if (stage && strcmp(stage, "cutover") == 0) {
+		log_error("a cutover of hop \"%s\" is in progress (the source may be fenced); hint: run "
+			  "\"migrate cutover\" again, which finishes it or rolls it back", h->server);
+		ok = false;
+	} else if (stage ? strcmp(stage, "switched") != 0 && strcmp(stage, "finished") != 0 : capture) {
+		if (abandon)
+			*as = "abandoned";
+		else {
+			log_error("hop \"%s\" was never cut over (stage \"%s\"): finishing it would remove its "
+				  "capture and link and leave the target behind the source; hint: run \"migrate "
+				  "cutover\" first, or give the hop up with \"migrate finish --abandon\" (link "
+				  "and capture removed, the hop recorded as abandoned)", h->server,
+				  stage ? stage : "not linked");
+			ok = false;
+		}
+	}
+	free(stage);
+	return ok;
+}
+
 static int cmd_finish(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct hop h;
-	int rc = start(argc, argv, "finish", "j",
-		       "Usage: migrate [--config FILE] finish\n\n"
-		       "Remove the link, the capture objects and the staging schemas.  The ledger\n"
-		       "stays on the target, and the fence stays on the old host.  Idempotent.\n\n"
-		       "Options:\n", &o, &h, HOP_SOURCE | HOP_TARGET);
+	int rc = start(argc, argv, "finish", "ja",
+		       "Usage: migrate [--config FILE] finish [--abandon]\n\n"
+		       "After the cutover: remove the link, the capture objects and the staging\n"
+		       "schemas.  The ledger stays on the target, and the fence stays on the old\n"
+		       "host.  A hop that was never cut over is refused.  Idempotent.\n\n"
+		       "Options:\n"
+		       "      --abandon  give up a hop that was not cut over: remove link and capture\n"
+		       "                 the same way and record the hop as abandoned (the rows copied\n"
+		       "                 so far stay on the target)\n", &o, &h, HOP_SOURCE | HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	rc = capture_remove(&h) && link_drop(&h, true) ? EXIT_OK : EXIT_TARGET;
+	const char *as = "finished";
+	if (!finish_allowed(&h, o.abandon, &as))
+		rc = EXIT_FAILURE_GENERIC;
+	else
+		rc = capture_remove(&h) && link_drop(&h, as) ? EXIT_OK : EXIT_TARGET;
+	if (rc == EXIT_OK && strcmp(as, "abandoned") == 0)
+		log_info("hop \"%s\" abandoned: link and capture removed; the rows it copied stay on the "
+			 "target", h.server);
 	if (o.json)
-		printf("{\"finished\":%s}\n", rc == EXIT_OK ? "true" : "false");
+		printf("{\"%s\":%s}\n", as, rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }

@@ -143,7 +143,7 @@ static int cmd_unlink(int argc, char **argv)
 		       &o, &h, HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	rc = link_drop(&h, false) ? EXIT_OK : EXIT_TARGET;
+	rc = link_drop(&h, NULL) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
 		printf("{\"unlinked\":%s}\n", rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);

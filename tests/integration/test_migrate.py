@@ -514,5 +514,41 @@ def test_plan_refuses_keyless_rows_already_on_the_target(c):
     h.run("plan")   # linked: the rows on the target are the hop's own now
 
 
+
+@test
+def test_finish_refuses_a_hop_never_cut_over(c):
+    """finish before the cutover would remove the capture and leave the
+    target behind: refused, changing nothing; --abandon removes link and
+    capture and records the hop as abandoned, never as finished."""
+    src = new_db(c.a, "fin_src")
+    tgt = new_db(c.b, "fin_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    stage = "SELECT stage FROM sync_fdw.hop WHERE server = 'hop'"
+    before = psql(tgt, stage)
+    triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'"
+    n_triggers = psql(src, triggers)
+    assert n_triggers != [["0"]]
+    r = h.run("finish", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode == 1, (r.returncode, m)
+    assert f'hop "hop" was never cut over (stage "{before[0][0]}")' in m and "migrate finish --abandon" in m, m
+    assert psql(tgt, stage) == before and psql(src, triggers) == n_triggers
+    assert psql(src, "SELECT count(*) FROM pg_namespace WHERE nspname = 'sync_fdw_src'") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM pg_foreign_server") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["5"]]
+    r = h.run("finish", "--abandon", "--json")
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {"abandoned": True}, r.stdout
+    assert psql(tgt, stage) == [["abandoned"]]
+    assert psql(src, triggers) == [["0"]]
+    untouched(src)
+    assert psql(tgt, "SELECT count(*) FROM pg_foreign_server") == [["0"]]
+    assert json.loads(h.run("status", "--json").stdout.splitlines()[0])["stage"] == "abandoned"
+    # run again, with or without --abandon: it stays abandoned
+    h.run("finish")
+    assert psql(tgt, stage) == [["abandoned"]]
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
