@@ -298,8 +298,7 @@ static bool capture_compare(struct hop *h, PGresult *r)
 				   "the pending changes to match), or restore the \"tables:\" list it was "
 				   "installed with";
 	log_error("%s; hint: %s", msg.data, hint);
-	buf_addf(&h->plan.problems, "%s\n  hint: %s\n", msg.data, hint);
-	h->plan.nproblems++;
+	plan_problem(&h->plan, hint, "%s", msg.data);
 	hop_record_error(h, msg.data);
 	buf_release(&msg);
 	return false;

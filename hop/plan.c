@@ -14,10 +14,7 @@
 #include "sqlgen.h"
 #include "banned.h"
 
-static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
+void plan_problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -108,7 +105,7 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 			tc = &cfg->tables[i];
 			src = cat_table(&p->src, tc->name);
 			if (!src) {
-				problem(p, "table names are case-sensitive PostgreSQL names; check the spelling "
+				plan_problem(p, "table names are case-sensitive PostgreSQL names; check the spelling "
 					   "or remove the entry",
 					"%s:%d:%d: table \"%s\" is not in the source's public schema",
 					cfg->path ? cfg->path : "config", tc->line, tc->column_no, tc->name);
@@ -128,10 +125,10 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 		if (tc && tc->key) {
 			t->key = cat_column(src, tc->key);
 			if (t->key < 0)
-				problem(p, "name an integer column of the table, or remove key: to use its primary key",
+				plan_problem(p, "name an integer column of the table, or remove key: to use its primary key",
 					"table \"%s\": key column \"%s\" does not exist", src->name, tc->key);
 			else if (!int_type(src->cols[t->key].type)) {
-				problem(p, "only smallint, integer and bigint keys can be remapped",
+				plan_problem(p, "only smallint, integer and bigint keys can be remapped",
 					"table \"%s\": key column \"%s\" is %s, not an integer", src->name,
 					tc->key, src->cols[t->key].type);
 				t->key = -1;
@@ -139,7 +136,7 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 				t->key_given = true;
 				/* the copy reads key ranges: a NULL key is in none */
 				if (!src->cols[t->key].notnull)
-					problem(p, "declare it NOT NULL on the source (ALTER TABLE ... ALTER COLUMN "
+					plan_problem(p, "declare it NOT NULL on the source (ALTER TABLE ... ALTER COLUMN "
 						   "... SET NOT NULL, once no row holds NULL there), or name "
 						   "another key:", "table \"%s\": key column \"%s\" may be NULL: "
 						   "rows whose key is NULL would not be copied", src->name, tc->key);
@@ -151,7 +148,7 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 			t->offset_auto = tc->offset_auto;
 			t->offset = tc->offset;
 			if (t->key < 0 && (tc->offset_auto || tc->offset != 0))
-				problem(p, "give the table a key: (an integer column) or remove its offset",
+				plan_problem(p, "give the table a key: (an integer column) or remove its offset",
 					"table \"%s\": has an offset but no integer key to apply it to",
 					src->name);
 		} else
@@ -159,7 +156,7 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 		if (tc && tc->conflict == HOP_CONFLICT_APPEND) {
 			t->append = true;
 			if (src->npk)
-				problem(p, "remove conflict: append (a table with a primary key takes refuse or "
+				plan_problem(p, "remove conflict: append (a table with a primary key takes refuse or "
 					   "replace)", "table \"%s\": conflict: append is for tables without a "
 					   "primary key", src->name);
 		}
@@ -204,7 +201,7 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 			if (col < 0)
 				continue;
 			if (ref < 0) {
-				problem(p, "add the referenced table to tables:",
+				plan_problem(p, "add the referenced table to tables:",
 					"table \"%s\": column \"%s\" refers to \"%s\", which is not in the hop",
 					t->src->name, fk->column, fk->ref_table);
 				continue;
@@ -224,7 +221,7 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 					buf_addf(&cols, "%s%s", k ? ", " : "", t->src->cols[k].name);
 				struct buf hint = BUF_INIT;
 				buf_addf(&hint, "the table's columns are: %s", buf_str(&cols));
-				problem(p, hint.data, "%s:%d:%d: table \"%s\": refs column \"%s\" does not exist",
+				plan_problem(p, hint.data, "%s:%d:%d: table \"%s\": refs column \"%s\" does not exist",
 					cfg->path ? cfg->path : "config", rc->line, rc->column_no, t->src->name,
 					rc->column);
 				buf_release(&cols);
@@ -232,20 +229,20 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 				continue;
 			}
 			if (ref < 0) {
-				problem(p, "refs must name a table of the hop",
+				plan_problem(p, "refs must name a table of the hop",
 					"%s:%d:%d: table \"%s\": refs column \"%s\" names table \"%s\", which is "
 					"not in the hop", cfg->path ? cfg->path : "config", rc->line,
 					rc->column_no, t->src->name, rc->column, rc->table);
 				continue;
 			}
 			if (p->t[ref].key < 0) {
-				problem(p, "give that table a key:",
+				plan_problem(p, "give that table a key:",
 					"table \"%s\": refs column \"%s\" names table \"%s\", which has no "
 					"integer key", t->src->name, rc->column, rc->table);
 				continue;
 			}
 			if (!int_type(t->src->cols[col].type)) {
-				problem(p, "only integer columns can be remapped",
+				plan_problem(p, "only integer columns can be remapped",
 					"table \"%s\": refs column \"%s\" is %s, not an integer", t->src->name,
 					rc->column, t->src->cols[col].type);
 				continue;
@@ -343,7 +340,7 @@ static void compare_columns(struct hop_plan *p, const struct plan_table *t, cons
 	if (t->src->npk != t->tgt->npk && !(t->tgt->npk == 0 && key_deferred(deferred, t->src->name)))
 		buf_addf(&diff, "%sthe primary keys differ", diff.len ? "; " : "");
 	if (diff.len)
-		problem(p, "make the target's table match the source's, or drop it and let migrate "
+		plan_problem(p, "make the target's table match the source's, or drop it and let migrate "
 			   "create it", "table \"%s\" differs: %s", t->src->name, diff.data);
 	buf_release(&diff);
 }
@@ -368,7 +365,7 @@ static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_
 		struct buf hint = BUF_INIT;
 		buf_addf(&hint, "make it unique on the source (CREATE UNIQUE INDEX ON public.\"%s\" (\"%s\")), "
 				"or name a unique column as key:", t->src->name, col);
-		problem(p, hint.data, "table \"%s\": key column \"%s\" is not unique: rows sharing an id "
+		plan_problem(p, hint.data, "table \"%s\": key column \"%s\" is not unique: rows sharing an id "
 			"would collide on the target", t->src->name, col);
 		buf_release(&hint);
 	}
@@ -399,9 +396,9 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	static const char pw_hint[] = "remove it from the DSN and give it in a pgpass file (PGPASSFILE) "
 				      "or PGPASSWORD";
 	if (pgx_dsn_has_password(cfg->s.source_dsn))
-		problem(p, pw_hint, "source.dsn holds a password");
+		plan_problem(p, pw_hint, "source.dsn holds a password");
 	if (pgx_dsn_has_password(cfg->s.target_dsn))
-		problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
+		plan_problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
 	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
 		return false;
@@ -460,7 +457,7 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			struct buf hint = BUF_INIT;
 			buf_addf(&hint, "use an offset of at most %" PRId64 " in absolute value, or "
 					"change the column to bigint", limit < 0 ? -limit : limit);
-			problem(p, hint.data, "table \"%s\": offset %" PRId64 " would push ids %" PRId64
+			plan_problem(p, hint.data, "table \"%s\": offset %" PRId64 " would push ids %" PRId64
 				"..%" PRId64 " out of %s's range (%" PRId64 "..%" PRId64 ")",
 				t->src->name, t->offset, t->src_min, t->src_max, t->src->cols[t->key].type,
 				tmin, tmax);
@@ -478,12 +475,12 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 					"overwrite the target's", remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max),
 				 t->tgt_max - slo + 1);
 			if (remap_overlaps(slo, shi, t->offset, t->tgt_min, t->tgt_max) || t->src_min > t->src_max)
-				problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
+				plan_problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
 					" shifted by %" PRId64 " collide with ids %" PRId64 "..%" PRId64
 					" the target already holds", t->src->name, slo, shi, t->offset,
 					t->tgt_min, t->tgt_max);
 			else
-				problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
+				plan_problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
 					PRId64 ") would run into ids up to %" PRId64 " the target already holds",
 					t->src->name, shi + 1, t->offset, t->tgt_max);
 			buf_release(&hint);
@@ -499,7 +496,7 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			const char *type = t->src->cols[t->refs[r].col].type;
 			if (remap_type_range(type, &tmin, &tmax) &&
 			    !remap_fits(rt->src_min, rt->src_max, rt->offset, tmin, tmax, &limit))
-				problem(p, "change the referring column to bigint, or choose a smaller offset",
+				plan_problem(p, "change the referring column to bigint, or choose a smaller offset",
 					"table \"%s\": column \"%s\" (%s) cannot hold \"%s\" ids shifted by %" PRId64,
 					t->src->name, t->src->cols[t->refs[r].col].name, type, rt->src->name,
 					rt->offset);
@@ -519,7 +516,7 @@ void plan_check_copy(struct hop_plan *p)
 		struct buf hint = BUF_INIT;
 		buf_addf(&hint, "empty it first (TRUNCATE public.\"%s\" on the target), or set conflict: append "
 				"for the table to keep those rows and add the source's beside them", t->src->name);
-		problem(p, hint.data, "table \"%s\" has no primary key and the target's table already holds %"
+		plan_problem(p, hint.data, "table \"%s\" has no primary key and the target's table already holds %"
 			PRId64 " rows: the copy would add the source's rows to them, duplicates and all",
 			t->src->name, t->tgt_rows);
 		buf_release(&hint);

@@ -85,6 +85,10 @@ void plan_release(struct hop_plan *plan);
  */
 void plan_check_copy(struct hop_plan *plan);
 
+/* Add a problem ("what\n  hint: hint\n"; hint may be NULL) to the plan. */
+void plan_problem(struct hop_plan *plan, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);
 
 /* The offset applied to column col of table t: its key's, its reference's, or 0. */

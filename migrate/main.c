@@ -108,6 +108,7 @@ static int cmd_plan(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	struct buf out = BUF_INIT;
 	if (o.json) {
 		plan_json(&h.plan, &out);
@@ -170,6 +171,7 @@ static int cmd_schema(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	int created = 0;
 	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
@@ -193,6 +195,7 @@ static int cmd_copy(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
 	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
 				.stop = &stop_flag };
@@ -392,6 +395,7 @@ static int cmd_run(int argc, char **argv)
 		       "Options:\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
 	struct copy_opts co = { .progress = true, .json = o.json, .stop = &stop_flag };
 	struct copy_result cres;

@@ -550,5 +550,81 @@ def test_finish_refuses_a_hop_never_cut_over(c):
     assert psql(tgt, stage) == [["abandoned"]]
 
 
+
+class AdminStub:
+    """A stand-in for minitwitd's admin API: GET /admin/status answers 200
+    to the right token, 401 to another."""
+
+    def __init__(self, token):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                ok = self.headers.get("Authorization") == f"Bearer {token}"
+                body = b'{"paused":false}' if ok else b'{"error":"bad token"}'
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@test
+def test_plan_refuses_servers_without_token_or_answer(c):
+    """cutover.servers are checked by plan (and so copy and run) before
+    anything is written: the token variable must be set and every admin
+    API answer; they were found only by the cutover, after the copy."""
+    src = new_db(c.a, "srv_src")
+    tgt = new_db(c.b, "srv_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('a', 'e', 'h')")
+    stub = AdminStub("s3cret")
+    import socket
+    with socket.socket() as sk:     # a port nothing listens on
+        sk.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sk.getsockname()[1]}"
+    h = Hop(c, src, tgt)
+    text = open(h.cfg).read()
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("cutover: { servers: [] }",
+                             f'cutover: {{ servers: [ {{ admin_url: "{stub.url}" }}, {{ admin_url: "{dead}" }} ] }}'))
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "MINITWIT_ADMIN_TOKEN"}
+        for cmd in ("plan", "copy", "run"):
+            r = subprocess.run([MIGRATE, "--config", h.cfg, cmd], capture_output=True, text=True, env=env)
+            out = r.stdout + msgs(r.stderr)
+            assert r.returncode == 3, (cmd, r.returncode, out)
+            assert "cutover.servers lists 2 servers, but the admin token variable MINITWIT_ADMIN_TOKEN is " \
+                   "not set" in out and "hint: export MINITWIT_ADMIN_TOKEN" in out, out
+        untouched(src, tgt)
+        for cmd in ("plan", "copy", "run"):
+            r = h.run(cmd, env={"MINITWIT_ADMIN_TOKEN": "wrong"}, check=False)
+            out = r.stdout + msgs(r.stderr)
+            assert r.returncode == 3, (cmd, r.returncode, out)
+            assert f'server "{stub.url}" of cutover.servers does not answer GET /admin/status: HTTP status 401' \
+                in out and "check the token" in out, out
+            assert f'server "{dead}" of cutover.servers does not answer GET /admin/status' in out, out
+            assert "start the server, or correct its admin_url" in out, out
+        untouched(src, tgt)
+        assert psql(tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
+        # both answering: the plan has no problem
+        with open(h.cfg, "w") as f:
+            f.write(text.replace("cutover: { servers: [] }", f'cutover: {{ servers: [ {{ admin_url: "{stub.url}" }} ] }}'))
+        h.run("plan", env={"MINITWIT_ADMIN_TOKEN": "s3cret"})
+    finally:
+        stub.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
