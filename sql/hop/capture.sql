@@ -76,11 +76,15 @@ CREATE OR REPLACE VIEW sync_fdw_src.horizon AS
 
 -- The captured tables as the applier checks them: present is false when
 -- the oid recorded at install no longer names that table (dropped and made
--- again, or renamed: its triggers went with it).
+-- again, or renamed: its triggers went with it).  Names and operators are
+-- qualified: the view is made with the installer's search_path.
 CREATE OR REPLACE VIEW sync_fdw_src.captured AS
     SELECT t.id AS table_no, t.nspname, t.name AS relname, t.relid,
-           EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE c.oid = t.relid AND c.relname = t.name AND n.nspname = t.nspname) AS present
+           EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+                       ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE c.oid OPERATOR(pg_catalog.=) t.relid
+                      AND c.relname OPERATOR(pg_catalog.=) t.name::pg_catalog.name
+                      AND n.nspname OPERATOR(pg_catalog.=) t.nspname::pg_catalog.name) AS present
       FROM sync_fdw_src.tables t;
 
 -- The current column list of each captured table, to compare with
