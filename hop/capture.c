@@ -238,12 +238,23 @@ out:
 	return ok;
 }
 
+/* A capture that does not fit the plan: a plan problem, and unless quiet
+ * (plan, which writes nothing) logged and recorded as the hop's error. */
+static void capture_mismatch(struct hop *h, const char *msg, const char *hint, bool quiet)
+{
+	plan_problem(&h->plan, hint, "%s", msg);
+	if (quiet)
+		return;
+	log_error("%s; hint: %s", msg, hint);
+	hop_record_error(h, msg);
+}
+
 /*
  * Compare the registry rows (table_no, nspname, relname, present,
  * relid IS NOT NULL) with the plan; the first difference, with the fix,
  * becomes a plan problem.
  */
-static bool capture_compare(struct hop *h, PGresult *r)
+static bool capture_compare(struct hop *h, PGresult *r, bool quiet)
 {
 	const struct hop_plan *plan = &h->plan;
 	struct buf msg = BUF_INIT;
@@ -297,14 +308,14 @@ static bool capture_compare(struct hop *h, PGresult *r)
 	static const char hint[] = "run \"sync-fdw capture install\" again with this configuration (it renumbers "
 				   "the pending changes to match), or restore the \"tables:\" list it was "
 				   "installed with";
-	log_error("%s; hint: %s", msg.data, hint);
-	plan_problem(&h->plan, hint, "%s", msg.data);
-	hop_record_error(h, msg.data);
+	capture_mismatch(h, msg.data, hint, quiet);
 	buf_release(&msg);
 	return false;
 }
 
-bool capture_check(struct hop *h, PGconn *c, const char *schema)
+/* 1: the capture read through c fits the plan; 0: it does not (a plan
+ * problem); -1: it could not be read (logged). */
+static int check_tables(struct hop *h, PGconn *c, const char *schema, bool quiet)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "SELECT table_no, coalesce(nspname, 'public'), relname, present, relid IS NOT NULL FROM ");
@@ -312,16 +323,34 @@ bool capture_check(struct hop *h, PGconn *c, const char *schema)
 	buf_adds(&sql, " ORDER BY table_no");
 	PGresult *r = PQexec(c, sql.data);
 	buf_release(&sql);
-	bool ok;
+	int rc;
 	if (pgx_sqlstate_is(r, "42P01") || pgx_sqlstate_is(r, "42703")) {
-		log_error("the change log %s was made by an older sync-fdw, which did not record which table "
-			  "each change belongs to; hint: run \"sync-fdw capture install\" again (it keeps the "
-			  "pending changes)", c == h->src ? "on the source" : "as the target reads it");
-		ok = false;
-	} else
-		ok = pgx_check(r, PGRES_TUPLES_OK, -1, 5, "read the captured tables") && capture_compare(h, r);
+		capture_mismatch(h, c == h->src ? "the change log on the source was made by an older sync-fdw, "
+						  "which did not record which table each change belongs to"
+						: "the target reads the change log as an older sync-fdw imported it, "
+						  "without the table each change belongs to",
+				 "run \"sync-fdw capture install\" again (it keeps the pending changes)", quiet);
+		rc = 0;
+	} else if (!pgx_check(r, PGRES_TUPLES_OK, -1, 5, "read the captured tables"))
+		rc = -1;
+	else
+		rc = capture_compare(h, r, quiet) ? 1 : 0;
 	PQclear(r);
-	return ok;
+	return rc;
+}
+
+bool capture_check(struct hop *h, PGconn *c, const char *schema)
+{
+	return check_tables(h, c, schema, false) == 1;
+}
+
+bool capture_check_plan(struct hop *h)
+{
+	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
+	bool present = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok && (!present || check_tables(h, h->src, "sync_fdw_src", true) >= 0);
 }
 
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,

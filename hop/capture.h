@@ -49,6 +49,10 @@ MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, cons
  * last error, with the fix; false also when it could not be read (logged).
  */
 MUST_CHECK bool capture_check(struct hop *h, PGconn *c, const char *schema);
+/* The same for plan: when the source has capture, a mismatch is added to
+ * the plan's problems, quietly and writing nothing; false only when the
+ * source could not be read (logged). */
+MUST_CHECK bool capture_check_plan(struct hop *h);
 /*
  * install records a fingerprint of sql/hop/capture.sql (the change log, its
  * views and functions) in sync_fdw_src.settings; a reader started against

@@ -109,6 +109,10 @@ static int cmd_plan(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
+	if (!capture_check_plan(&h)) {
+		hop_close(&h);
+		return EXIT_SOURCE;
+	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
 		plan_json(&h.plan, &out);

@@ -263,6 +263,11 @@ static int cmd_plan(int argc, char **argv)
 		       "Options:\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	/* a capture installed for another table list stops the hop too */
+	if (!capture_check_plan(&h)) {
+		hop_close(&h);
+		return EXIT_SOURCE;
+	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
 		plan_json(&h.plan, &out);

@@ -626,5 +626,35 @@ def test_plan_refuses_servers_without_token_or_answer(c):
         stub.stop()
 
 
+
+@test
+def test_run_refuses_a_capture_installed_for_another_table_list(c):
+    """migrate resumes with the capture it finds: reordered tables: since it
+    was installed are refused by plan, copy and run before anything more is
+    written or applied."""
+    src = new_db(c.a, "order_src")
+    tgt = new_db(c.b, "order_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    psql(src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'pending', 1, 0);"
+              "INSERT INTO follower VALUES (1, 2)")
+    text = open(h.cfg).read()
+    lines = text.split("tables:\n")[1].splitlines()
+    lines[1], lines[2] = lines[2], lines[1]     # message and follower swapped
+    with open(h.cfg, "w") as f:
+        f.write(text.split("tables:\n")[0] + "tables:\n" + "\n".join(lines) + "\n")
+    before = counts(tgt), psql(tgt, "SELECT stage, pos FROM sync_fdw.hop")
+    refused(h, ("plan", "copy", "run"),
+            ['the capture on the source was installed for another table list: table 2 is "public"."message" '
+             'there but "public"."follower" in the configuration',
+             'hint: run "sync-fdw capture install" again with this configuration'])
+    assert (counts(tgt), psql(tgt, "SELECT stage, pos FROM sync_fdw.hop")) == before
+    with open(h.cfg, "w") as f:
+        f.write(text)
+    h.run("run")
+    assert counts(tgt) == ["5", "1", "1"]
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -643,6 +643,8 @@ def test_table_identity_reorder_add_remove(c):
     ]
     for order, extra, want in cases:
         write_config(p.cfg, tables_config(p, order, extra))
+        r = p.sync("plan", check=False)     # plan says so too, writing nothing
+        assert r.returncode == 3 and want in r.stdout, (order, r.returncode, r.stdout)
         r = p.sync("run", "--once", check=False)
         m = msgs(r.stderr)
         assert r.returncode == 3, (order, r.returncode, m)
