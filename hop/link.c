@@ -109,7 +109,12 @@ bool link_import_cdc(struct hop *h)
 	sqlgen_ident(&sql, h->server);
 	buf_adds(&sql, " INTO ");
 	sqlgen_ident(&sql, h->cdc);
-	bool ok = hop_exec(h->tgt, sql.data, "import the source's change log");
+	/* on its own (capture install) it may meet a running applier, which
+	 * reads these foreign tables: short lock waits, retried, as DDL on
+	 * live tables; inside link_create's transaction, as part of it */
+	bool ok = PQtransactionStatus(h->tgt) == PQTRANS_IDLE
+			  ? hop_exec_ddl(h->tgt, sql.data, "import the source's change log")
+			  : hop_exec(h->tgt, sql.data, "import the source's change log");
 	buf_release(&sql);
 	return ok;
 }
