@@ -700,6 +700,17 @@ def test_table_identity_reorder_add_remove(c):
     p.assert_equal()
     assert json.loads(p.sync("status", "--json").stdout)["last_error"] is None
 
+    # a link imported by an older sync-fdw (no "captured"): refused, with the fix
+    psql(p.tgt, f'DROP FOREIGN TABLE "staging_{p.name}_cdc".captured')
+    psql(p.src, "UPDATE latest SET value = 47")
+    r = p.sync("run", "--once", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode == 3 and "the target reads the change log as an older sync-fdw imported it" in m \
+        and 'run "sync-fdw capture install" again' in m, (r.returncode, m)
+    p.sync("capture", "install")
+    p.sync("run", "--once")
+    p.assert_equal()
+
 
 @test
 def test_table_identity_checked_by_a_running_applier(c):
