@@ -33,6 +33,7 @@ struct applier {
 	int64_t kill_batch;
 	int64_t nonempty;		/* batches of this run that read changes */
 	bool recorded;			/* the reason it stopped is the hop's last error */
+	char *epoch;			/* the source's capture_epoch its table list was checked at */
 	double rate;
 };
 
@@ -112,6 +113,7 @@ static void applier_release(struct applier *a)
 	for (int i = 0; i < 4; i++)
 		free(a->unpruned[i]);
 	free(a->schema_sql);
+	free(a->epoch);
 }
 
 static void applier_init(struct applier *a, struct hop *h, const struct apply_opts *o)
@@ -142,7 +144,7 @@ static void applier_init(struct applier *a, struct hop *h, const struct apply_op
 	sqlgen_qualified(&b, h->cdc, "changes");
 	buf_adds(&b, " WHERE change_id <= $1 AND xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[]))");
 	a->fetch_open = buf_detach(&b);
-	buf_adds(&b, "SELECT snapshot, seq FROM ");
+	buf_adds(&b, "SELECT snapshot, seq, coalesce(epoch, '') FROM ");
 	sqlgen_qualified(&b, h->cdc, "horizon");
 	a->horizon_sql = buf_detach(&b);
 	buf_adds(&b, "DELETE FROM ");
@@ -422,6 +424,18 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	}
 	s->snap = dupval(r, 0, 0);
 	s->seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	/* capture installed again since the table list was checked: check it
+	 * again, in S, so against the numbering of the changes read in S */
+	if (strcmp(PQgetvalue(r, 0, 2), a->epoch) != 0) {
+		free(a->epoch);
+		a->epoch = dupval(r, 0, 2);
+		PQclear(r);
+		r = NULL;
+		if (!capture_check(h, c, h->cdc)) {
+			a->recorded = h->plan.nproblems > 0;
+			goto fail;
+		}
+	}
 	PQclear(r);
 	r = NULL;
 	/* the change sequence only grows; below what this hop has seen, the
@@ -707,15 +721,46 @@ static void prune(struct applier *a, const char *upto, char *const cur[3], int64
 static bool load_pieces(struct applier *a)
 {
 	const char *p[] = { a->h->server };
-	PGresult *r = PQexecParams(a->h->tgt, "SELECT DISTINCT tbl FROM sync_fdw.copied WHERE server = $1",
+	/* by name: a piece's tbl is the number its table had at copy time */
+	PGresult *r = PQexecParams(a->h->tgt, "SELECT DISTINCT name FROM sync_fdw.copied WHERE server = $1",
 				   1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the copy's pieces");
 	for (int i = 0; ok && i < PQntuples(r); i++) {
-		long id = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		if (id >= 1 && (size_t)id <= a->h->plan.n)
-			a->has_pieces[id - 1] = true;
+		const struct plan_table *t = plan_table(&a->h->plan, PQgetvalue(r, i, 0));
+		if (t)
+			a->has_pieces[t - a->h->plan.t] = true;
 	}
 	PQclear(r);
+	return ok;
+}
+
+/*
+ * Before anything is applied: the change log's table numbers must name
+ * the plan's tables (capture_check), read through the link as the batches
+ * read it; the epoch read with it lets each batch notice a capture
+ * installed again meanwhile.
+ */
+static bool check_capture(struct applier *a)
+{
+	struct hop *h = a->h;
+	struct buf sql = BUF_INIT;
+	PGresult *r = NULL;
+	bool ok = false;
+	/* one target transaction: one remote snapshot for both reads; an
+	 * older link, without "captured", fails the first, saying so */
+	if (!hop_exec(h->tgt, "BEGIN", "begin") || !capture_check(h, h->tgt, h->cdc))
+		goto out;
+	buf_adds(&sql, "SELECT coalesce(epoch, '') FROM ");
+	sqlgen_qualified(&sql, h->cdc, "horizon");
+	r = PQexec(h->tgt, sql.data);
+	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the source's capture epoch through the link"))
+		goto out;
+	a->epoch = dupval(r, 0, 0);
+	ok = hop_exec(h->tgt, "COMMIT", "commit");
+out:
+	PQclear(r);
+	rollback(h->tgt);
+	buf_release(&sql);
 	return ok;
 }
 
@@ -798,7 +843,13 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 		return false;
 	}
 	applier_init(&a, h, o);
-	if (!lock_hop(h) || !load_pieces(&a) || !pick_merges(&a))
+	if (!lock_hop(h))
+		goto out;
+	if (!check_capture(&a)) {
+		a.recorded = h->plan.nproblems > 0;
+		goto out;
+	}
+	if (!load_pieces(&a) || !pick_merges(&a))
 		goto out;
 	capture_warn_if_outdated(h->src, "source");
 	for (int64_t batch_no = 1;; batch_no++) {

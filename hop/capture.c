@@ -118,10 +118,244 @@ void capture_warn_if_outdated(PGconn *db, const char *where)
 	PQclear(r);
 }
 
+/* "public"."name": how messages name a captured table. */
+static void table_quoted(struct buf *b, const char *nspname, const char *relname)
+{
+	buf_addf(b, "\"%s\".\"%s\"", nspname, relname);
+}
+
+/*
+ * The registry rows (sync_fdw_src.tables) for the plan's tables, numbered
+ * as the plan numbers them, with each table's oid, the column lists as
+ * the database describes them now (a later change stops the apply, see
+ * sync_fdw_src.table_columns), and capture_epoch bumped: an applier running
+ * meanwhile checks its table list again (capture_check).
+ */
+static void registry_sql(struct buf *sql, const struct hop_plan *plan)
+{
+	buf_adds(sql, "DELETE FROM sync_fdw_src.tables;\n");
+	for (size_t i = 0; i < plan->n; i++) {
+		buf_addf(sql, "INSERT INTO sync_fdw_src.tables (id, name, columns, nspname, relid) VALUES (%d, ",
+			 plan->t[i].id);
+		sqlgen_literal(sql, plan->t[i].src->name);
+		buf_adds(sql, ", '', 'public', (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+			      " ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ");
+		sqlgen_literal(sql, plan->t[i].src->name);
+		buf_adds(sql, "));\n");
+	}
+	buf_adds(sql, "UPDATE sync_fdw_src.tables t SET columns = v.current FROM sync_fdw_src.table_columns v"
+		      " WHERE v.id = t.id;\n"
+		      "INSERT INTO sync_fdw_src.settings AS s VALUES ('capture_epoch', '1') ON CONFLICT (key)"
+		      " DO UPDATE SET value = (s.value::pg_catalog.int8 + 1)::text;\n");
+}
+
+/*
+ * Register the plan's tables and make their triggers.  When the registry
+ * already numbers the same tables the same way (or is empty), the
+ * triggers are made one table at a time, never stalling a live
+ * application.  Otherwise (tables reordered, added or removed in the
+ * configuration, or a table made again since) the numbers change, and
+ * pending changes carry the old ones: then everything happens in one
+ * transaction that first takes SHARE ROW EXCLUSIVE on every captured table
+ * (it waits for each writer that still holds uncommitted changes of them,
+ * and keeps new ones out, under lock_timeout with retries), renumbers the
+ * pending changes, drops the triggers of the tables no longer captured
+ * (their pending changes are discarded: the target's copy of them stays
+ * as it was), rewrites the registry and makes every trigger.  An applier
+ * sees the old numbering or the new one, never a mix.
+ */
+static bool register_tables(PGconn *db, const struct hop_plan *plan, enum sqlgen_capture_mode mode)
+{
+	struct buf sql = BUF_INIT, moves = BUF_INIT, dropped = BUF_INIT, locks = BUF_INIT;
+	bool ok = false, same;
+	PGresult *r = PQexec(db, "SELECT table_no, coalesce(nspname, 'public'), relname, present"
+				 " FROM sync_fdw_src.captured ORDER BY table_no");
+	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 4, "read the captured tables"))
+		goto out;
+	int n = PQntuples(r);
+	same = n == 0 || (size_t)n == plan->n;
+	for (int k = 0; k < n; k++) {
+		int no = (int)strtol(PQgetvalue(r, k, 0), NULL, 10);
+		const char *nsp = PQgetvalue(r, k, 1), *rel = PQgetvalue(r, k, 2);
+		bool present = PQgetvalue(r, k, 3)[0] == 't';
+		const struct plan_table *t = strcmp(nsp, "public") == 0 ? plan_table(plan, rel) : NULL;
+		same = same && present && t && t->id == no;
+		if (t && t->id != no)
+			buf_addf(&moves, "%s(%d, %d)", moves.len ? ", " : "", no, t->id);
+		if (!t) {
+			buf_addf(&dropped, "%s%d", dropped.len ? ", " : "", no);
+			log_warn("table %s.%s is no longer in the configuration: its capture is removed and its "
+				 "pending changes discarded", nsp, rel);
+		}
+		if (!t && present) {	/* its triggers go */
+			buf_addf(&locks, "%spublic.", locks.len ? ", " : "");
+			sqlgen_ident(&locks, rel);
+			sqlgen_capture_drop(&sql, rel);
+		}
+	}
+	if (same) {
+		buf_adds(&sql, "BEGIN READ WRITE;\n");
+		registry_sql(&sql, plan);
+		buf_adds(&sql, "COMMIT");
+		if (!hop_exec(db, sql.data, "register the captured tables"))
+			goto out;
+		/* the triggers, one table at a time, never stalling a live application */
+		for (size_t i = 0; i < plan->n; i++) {
+			buf_reset(&sql);
+			sqlgen_capture_triggers(&sql, &plan->t[i], mode);
+			if (!hop_exec_ddl(db, sql.data, "create the capture triggers"))
+				goto out;
+		}
+		ok = true;
+		goto out;
+	}
+	log_info("the captured tables are numbered differently in this configuration: renumbering the "
+		 "pending changes and replacing the triggers of all %zu tables in one transaction", plan->n);
+	struct buf all = BUF_INIT;
+	for (size_t i = 0; i < plan->n; i++) {
+		buf_addf(&locks, "%spublic.", locks.len ? ", " : "");
+		sqlgen_ident(&locks, plan->t[i].src->name);
+	}
+	if (locks.len)
+		buf_addf(&all, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE;\n", locks.data);
+	if (moves.len)
+		buf_addf(&all, "UPDATE sync_fdw_src.changes c SET tbl = m.n FROM (VALUES %s) m(o, n)"
+			       " WHERE c.tbl = m.o;\n", moves.data);
+	if (dropped.len)
+		buf_addf(&all, "DELETE FROM sync_fdw_src.changes WHERE tbl IN (%s);\n", dropped.data);
+	buf_add(&all, sql.data, sql.len);	/* the triggers of dropped tables */
+	registry_sql(&all, plan);
+	for (size_t i = 0; i < plan->n; i++)
+		sqlgen_capture_triggers(&all, &plan->t[i], mode);
+	ok = hop_exec_ddl(db, all.data, "renumber the captured tables");
+	buf_release(&all);
+out:
+	PQclear(r);
+	buf_release(&sql);
+	buf_release(&moves);
+	buf_release(&dropped);
+	buf_release(&locks);
+	return ok;
+}
+
+/* A capture that does not fit the plan: a plan problem, and unless quiet
+ * (plan, which writes nothing) logged and recorded as the hop's error. */
+static void capture_mismatch(struct hop *h, const char *msg, const char *hint, bool quiet)
+{
+	plan_problem(&h->plan, hint, "%s", msg);
+	if (quiet)
+		return;
+	log_error("%s; hint: %s", msg, hint);
+	hop_record_error(h, msg);
+}
+
+/*
+ * Compare the registry rows (table_no, nspname, relname, present,
+ * relid IS NOT NULL) with the plan; the first difference, with the fix,
+ * becomes a plan problem.
+ */
+static bool capture_compare(struct hop *h, PGresult *r, bool quiet)
+{
+	const struct hop_plan *plan = &h->plan;
+	struct buf msg = BUF_INIT;
+	int n = PQntuples(r);
+	bool *seen = calloc(plan->n ? plan->n : 1, sizeof *seen);
+	if (!seen)
+		abort();
+	for (int k = 0; k < n && !msg.len; k++) {
+		int no = (int)strtol(PQgetvalue(r, k, 0), NULL, 10);
+		const char *nsp = PQgetvalue(r, k, 1), *rel = PQgetvalue(r, k, 2);
+		if (PQgetvalue(r, k, 4)[0] != 't') {
+			buf_adds(&msg, "the capture on the source records no table identities (installed by an "
+				       "older sync-fdw)");
+			break;
+		}
+		if (no < 1 || (size_t)no > plan->n) {
+			buf_addf(&msg, "the capture on the source was installed for another table list: table %d ",
+				 no);
+			table_quoted(&msg, nsp, rel);
+			buf_adds(&msg, " is captured there but not in the configuration (its changes would be "
+				       "stranded)");
+			break;
+		}
+		const struct plan_table *t = &plan->t[no - 1];
+		seen[no - 1] = true;
+		if (strcmp(nsp, "public") != 0 || strcmp(rel, t->src->name) != 0) {
+			buf_addf(&msg, "the capture on the source was installed for another table list: table %d is ",
+				 no);
+			table_quoted(&msg, nsp, rel);
+			buf_adds(&msg, " there but ");
+			table_quoted(&msg, "public", t->src->name);
+			buf_adds(&msg, " in the configuration");
+		} else if (PQgetvalue(r, k, 3)[0] != 't') {
+			buf_addf(&msg, "the capture on the source is not on table %d ", no);
+			table_quoted(&msg, nsp, rel);
+			buf_adds(&msg, " any more: the table was dropped and created again, or renamed, since "
+				       "capture install (its changes are not captured)");
+		}
+	}
+	for (size_t i = 0; i < plan->n && !msg.len; i++) {
+		if (seen[i])
+			continue;
+		buf_addf(&msg, "the capture on the source was installed for another table list: table %zu ", i + 1);
+		table_quoted(&msg, "public", plan->t[i].src->name);
+		buf_adds(&msg, " in the configuration is not captured there (it has no trigger: its changes "
+			       "would be lost)");
+	}
+	free(seen);
+	if (!msg.len)
+		return true;
+	static const char hint[] = "run \"sync-fdw capture install\" again with this configuration (it renumbers "
+				   "the pending changes to match), or restore the \"tables:\" list it was "
+				   "installed with";
+	capture_mismatch(h, msg.data, hint, quiet);
+	buf_release(&msg);
+	return false;
+}
+
+/* 1: the capture read through c fits the plan; 0: it does not (a plan
+ * problem); -1: it could not be read (logged). */
+static int check_tables(struct hop *h, PGconn *c, const char *schema, bool quiet)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT table_no, coalesce(nspname, 'public'), relname, present, relid IS NOT NULL FROM ");
+	sqlgen_qualified(&sql, schema, "captured");
+	buf_adds(&sql, " ORDER BY table_no");
+	PGresult *r = PQexec(c, sql.data);
+	buf_release(&sql);
+	int rc;
+	if (pgx_sqlstate_is(r, "42P01") || pgx_sqlstate_is(r, "42703")) {
+		capture_mismatch(h, c == h->src ? "the change log on the source was made by an older sync-fdw, "
+						  "which did not record which table each change belongs to"
+						: "the target reads the change log as an older sync-fdw imported it, "
+						  "without the table each change belongs to",
+				 "run \"sync-fdw capture install\" again (it keeps the pending changes)", quiet);
+		rc = 0;
+	} else if (!pgx_check(r, PGRES_TUPLES_OK, -1, 5, "read the captured tables"))
+		rc = -1;
+	else
+		rc = capture_compare(h, r, quiet) ? 1 : 0;
+	PQclear(r);
+	return rc;
+}
+
+bool capture_check(struct hop *h, PGconn *c, const char *schema)
+{
+	return check_tables(h, c, schema, false) == 1;
+}
+
+bool capture_check_plan(struct hop *h)
+{
+	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
+	bool present = ok && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok && (!present || check_tables(h, h->src, "sync_fdw_src", true) >= 0);
+}
+
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
 			const struct hop_config *cfg, int64_t above, enum sqlgen_capture_mode *used)
 {
-	struct buf sql = BUF_INIT;
 	bool ok = false;
 	PGresult *r;
 	enum sqlgen_capture_mode mode = capture_mode(cfg);
@@ -160,30 +394,9 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 			log_info("change ids start above %s, the hop's position on the target", v);
 		PQclear(r);
 	}
-	for (size_t i = 0; w && i < plan->n; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "%d", plan->t[i].id);
-		const char *p[] = { id, plan->t[i].src->name };
-		r = PQexecParams(db, "INSERT INTO sync_fdw_src.tables (id, name, columns) VALUES ($1, $2, '')"
-				     " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-				 2, NULL, p, NULL, NULL, 0);
-		w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "register a captured table");
-		PQclear(r);
-	}
-	/* the column lists as the database describes them now: a later change
-	 * stops the apply (see sync_fdw_src.table_columns) */
-	if (!w || !hop_exec(db, "UPDATE sync_fdw_src.tables t SET columns = v.current"
-				" FROM sync_fdw_src.table_columns v WHERE v.id = t.id",
-			    "record the captured columns") ||
-	    !hop_exec(db, "COMMIT", "commit the capture schema"))
+	if (!w || !hop_exec(db, "COMMIT", "commit the capture schema") ||
+	    !register_tables(db, plan, mode))
 		goto out;
-	/* the triggers, one table at a time, never stalling a live application */
-	for (size_t i = 0; i < plan->n; i++) {
-		buf_reset(&sql);
-		sqlgen_capture_triggers(&sql, &plan->t[i], mode);
-		if (!hop_exec_ddl(db, sql.data, "create the capture triggers"))
-			goto out;
-	}
 	ok = true;
 	if (used)
 		*used = mode;
@@ -195,7 +408,6 @@ out:
 	if (!ok)
 		log_error("capture not installed completely: run the command again, or remove it "
 			  "(sync-fdw capture remove)");
-	buf_release(&sql);
 	return ok;
 }
 
@@ -212,6 +424,38 @@ static bool hop_read_upto(struct hop *h, int64_t *upto)
 	return ok;
 }
 
+/*
+ * The copy's pieces on the target carry their table's number as it was at
+ * copy time; after install (which may have renumbered the tables) they
+ * take the plan's numbers, so that a resumed copy never meets another
+ * table's piece under its own number.  Pieces of tables no longer captured
+ * keep a negative number.  Readers find pieces by name anyway.
+ */
+static bool renumber_copied(struct hop *h)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "BEGIN;\nUPDATE sync_fdw.copied SET tbl = -tbl WHERE tbl > 0 AND server = ");
+	buf_adds(&sql, h->server_lit.data);
+	if (h->plan.n) {
+		buf_adds(&sql, ";\nUPDATE sync_fdw.copied c SET tbl = m.n FROM (VALUES ");
+		for (size_t i = 0; i < h->plan.n; i++) {
+			buf_adds(&sql, i ? ", (" : "(");
+			sqlgen_literal(&sql, h->plan.t[i].src->name);
+			buf_addf(&sql, ", %d)", h->plan.t[i].id);
+		}
+		buf_adds(&sql, ") m(name, n) WHERE c.name = m.name AND c.server = ");
+		buf_adds(&sql, h->server_lit.data);
+	}
+	buf_adds(&sql, ";\nCOMMIT");
+	bool ok = hop_exec(h->tgt, sql.data, "renumber the copy's pieces");
+	buf_release(&sql);
+	if (!ok && PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(h->tgt, "ROLLBACK");
+		PQclear(r);
+	}
+	return ok;
+}
+
 bool capture_install(struct hop *h)
 {
 	bool exists;
@@ -221,7 +465,7 @@ bool capture_install(struct hop *h)
 	    !capture_install_db(h->src, &h->plan, h->server, h->cfg, upto, &used))
 		return false;
 	/* the target reads the change log through the link */
-	if (exists && !link_import_cdc(h))
+	if (exists && (!link_import_cdc(h) || !renumber_copied(h)))
 		return false;
 	if (exists) {
 		const char *p1[] = { h->server };

@@ -26,13 +26,33 @@ MUST_CHECK bool capture_install(struct hop *h);
  * triggers' level and function (capture.triggers, capture.function; the C
  * function where this database's host has the extension sync_fdw_capture
  * and the configuration allows it; installing again in another mode
- * replaces the triggers).  above: the change ids a reader has already seen
+ * replaces the triggers).  The tables are numbered as plan numbers them
+ * (changes.tbl) and recorded with their oids (sync_fdw_src.tables); a
+ * registry that numbered them otherwise is rewritten in one locked
+ * transaction with the pending changes renumbered (see register_tables in
+ * capture.c).  above: the change ids a reader has already seen
  * (0: none); a change sequence below it is moved above it, never down.
  * *used (may be NULL): the mode installed.
  */
 MUST_CHECK bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
 				   const struct hop_config *cfg, int64_t above,
 				   enum sqlgen_capture_mode *used);
+/*
+ * Whether the capture read through c was installed for the plan's tables:
+ * table number i (changes.tbl, baked into the triggers) must be the plan's
+ * i-th table, by schema-qualified name and by the oid recorded at install.
+ * c and schema: the source and "sync_fdw_src", or the target and the hop's
+ * <staging>_cdc (through the link; inside a transaction it reads the same
+ * remote snapshot as the changes).  A different list (tables reordered,
+ * added or removed in the configuration since capture install, or a table
+ * made again) becomes a plan problem, logged and recorded as the hop's
+ * last error, with the fix; false also when it could not be read (logged).
+ */
+MUST_CHECK bool capture_check(struct hop *h, PGconn *c, const char *schema);
+/* The same for plan: when the source has capture, a mismatch is added to
+ * the plan's problems, quietly and writing nothing; false only when the
+ * source could not be read (logged). */
+MUST_CHECK bool capture_check_plan(struct hop *h);
 /*
  * install records a fingerprint of sql/hop/capture.sql (the change log, its
  * views and functions) in sync_fdw_src.settings; a reader started against

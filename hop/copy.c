@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -554,10 +555,9 @@ static void *work(void *arg)
 /* Keyed tables: pieces [k*B, (k+1)*B) over the key range; keyless: one. */
 static bool pieces_done(struct hop *h, const struct plan_table *t, PGresult **out)
 {
-	char id[16];
-	snprintf(id, sizeof id, "%d", t->id);
-	const char *p[] = { h->server, id };
-	*out = PQexecParams(h->tgt, "SELECT coalesce(lo, -1) FROM sync_fdw.copied WHERE server = $1 AND tbl = $2",
+	/* by name: sync_fdw.copied.tbl is the number the table had then */
+	const char *p[] = { h->server, t->src->name };
+	*out = PQexecParams(h->tgt, "SELECT coalesce(lo, -1) FROM sync_fdw.copied WHERE server = $1 AND name = $2",
 			    2, NULL, p, NULL, NULL, 0);
 	return pgx_check(*out, PGRES_TUPLES_OK, -1, 1, "read the copied pieces");
 }
@@ -828,7 +828,10 @@ bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 	int nw = 0;
 
 	memset(res, 0, sizeof *res);
-	if (!hop_plan_ok(h) || !capture_present(h) || !hop_state_init(h))
+	/* the pieces' snapshots are matched with the captured changes by
+	 * table number: the capture must number the tables as the plan does */
+	if (!hop_plan_ok(h) || !capture_present(h) || !capture_check(h, h->src, "sync_fdw_src") ||
+	    !hop_state_init(h))
 		return false;
 	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_started_at = coalesce(copy_started_at, now()),"
 			  " copy_finished_at = NULL, stage = 'copying' WHERE server = $1"))

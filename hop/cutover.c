@@ -138,6 +138,49 @@ static bool call_all(struct call *calls, size_t n, const char *method, const cha
 	return all;
 }
 
+void cutover_check_servers(struct hop *h)
+{
+	size_t n = h->cfg->nservers;
+	const char *token = getenv(h->cfg->s.cutover_token_env);
+	if (!n)
+		return;
+	if (!token || !*token) {
+		struct buf hint = BUF_INIT;
+		buf_addf(&hint, "export %s with the servers' admin token (cutover.token_env names the "
+				"variable)", h->cfg->s.cutover_token_env);
+		plan_problem(&h->plan, hint.data, "cutover.servers lists %zu server%s, but the admin token "
+			     "variable %s is not set: the cutover could not pause them", n, n == 1 ? "" : "s",
+			     h->cfg->s.cutover_token_env);
+		buf_release(&hint);
+		return;
+	}
+	struct call *calls = calloc(n, sizeof *calls);
+	if (!calls)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		calls[i].url = h->cfg->servers[i].admin_url;
+	if (!call_all(calls, n, "GET", "/admin/status", NULL, token, 3000))
+		for (size_t i = 0; i < n; i++) {
+			if (calls[i].ok)
+				continue;
+			char why[CURL_ERROR_SIZE + 32];
+			if (calls[i].status)
+				snprintf(why, sizeof why, "HTTP status %ld", calls[i].status);
+			else
+				snprintf(why, sizeof why, "%s", calls[i].err[0] ? calls[i].err : "no answer");
+			plan_problem(&h->plan, calls[i].status == 401 || calls[i].status == 403
+					       ? "check the token: the server refuses it"
+					       : "start the server, or correct its admin_url in cutover.servers",
+				     "server \"%s\" of cutover.servers does not answer GET /admin/status: %s",
+				     calls[i].url, why);
+		}
+	for (size_t i = 0; i < n; i++) {
+		buf_release(&calls[i].resp);
+		json_decref(calls[i].json);
+	}
+	free(calls);
+}
+
 static int64_t json_int(const json_t *j, const char *key)
 {
 	const json_t *v = j ? json_object_get(j, key) : NULL;

@@ -36,6 +36,15 @@ struct cutover_opts {
 /* Appends the report (text or JSON) to out. */
 MUST_CHECK bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out);
 
+/*
+ * The servers the cutover will call, checked long before it (migrate
+ * plan, schema, copy, run): with cutover.servers given, the token variable
+ * (cutover.token_env) must be set and every admin API must answer GET
+ * /admin/status with it.  Each failure becomes a plan problem with its
+ * fix; nothing changes on any server.
+ */
+void cutover_check_servers(struct hop *h);
+
 /* Remove the fence from the source (rollback of a cutover, or finish of a
  * rehearsal that moves back): idempotent. */
 MUST_CHECK bool cutover_unfence(PGconn *src);

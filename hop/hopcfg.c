@@ -110,9 +110,11 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 				t->conflict = HOP_CONFLICT_REFUSE;
 			else if (scalar(v) && strcmp(v->scalar, "replace") == 0)
 				t->conflict = HOP_CONFLICT_REPLACE;
+			else if (scalar(v) && strcmp(v->scalar, "append") == 0)
+				t->conflict = HOP_CONFLICT_APPEND;
 			else
-				return cfg_fail(err, doc, v, "table \"%s\": conflict must be refuse or replace",
-						t->name);
+				return cfg_fail(err, doc, v, "table \"%s\": conflict must be refuse, replace or "
+						"append", t->name);
 		} else if (strcmp(k, "refs") == 0) {
 			if (v->kind != CFG_NODE_MAP)
 				return cfg_fail(err, doc, v, "table \"%s\": refs must map columns to tables, "
@@ -276,7 +278,9 @@ void hopcfg_print(const struct hop_config *cfg, FILE *out)
 			}
 			if (t->conflict != HOP_CONFLICT_DEFAULT) {
 				fprintf(out, "%sconflict: %s", sep,
-					t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse");
+					t->conflict == HOP_CONFLICT_REPLACE  ? "replace"
+					: t->conflict == HOP_CONFLICT_APPEND ? "append"
+									     : "refuse");
 				sep = ", ";
 			}
 			if (t->nrefs) {

@@ -21,6 +21,7 @@ enum hop_conflict {
 	HOP_CONFLICT_DEFAULT,	/* refuse for generated keys, replace for natural ones */
 	HOP_CONFLICT_REFUSE,	/* a source id equal to a target id is refused by plan */
 	HOP_CONFLICT_REPLACE,	/* the source row replaces the target's (state tables) */
+	HOP_CONFLICT_APPEND,	/* no primary key: the source's rows go beside the target's */
 };
 
 struct hop_ref_cfg {

@@ -104,12 +104,17 @@ bool link_import_cdc(struct hop *h)
 	sqlgen_ident(&sql, h->cdc);
 	buf_adds(&sql, " CASCADE; CREATE SCHEMA ");
 	sqlgen_ident(&sql, h->cdc);
-	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA sync_fdw_src LIMIT TO (changes, horizon, table_columns) "
+	buf_adds(&sql, "; IMPORT FOREIGN SCHEMA sync_fdw_src LIMIT TO (changes, horizon, table_columns, captured) "
 		       "FROM SERVER ");
 	sqlgen_ident(&sql, h->server);
 	buf_adds(&sql, " INTO ");
 	sqlgen_ident(&sql, h->cdc);
-	bool ok = hop_exec(h->tgt, sql.data, "import the source's change log");
+	/* on its own (capture install) it may meet a running applier, which
+	 * reads these foreign tables: short lock waits, retried, as DDL on
+	 * live tables; inside link_create's transaction, as part of it */
+	bool ok = PQtransactionStatus(h->tgt) == PQTRANS_IDLE
+			  ? hop_exec_ddl(h->tgt, sql.data, "import the source's change log")
+			  : hop_exec(h->tgt, sql.data, "import the source's change log");
 	buf_release(&sql);
 	return ok;
 }
@@ -253,7 +258,7 @@ static void warn_dropped_indexes(struct hop *h)
 	PQclear(r);
 }
 
-bool link_drop(struct hop *h, bool keep_state)
+bool link_drop(struct hop *h, const char *keep_as)
 {
 	struct buf sql = BUF_INIT;
 	bool exists = false;
@@ -268,8 +273,12 @@ bool link_drop(struct hop *h, bool keep_state)
 	buf_adds(&sql, " CASCADE; DO $$ BEGIN IF to_regclass('sync_fdw.hop') IS NOT NULL THEN "
 		       "DELETE FROM sync_fdw.copied WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
-	buf_adds(&sql, keep_state ? "; UPDATE sync_fdw.hop SET stage = 'finished' WHERE server = "
-				  : "; DELETE FROM sync_fdw.hop WHERE server = ");
+	if (keep_as) {
+		buf_adds(&sql, "; UPDATE sync_fdw.hop SET stage = ");
+		sqlgen_literal(&sql, keep_as);
+		buf_adds(&sql, " WHERE server = ");
+	} else
+		buf_adds(&sql, "; DELETE FROM sync_fdw.hop WHERE server = ");
 	buf_adds(&sql, h->server_lit.data);
 	buf_adds(&sql, "; END IF; END $$; COMMIT");
 	bool ok = hop_exec(h->tgt, sql.data, "remove the link");

@@ -15,9 +15,10 @@
 
 /* Create or re-create the link (one target transaction); idempotent. */
 MUST_CHECK bool link_create(struct hop *h);
-/* Remove link and staging schemas, and the hop's state unless keep_state
- * (the row then says stage 'finished'); the ledger always stays. */
-MUST_CHECK bool link_drop(struct hop *h, bool keep_state);
+/* Remove link and staging schemas, and the hop's state unless keep_as
+ * (the row then says that stage: "finished", "abandoned"); the ledger
+ * always stays. */
+MUST_CHECK bool link_drop(struct hop *h, const char *keep_as);
 /*
  * Check without changing anything: reachability of both ends and from the
  * target to the source, the extension, privileges.  Appends one line per

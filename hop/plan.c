@@ -14,10 +14,7 @@
 #include "sqlgen.h"
 #include "banned.h"
 
-static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
+void plan_problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -108,7 +105,7 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 			tc = &cfg->tables[i];
 			src = cat_table(&p->src, tc->name);
 			if (!src) {
-				problem(p, "table names are case-sensitive PostgreSQL names; check the spelling "
+				plan_problem(p, "table names are case-sensitive PostgreSQL names; check the spelling "
 					   "or remove the entry",
 					"%s:%d:%d: table \"%s\" is not in the source's public schema",
 					cfg->path ? cfg->path : "config", tc->line, tc->column_no, tc->name);
@@ -128,13 +125,21 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 		if (tc && tc->key) {
 			t->key = cat_column(src, tc->key);
 			if (t->key < 0)
-				problem(p, "name an integer column of the table, or remove key: to use its primary key",
+				plan_problem(p, "name an integer column of the table, or remove key: to use its primary key",
 					"table \"%s\": key column \"%s\" does not exist", src->name, tc->key);
 			else if (!int_type(src->cols[t->key].type)) {
-				problem(p, "only smallint, integer and bigint keys can be remapped",
+				plan_problem(p, "only smallint, integer and bigint keys can be remapped",
 					"table \"%s\": key column \"%s\" is %s, not an integer", src->name,
 					tc->key, src->cols[t->key].type);
 				t->key = -1;
+			} else if (!(src->npk == 1 && src->pk[0] == (size_t)t->key)) {
+				t->key_given = true;
+				/* the copy reads key ranges: a NULL key is in none */
+				if (!src->cols[t->key].notnull)
+					plan_problem(p, "declare it NOT NULL on the source (ALTER TABLE ... ALTER COLUMN "
+						   "... SET NOT NULL, once no row holds NULL there), or name "
+						   "another key:", "table \"%s\": key column \"%s\" may be NULL: "
+						   "rows whose key is NULL would not be copied", src->name, tc->key);
 			}
 		} else if (src->npk == 1 && int_type(src->cols[src->pk[0]].type))
 			t->key = (int)src->pk[0];
@@ -143,12 +148,19 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 			t->offset_auto = tc->offset_auto;
 			t->offset = tc->offset;
 			if (t->key < 0 && (tc->offset_auto || tc->offset != 0))
-				problem(p, "give the table a key: (an integer column) or remove its offset",
+				plan_problem(p, "give the table a key: (an integer column) or remove its offset",
 					"table \"%s\": has an offset but no integer key to apply it to",
 					src->name);
 		} else
 			t->offset_auto = !t->natural;
-		if (tc && tc->conflict != HOP_CONFLICT_DEFAULT)
+		if (tc && tc->conflict == HOP_CONFLICT_APPEND) {
+			t->append = true;
+			if (src->npk)
+				plan_problem(p, "remove conflict: append (a table with a primary key takes refuse or "
+					   "replace)", "table \"%s\": conflict: append is for tables without a "
+					   "primary key", src->name);
+		}
+		if (tc && tc->conflict != HOP_CONFLICT_DEFAULT && tc->conflict != HOP_CONFLICT_APPEND)
 			t->conflict = tc->conflict;
 		else
 			t->conflict = t->natural ? HOP_CONFLICT_REPLACE : HOP_CONFLICT_REFUSE;
@@ -189,7 +201,7 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 			if (col < 0)
 				continue;
 			if (ref < 0) {
-				problem(p, "add the referenced table to tables:",
+				plan_problem(p, "add the referenced table to tables:",
 					"table \"%s\": column \"%s\" refers to \"%s\", which is not in the hop",
 					t->src->name, fk->column, fk->ref_table);
 				continue;
@@ -209,7 +221,7 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 					buf_addf(&cols, "%s%s", k ? ", " : "", t->src->cols[k].name);
 				struct buf hint = BUF_INIT;
 				buf_addf(&hint, "the table's columns are: %s", buf_str(&cols));
-				problem(p, hint.data, "%s:%d:%d: table \"%s\": refs column \"%s\" does not exist",
+				plan_problem(p, hint.data, "%s:%d:%d: table \"%s\": refs column \"%s\" does not exist",
 					cfg->path ? cfg->path : "config", rc->line, rc->column_no, t->src->name,
 					rc->column);
 				buf_release(&cols);
@@ -217,20 +229,20 @@ static void choose_refs(const struct hop_config *cfg, struct hop_plan *p)
 				continue;
 			}
 			if (ref < 0) {
-				problem(p, "refs must name a table of the hop",
+				plan_problem(p, "refs must name a table of the hop",
 					"%s:%d:%d: table \"%s\": refs column \"%s\" names table \"%s\", which is "
 					"not in the hop", cfg->path ? cfg->path : "config", rc->line,
 					rc->column_no, t->src->name, rc->column, rc->table);
 				continue;
 			}
 			if (p->t[ref].key < 0) {
-				problem(p, "give that table a key:",
+				plan_problem(p, "give that table a key:",
 					"table \"%s\": refs column \"%s\" names table \"%s\", which has no "
 					"integer key", t->src->name, rc->column, rc->table);
 				continue;
 			}
 			if (!int_type(t->src->cols[col].type)) {
-				problem(p, "only integer columns can be remapped",
+				plan_problem(p, "only integer columns can be remapped",
 					"table \"%s\": refs column \"%s\" is %s, not an integer", t->src->name,
 					rc->column, t->src->cols[col].type);
 				continue;
@@ -328,9 +340,37 @@ static void compare_columns(struct hop_plan *p, const struct plan_table *t, cons
 	if (t->src->npk != t->tgt->npk && !(t->tgt->npk == 0 && key_deferred(deferred, t->src->name)))
 		buf_addf(&diff, "%sthe primary keys differ", diff.len ? "; " : "");
 	if (diff.len)
-		problem(p, "make the target's table match the source's, or drop it and let migrate "
+		plan_problem(p, "make the target's table match the source's, or drop it and let migrate "
 			   "create it", "table \"%s\" differs: %s", t->src->name, diff.data);
 	buf_release(&diff);
+}
+
+/*
+ * A key: that is not the primary key must be declared unique on the
+ * source (a unique index on that column alone, without predicate): two
+ * rows with one id would become one on the target, or collide there.
+ */
+static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_table *t)
+{
+	const char *col = t->src->cols[t->key].name;
+	const char *params[] = { t->src->name, col };
+	PGresult *r = PQexecParams(src,
+		"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a"
+		"   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+		" WHERE i.indrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', $1::text))"
+		"   AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL"
+		"   AND a.attname = $2)", 2, NULL, params, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a unique index on the key");
+	if (ok && PQgetvalue(r, 0, 0)[0] != 't') {
+		struct buf hint = BUF_INIT;
+		buf_addf(&hint, "make it unique on the source (CREATE UNIQUE INDEX ON public.\"%s\" (\"%s\")), "
+				"or name a unique column as key:", t->src->name, col);
+		plan_problem(p, hint.data, "table \"%s\": key column \"%s\" is not unique: rows sharing an id "
+			"would collide on the target", t->src->name, col);
+		buf_release(&hint);
+	}
+	PQclear(r);
+	return ok;
 }
 
 /* t's source ids and count from an earlier plan, when it has the table with the same key. */
@@ -351,6 +391,14 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		struct hop_plan *p)
 {
 	memset(p, 0, sizeof *p);
+	/* a password in the configuration ends up in files, process lists and,
+	 * for the target, every server's settings at the cutover */
+	static const char pw_hint[] = "remove it from the DSN and give it in a pgpass file (PGPASSFILE) "
+				      "or PGPASSWORD";
+	if (pgx_dsn_has_password(cfg->s.source_dsn))
+		plan_problem(p, pw_hint, "source.dsn holds a password");
+	if (pgx_dsn_has_password(cfg->s.target_dsn))
+		plan_problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
 	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
 		return false;
@@ -364,6 +412,10 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
+		if (t->key_given && !check_key_unique(src, p, t)) {
+			PQclear(deferred);
+			return false;
+		}
 		if (!reuse_counts(source_counts, t) &&
 		    !key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
 			       "read the source's ids")) {
@@ -380,6 +432,8 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			}
 			compare_columns(p, t, deferred);
 		}
+		for (size_t f = 0; f < nfixed; f++)
+			t->linked |= strcmp(fixed[f].table, t->src->name) == 0;
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
@@ -403,7 +457,7 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			struct buf hint = BUF_INIT;
 			buf_addf(&hint, "use an offset of at most %" PRId64 " in absolute value, or "
 					"change the column to bigint", limit < 0 ? -limit : limit);
-			problem(p, hint.data, "table \"%s\": offset %" PRId64 " would push ids %" PRId64
+			plan_problem(p, hint.data, "table \"%s\": offset %" PRId64 " would push ids %" PRId64
 				"..%" PRId64 " out of %s's range (%" PRId64 "..%" PRId64 ")",
 				t->src->name, t->offset, t->src_min, t->src_max, t->src->cols[t->key].type,
 				tmin, tmax);
@@ -421,12 +475,12 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 					"overwrite the target's", remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max),
 				 t->tgt_max - slo + 1);
 			if (remap_overlaps(slo, shi, t->offset, t->tgt_min, t->tgt_max) || t->src_min > t->src_max)
-				problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
+				plan_problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
 					" shifted by %" PRId64 " collide with ids %" PRId64 "..%" PRId64
 					" the target already holds", t->src->name, slo, shi, t->offset,
 					t->tgt_min, t->tgt_max);
 			else
-				problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
+				plan_problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
 					PRId64 ") would run into ids up to %" PRId64 " the target already holds",
 					t->src->name, shi + 1, t->offset, t->tgt_max);
 			buf_release(&hint);
@@ -442,13 +496,31 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			const char *type = t->src->cols[t->refs[r].col].type;
 			if (remap_type_range(type, &tmin, &tmax) &&
 			    !remap_fits(rt->src_min, rt->src_max, rt->offset, tmin, tmax, &limit))
-				problem(p, "change the referring column to bigint, or choose a smaller offset",
+				plan_problem(p, "change the referring column to bigint, or choose a smaller offset",
 					"table \"%s\": column \"%s\" (%s) cannot hold \"%s\" ids shifted by %" PRId64,
 					t->src->name, t->src->cols[t->refs[r].col].name, type, rt->src->name,
 					rt->offset);
 		}
 	}
 	return true;
+}
+
+void plan_check_copy(struct hop_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_table *t = &p->t[i];
+		/* without a key nothing tells the target's rows from the copied
+		 * ones; once linked, the rows may be the hop's own */
+		if (!t->tgt || t->src->npk || t->tgt_rows == 0 || t->append || t->linked)
+			continue;
+		struct buf hint = BUF_INIT;
+		buf_addf(&hint, "empty it first (TRUNCATE public.\"%s\" on the target), or set conflict: append "
+				"for the table to keep those rows and add the source's beside them", t->src->name);
+		plan_problem(p, hint.data, "table \"%s\" has no primary key and the target's table already holds %"
+			PRId64 " rows: the copy would add the source's rows to them, duplicates and all",
+			t->src->name, t->tgt_rows);
+		buf_release(&hint);
+	}
 }
 
 void plan_release(struct hop_plan *p)
@@ -490,7 +562,7 @@ void plan_json(const struct hop_plan *p, struct buf *out)
 		buf_addf(out, ",\"offset\":%" PRId64 ",\"offset_auto\":%s,\"natural_key\":%s,"
 			      "\"conflict\":\"%s\",\"rows\":%" PRId64 ",\"target_rows\":%" PRId64,
 			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
-			 t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
+			 t->append ? "append" : t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
 			 t->tgt_rows);
 		json_range(out, "source_ids", t->src_min, t->src_max);
 		json_range(out, "target_ids", t->tgt_min, t->tgt_max);

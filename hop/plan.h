@@ -28,11 +28,14 @@ struct plan_table {
 	const struct cat_table *tgt;	/* NULL when the target lacks the table */
 	int id;				/* number in the change log (1-based) */
 	int key;			/* remapped key column, -1 for none */
+	bool key_given;			/* named by key: (not the primary key's own) */
 	bool natural;			/* the key has no sequence: ids are not generated */
 	int64_t offset;
 	bool offset_auto;
 	bool offset_fixed;		/* recorded when the hop was linked */
-	enum hop_conflict conflict;	/* resolved: never HOP_CONFLICT_DEFAULT */
+	bool linked;			/* in the hop's ledger: the target may hold its rows */
+	enum hop_conflict conflict;	/* resolved: never HOP_CONFLICT_DEFAULT or _APPEND */
+	bool append;			/* conflict: append (no primary key): the target's rows stay */
 	struct plan_ref *refs;
 	size_t nrefs;
 	/* identity used to find a row: the primary key, or the whole row */
@@ -72,6 +75,19 @@ __attribute__((warn_unused_result)) bool plan_build(const struct hop_config *cfg
 						    size_t nfixed, const struct hop_plan *source_counts,
 						    struct hop_plan *plan);
 void plan_release(struct hop_plan *plan);
+
+/*
+ * Add the problems only a bulk copy has: a table without a primary key
+ * whose target table already holds rows, unless conflict: append (or the
+ * hop is linked: they may be its own).  migrate asks, since it copies;
+ * sync-fdw only applies changes (the way back after a cutover applies
+ * them to the old host's own rows), so it does not.
+ */
+void plan_check_copy(struct hop_plan *plan);
+
+/* Add a problem ("what\n  hint: hint\n"; hint may be NULL) to the plan. */
+void plan_problem(struct hop_plan *plan, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);
 

@@ -491,8 +491,11 @@ void sqlgen_skip_copied(struct buf *b, const struct plan_table *t, const char *s
 {
 	buf_adds(b, "DELETE FROM pg_temp.sync_batch c USING sync_fdw.copied p WHERE p.server = ");
 	buf_adds(b, server_literal);
-	buf_addf(b, " AND p.tbl = %d AND c.tbl = %d AND pg_visible_in_snapshot(c.xid, p.snapshot)",
-		 t->id, t->id);
+	/* the pieces by the table's name: their numbers are those of the
+	 * configuration at copy time, which capture install may renumber */
+	buf_adds(b, " AND p.name = ");
+	sqlgen_literal(b, t->src->name);
+	buf_addf(b, " AND c.tbl = %d AND pg_visible_in_snapshot(c.xid, p.snapshot)", t->id);
 	if (t->key >= 0) {
 		/* the piece holding the row: by the key of the image */
 		buf_adds(b, " AND (p.lo IS NULL OR ((c.img::");

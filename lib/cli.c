@@ -57,6 +57,7 @@ int cli_parse(int argc, char **argv, const char *prog, const char *cmd, const ch
 		{ "follow", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "batch-size", required_argument, NULL, 'b' },
+		{ "abandon", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -73,6 +74,7 @@ int cli_parse(int argc, char **argv, const char *prog, const char *cmd, const ch
 		case 'o': o->once = true; break;
 		case 'f': o->follow = true; break;
 		case 'd': o->dry_run = true; break;
+		case 'a': o->abandon = true; break;
 		case 'b': {
 			char *end;
 			o->batch_size = strtol(optarg, &end, 10);

@@ -17,14 +17,14 @@ struct cli_command {
 
 /* The options subcommands share; each command allows a subset. */
 struct cli_opts {
-	bool help, json, check, once, follow, dry_run;
+	bool help, json, check, once, follow, dry_run, abandon;
 	long batch_size;
 };
 
 /*
  * Parse a subcommand's options (argv[0] is the command).  allowed lists the
  * short codes accepted besides --help: j json, k check, o once, f follow,
- * d dry-run, b batch-size.  Returns 0, or the usage exit code after a
+ * d dry-run, b batch-size, a abandon.  Returns 0, or the usage exit code after a
  * message on stderr.
  */
 int cli_parse(int argc, char **argv, const char *prog, const char *cmd, const char *allowed,

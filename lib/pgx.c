@@ -59,6 +59,17 @@ static void mask_kv(const char *s, struct buf *out)
 	}
 }
 
+bool pgx_dsn_has_password(const char *dsn)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	bool has = false;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			has = true;
+	PQconninfoFree(opts);
+	return has;
+}
+
 /* URI form: mask user:password@ and a password=... query parameter */
 static void mask_uri(const char *s, struct buf *out)
 {

@@ -32,6 +32,11 @@
  */
 void pgx_mask_dsn(const char *dsn, struct buf *out);
 
+/* Whether dsn gives a password (password=..., or user:password@ in a URI),
+ * as libpq parses it; false also for a DSN libpq cannot parse (connecting
+ * then says why). */
+bool pgx_dsn_has_password(const char *dsn);
+
 struct pgx_connect_opts {
 	const char *what;		/* "database", "source", "target": for messages */
 	const char *application_name;	/* fallback_application_name */

@@ -75,7 +75,10 @@ static int start(int argc, char **argv, const char *cmd, const char *allowed, co
 	}
 	if (!hop_config_load(config_path, config_given, &cfg))
 		return EXIT_CONFIG;
-	if (!hop_open(h, &cfg, need)) {
+	bool opened = hop_open(h, &cfg, need);
+	if (opened && (need & HOP_PLAN))
+		plan_check_copy(&h->plan);
+	if (!opened) {
 		/* the target is connected first: a missing source means the
 		 * target answered */
 		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
@@ -105,6 +108,11 @@ static int cmd_plan(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
+	if (!capture_check_plan(&h)) {
+		hop_close(&h);
+		return EXIT_SOURCE;
+	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
 		plan_json(&h.plan, &out);
@@ -137,9 +145,13 @@ static bool prepare(struct hop *h)
 	PQclear(r);
 	if (!have)
 		return capture_install(h);
-	/* capture was there already: make sure the target reads it */
+	/* capture was there already: it must number the tables as this
+	 * configuration does (refused before anything is copied), and the
+	 * target must read it (an older link lacks "captured") */
+	if (!capture_check(h, h->src, "sync_fdw_src"))
+		return false;
 	struct buf name = BUF_INIT, sql = BUF_INIT;
-	sqlgen_qualified(&name, h->cdc, "horizon");
+	sqlgen_qualified(&name, h->cdc, "captured");
 	buf_adds(&sql, "SELECT to_regclass(");
 	sqlgen_literal(&sql, name.data);
 	buf_adds(&sql, ") IS NOT NULL");
@@ -163,6 +175,7 @@ static int cmd_schema(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	int created = 0;
 	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
@@ -186,6 +199,7 @@ static int cmd_copy(int argc, char **argv)
 		       &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
 	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
 				.stop = &stop_flag };
@@ -244,20 +258,84 @@ static int cmd_cutover(int argc, char **argv)
 	return emit(&out, rc);
 }
 
+/*
+ * Whether finish may go ahead, and as what (*as: "finished" or
+ * "abandoned"): after a cutover (stage switched, or finished: run again);
+ * before one only with --abandon, never while a cutover is in progress
+ * (the source may be fenced: cutover, run again, finishes or rolls it
+ * back).  No hop on the target but capture on the source: never cut over.
+ */
+static bool finish_allowed(struct hop *h, bool abandon, const char **as)
+{
+	bool exists, capture = false;
+	char *stage = NULL;
+	if (!hop_exists(h, &exists))
+		return false;
+	if (exists) {
+		const char *p[] = { h->server };
+		PGresult *r = PQexecParams(h->tgt, "SELECT stage FROM sync_fdw.hop WHERE server = $1", 1, NULL, p,
+					   NULL, NULL, 0);
+		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the hop's stage");
+		stage = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+		PQclear(r);
+		if (!ok || !stage)
+			return false;
+	} else {
+		PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
+		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture");
+		capture = ok && PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (!ok)
+			return false;
+	}
+	bool ok = true;
+	if (stage && strcmp(stage, "abandoned") == 0)
+		*as = "abandoned";	/* run again: it stays abandoned */
+	else if (stage && strcmp(stage, "cutover") == 0) {
+		log_error("a cutover of hop \"%s\" is in progress (the source may be fenced); hint: run "
+			  "\"migrate cutover\" again, which finishes it or rolls it back", h->server);
+		ok = false;
+	} else if (stage ? strcmp(stage, "switched") != 0 && strcmp(stage, "finished") != 0 : capture) {
+		if (abandon)
+			*as = "abandoned";
+		else {
+			log_error("hop \"%s\" was never cut over (stage \"%s\"): finishing it would remove its "
+				  "capture and link and leave the target behind the source; hint: run \"migrate "
+				  "cutover\" first, or give the hop up with \"migrate finish --abandon\" (link "
+				  "and capture removed, the hop recorded as abandoned)", h->server,
+				  stage ? stage : "not linked");
+			ok = false;
+		}
+	}
+	free(stage);
+	return ok;
+}
+
 static int cmd_finish(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct hop h;
-	int rc = start(argc, argv, "finish", "j",
-		       "Usage: migrate [--config FILE] finish\n\n"
-		       "Remove the link, the capture objects and the staging schemas.  The ledger\n"
-		       "stays on the target, and the fence stays on the old host.  Idempotent.\n\n"
-		       "Options:\n", &o, &h, HOP_SOURCE | HOP_TARGET);
+	int rc = start(argc, argv, "finish", "ja",
+		       "Usage: migrate [--config FILE] finish [--abandon]\n\n"
+		       "After the cutover: remove the link, the capture objects and the staging\n"
+		       "schemas.  The ledger stays on the target, and the fence stays on the old\n"
+		       "host.  A hop that was never cut over is refused.  Idempotent.\n\n"
+		       "Options:\n"
+		       "      --abandon  give up a hop that was not cut over: remove link and capture\n"
+		       "                 the same way and record the hop as abandoned (the rows copied\n"
+		       "                 so far stay on the target)\n", &o, &h, HOP_SOURCE | HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	rc = capture_remove(&h) && link_drop(&h, true) ? EXIT_OK : EXIT_TARGET;
+	const char *as = "finished";
+	if (!finish_allowed(&h, o.abandon, &as))
+		rc = EXIT_FAILURE_GENERIC;
+	else
+		rc = capture_remove(&h) && link_drop(&h, as) ? EXIT_OK : EXIT_TARGET;
+	if (rc == EXIT_OK && strcmp(as, "abandoned") == 0)
+		log_info("hop \"%s\" abandoned: link and capture removed; the rows it copied stay on the "
+			 "target", h.server);
 	if (o.json)
-		printf("{\"finished\":%s}\n", rc == EXIT_OK ? "true" : "false");
+		printf("{\"%s\":%s}\n", as, rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }
@@ -323,6 +401,7 @@ static int cmd_run(int argc, char **argv)
 		       "Options:\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
 	struct copy_opts co = { .progress = true, .json = o.json, .stop = &stop_flag };
 	struct copy_result cres;
@@ -351,13 +430,16 @@ static int cmd_run(int argc, char **argv)
 			 PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
 	}
-	if (!prepare(&h))
+	/* a capture that numbers the tables otherwise is a plan problem */
+	if (!prepare(&h) || (!copied && !copy_run(&h, &co, &cres))) {
+		rc = h.plan.nproblems ? EXIT_CONFIG : rc;
 		goto out;
-	if (!copied && !copy_run(&h, &co, &cres))
-		goto out;
+	}
 	log_info("run: catching up with the changes made during the copy");
-	if (!apply_run(&h, &ao, &ares))
+	if (!apply_run(&h, &ao, &ares)) {
+		rc = h.plan.nproblems ? EXIT_CONFIG : rc;
 		goto out;
+	}
 	rc = EXIT_FAILURE_GENERIC;
 	if (!cutover_run(&h, &cut, &out))
 		goto out;

@@ -143,7 +143,7 @@ static int cmd_unlink(int argc, char **argv)
 		       &o, &h, HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	rc = link_drop(&h, false) ? EXIT_OK : EXIT_TARGET;
+	rc = link_drop(&h, NULL) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
 		printf("{\"unlinked\":%s}\n", rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
@@ -263,6 +263,11 @@ static int cmd_plan(int argc, char **argv)
 		       "Options:\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
+	/* a capture installed for another table list stops the hop too */
+	if (!capture_check_plan(&h)) {
+		hop_close(&h);
+		return EXIT_SOURCE;
+	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
 		plan_json(&h.plan, &out);

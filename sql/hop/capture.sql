@@ -32,17 +32,27 @@ CREATE TABLE IF NOT EXISTS sync_fdw_src.changes (
 -- index on xid would cost every write the same and serve none of them).
 CREATE INDEX IF NOT EXISTS changes_change_id_idx ON sync_fdw_src.changes (change_id);
 
--- Captured tables: the number used in changes.tbl, and the column list as it
--- was at install time (a schema change stops the apply instead of silently
--- dropping a column).
+-- Captured tables: the number used in changes.tbl, the table it stands for
+-- (schema, name and oid when capture was installed), and the column list as
+-- it was at install time (a schema change stops the apply instead of
+-- silently dropping a column).  The numbers are positions in the plan of the
+-- configuration capture was installed with: the applier checks that its own
+-- plan numbers the tables the same way (hop/capture.h, capture_check), so a
+-- reordered or extended "tables:" never routes a change to another table.
+-- Installs older than these identities have no nspname and relid.
 CREATE TABLE IF NOT EXISTS sync_fdw_src.tables (
     id        smallint PRIMARY KEY,
     name      text NOT NULL UNIQUE,
     columns   text NOT NULL
 );
+ALTER TABLE sync_fdw_src.tables ADD COLUMN IF NOT EXISTS nspname text,
+                                ADD COLUMN IF NOT EXISTS relid oid;
 
 -- Hop settings the triggers need: the sync's name (for the TRUNCATE error)
--- and, after a cutover, the new host (the fence's error names it).
+-- and, after a cutover, the new host (the fence's error names it); and
+-- capture_epoch, which every install bumps in the transaction that writes
+-- sync_fdw_src.tables: an applier reads it with each batch (the horizon
+-- view) and checks the table list again only when it moved.
 CREATE TABLE IF NOT EXISTS sync_fdw_src.settings (
     key   text PRIMARY KEY,
     value text NOT NULL
@@ -61,7 +71,21 @@ CREATE TABLE IF NOT EXISTS sync_fdw_src.settings (
 CREATE OR REPLACE VIEW sync_fdw_src.horizon AS
     SELECT pg_current_snapshot()::text AS snapshot,
            coalesce(pg_catalog.pg_sequence_last_value('sync_fdw_src.change_seq'::regclass), 0) AS seq,
-           clock_timestamp() AS at;
+           clock_timestamp() AS at,
+           (SELECT s.value FROM sync_fdw_src.settings s WHERE s.key = 'capture_epoch') AS epoch;
+
+-- The captured tables as the applier checks them: present is false when
+-- the oid recorded at install no longer names that table (dropped and made
+-- again, or renamed: its triggers went with it).  Names and operators are
+-- qualified: the view is made with the installer's search_path.
+CREATE OR REPLACE VIEW sync_fdw_src.captured AS
+    SELECT t.id AS table_no, t.nspname, t.name AS relname, t.relid,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+                       ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE c.oid OPERATOR(pg_catalog.=) t.relid
+                      AND c.relname OPERATOR(pg_catalog.=) t.name::pg_catalog.name
+                      AND n.nspname OPERATOR(pg_catalog.=) t.nspname::pg_catalog.name) AS present
+      FROM sync_fdw_src.tables t;
 
 -- The current column list of each captured table, to compare with
 -- tables.columns.

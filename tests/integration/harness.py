@@ -21,7 +21,10 @@ import urllib.parse
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SANDBOX = os.path.join(REPO, "scripts", "pg-sandbox")
 MINITWITD = os.environ.get("MINITWITD", os.path.join(REPO, "bin", "minitwitd"))
-SHARED = os.path.abspath(os.path.join(REPO, "..", "shared", "data", "minitwit"))
+# the shared data beside the checkout; MINITWIT_SHARED_DATA for a git
+# worktree, which sits one level deeper
+SHARED = os.environ.get("MINITWIT_SHARED_DATA",
+                        os.path.abspath(os.path.join(REPO, "..", "shared", "data", "minitwit")))
 AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 
 

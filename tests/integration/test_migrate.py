@@ -396,5 +396,265 @@ def test_target_unreachable(c):
     assert r.returncode == 5 and "could not connect to target" in msgs(r.stderr), (r.returncode, r.stderr)
 
 
+
+def untouched(*dsns):
+    """Neither database holds anything of a hop: no sync_fdw schema, no
+    foreign server."""
+    for dsn in dsns:
+        assert psql(dsn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'sync_fdw%' OR "
+                         "nspname LIKE 'staging%'") == [["0"]], dsn
+        assert psql(dsn, "SELECT count(*) FROM pg_foreign_server") == [["0"]], dsn
+
+
+def refused(h, commands, wants, forbidden=()):
+    """Each command exits 3 naming every problem of wants, printing none of
+    forbidden."""
+    for cmd in commands:
+        r = h.run(cmd, check=False)
+        out = r.stdout + msgs(r.stderr)
+        assert r.returncode == 3, (cmd, r.returncode, out[-3000:])
+        for want in wants:
+            assert want in out, (cmd, want, out[-3000:])
+        for word in forbidden:
+            assert word not in out, (cmd, word)
+
+
+def with_tables(h, tables):
+    with open(h.cfg) as f:
+        text = f.read()
+    with open(h.cfg, "w") as f:
+        f.write(text.split("tables:")[0] + "tables:\n" + tables)
+
+
+@test
+def test_plan_refuses_a_nullable_or_not_unique_key(c):
+    """A key: column that may be NULL (the copy reads key ranges: such rows
+    were silently left behind) or is not declared unique is refused by plan,
+    run, copy and link alike, before either database is written."""
+    src = new_db(c.a, "keynull_src", schema=False)
+    tgt = new_db(c.b, "keynull_tgt", schema=False)
+    psql(src, "CREATE TABLE tag (id integer, name text); "
+              "INSERT INTO tag VALUES (1, 'a'), (2, 'b'), (NULL, 'lost'), (3, 'c')")
+    h = Hop(c, src, tgt)
+    with_tables(h, "  tag: { key: id, offset: 0 }\n")
+    refused(h, ("plan", "run", "copy"),
+            ['table "tag": key column "id" may be NULL: rows whose key is NULL would not be copied',
+             "SET NOT NULL",
+             'table "tag": key column "id" is not unique: rows sharing an id would collide on the target',
+             'CREATE UNIQUE INDEX ON public."tag" ("id")'])
+    untouched(src, tgt)
+    assert psql(tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
+    # NOT NULL alone is not enough, a unique index alone neither
+    psql(src, "UPDATE tag SET id = 4 WHERE id IS NULL; ALTER TABLE tag ALTER COLUMN id SET NOT NULL")
+    refused(h, ("plan",), ['key column "id" is not unique'], ['may be NULL'])
+    psql(src, "ALTER TABLE tag ALTER COLUMN id DROP NOT NULL; CREATE UNIQUE INDEX ON tag (id)")
+    refused(h, ("plan",), ['key column "id" may be NULL'], ['is not unique'])
+    untouched(src, tgt)
+    # what the hints say: then every row moves
+    psql(src, "ALTER TABLE tag ALTER COLUMN id SET NOT NULL")
+    h.run("plan")
+    h.run("copy")
+    assert psql(tgt, "SELECT id, name FROM tag ORDER BY id") == psql(src, "SELECT id, name FROM tag ORDER BY id")
+
+
+@test
+def test_plan_refuses_passwords_in_the_dsns(c):
+    """A password in source.dsn or target.dsn is refused by plan (it was
+    found only at the cutover, after the whole copy), never printed."""
+    src = new_db(c.a, "pw_src")
+    tgt = new_db(c.b, "pw_tgt")
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('a', 'e', 'h')")
+    h = Hop(c, src, tgt)
+    clean = open(h.cfg).read()
+    host, port = tgt.split("host=")[1].split()[0], tgt.split("port=")[1].split()[0]
+    uri = f"postgresql://{os.environ.get('USER', 'postgres')}:hunter2@{host}:{port}/pw_tgt"
+    for source, target, wants in (
+            (src + " password=hunter2", tgt, ["source.dsn holds a password"]),
+            (src, uri, ["target.dsn holds a password, which the cutover would send to every server"]),
+            (src + " password='hunter 2'", uri, ["source.dsn holds a password", "target.dsn holds a password"])):
+        with open(h.cfg, "w") as f:
+            f.write(clean.replace(f'dsn: "{src}"', f'dsn: "{source}"').replace(f'dsn: "{tgt}"', f'dsn: "{target}"'))
+        refused(h, ("plan", "copy", "run"), wants + ["hint: remove it from the DSN and give it in a pgpass file"],
+                forbidden=("hunter",))
+        untouched(src, tgt)
+        assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["0"]]
+
+
+@test
+def test_plan_refuses_keyless_rows_already_on_the_target(c):
+    """A table without a primary key whose target table holds rows: the
+    copy would append to them (only verify noticed).  Refused, unless
+    conflict: append says to keep them."""
+    src = new_db(c.a, "append_src")
+    tgt = new_db(c.b, "append_tgt")
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 3) g;"
+              "INSERT INTO follower VALUES (1, 2), (2, 3), (1, 2)")
+    psql(tgt, "INSERT INTO follower VALUES (7, 7)")
+    h = Hop(c, src, tgt, offsets={"user": "100"})
+    refused(h, ("plan", "run", "copy"),
+            ['table "follower" has no primary key and the target\'s table already holds 1 rows: the copy '
+             'would add the source\'s rows to them, duplicates and all',
+             'hint: empty it first (TRUNCATE public."follower" on the target), or set conflict: append'])
+    untouched(src, tgt)
+    assert psql(tgt, "SELECT count(*) FROM follower") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["0"]]
+    # append on a keyed table makes no sense
+    text = open(h.cfg).read()
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("latest:            { conflict: replace }", "latest:            { conflict: append }"))
+    refused(h, ("plan",), ['table "latest": conflict: append is for tables without a primary key'])
+    # what the hint says: the target's row stays, the source's come beside it
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("follower:          { refs:", "follower:          { conflict: append, refs:"))
+    plan = json.loads(h.run("plan", "--json").stdout)
+    assert next(t for t in plan["tables"] if t["name"] == "follower")["conflict"] == "append"
+    h.run("copy")
+    assert psql(tgt, "SELECT who_id, whom_id FROM follower ORDER BY 1, 2") == \
+        [["7", "7"], ["101", "102"], ["101", "102"], ["102", "103"]]
+    h.run("plan")   # linked: the rows on the target are the hop's own now
+
+
+
+@test
+def test_finish_refuses_a_hop_never_cut_over(c):
+    """finish before the cutover would remove the capture and leave the
+    target behind: refused, changing nothing; --abandon removes link and
+    capture and records the hop as abandoned, never as finished."""
+    src = new_db(c.a, "fin_src")
+    tgt = new_db(c.b, "fin_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    stage = "SELECT stage FROM sync_fdw.hop WHERE server = 'hop'"
+    before = psql(tgt, stage)
+    triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'"
+    n_triggers = psql(src, triggers)
+    assert n_triggers != [["0"]]
+    r = h.run("finish", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode == 1, (r.returncode, m)
+    assert f'hop "hop" was never cut over (stage "{before[0][0]}")' in m and "migrate finish --abandon" in m, m
+    assert psql(tgt, stage) == before and psql(src, triggers) == n_triggers
+    assert psql(src, "SELECT count(*) FROM pg_namespace WHERE nspname = 'sync_fdw_src'") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM pg_foreign_server") == [["1"]]
+    assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["5"]]
+    r = h.run("finish", "--abandon", "--json")
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {"abandoned": True}, r.stdout
+    assert psql(tgt, stage) == [["abandoned"]]
+    assert psql(src, triggers) == [["0"]]
+    untouched(src)
+    assert psql(tgt, "SELECT count(*) FROM pg_foreign_server") == [["0"]]
+    assert json.loads(h.run("status", "--json").stdout.splitlines()[0])["stage"] == "abandoned"
+    # run again, with or without --abandon: it stays abandoned
+    h.run("finish")
+    assert psql(tgt, stage) == [["abandoned"]]
+
+
+
+class AdminStub:
+    """A stand-in for minitwitd's admin API: GET /admin/status answers 200
+    to the right token, 401 to another."""
+
+    def __init__(self, token):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                ok = self.headers.get("Authorization") == f"Bearer {token}"
+                body = b'{"paused":false}' if ok else b'{"error":"bad token"}'
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@test
+def test_plan_refuses_servers_without_token_or_answer(c):
+    """cutover.servers are checked by plan (and so copy and run) before
+    anything is written: the token variable must be set and every admin
+    API answer; they were found only by the cutover, after the copy."""
+    src = new_db(c.a, "srv_src")
+    tgt = new_db(c.b, "srv_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('a', 'e', 'h')")
+    stub = AdminStub("s3cret")
+    import socket
+    with socket.socket() as sk:     # a port nothing listens on
+        sk.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sk.getsockname()[1]}"
+    h = Hop(c, src, tgt)
+    text = open(h.cfg).read()
+    with open(h.cfg, "w") as f:
+        f.write(text.replace("cutover: { servers: [] }",
+                             f'cutover: {{ servers: [ {{ admin_url: "{stub.url}" }}, {{ admin_url: "{dead}" }} ] }}'))
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "MINITWIT_ADMIN_TOKEN"}
+        for cmd in ("plan", "copy", "run"):
+            r = subprocess.run([MIGRATE, "--config", h.cfg, cmd], capture_output=True, text=True, env=env)
+            out = r.stdout + msgs(r.stderr)
+            assert r.returncode == 3, (cmd, r.returncode, out)
+            assert "cutover.servers lists 2 servers, but the admin token variable MINITWIT_ADMIN_TOKEN is " \
+                   "not set" in out and "hint: export MINITWIT_ADMIN_TOKEN" in out, out
+        untouched(src, tgt)
+        for cmd in ("plan", "copy", "run"):
+            r = h.run(cmd, env={"MINITWIT_ADMIN_TOKEN": "wrong"}, check=False)
+            out = r.stdout + msgs(r.stderr)
+            assert r.returncode == 3, (cmd, r.returncode, out)
+            assert f'server "{stub.url}" of cutover.servers does not answer GET /admin/status: HTTP status 401' \
+                in out and "check the token" in out, out
+            assert f'server "{dead}" of cutover.servers does not answer GET /admin/status' in out, out
+            assert "start the server, or correct its admin_url" in out, out
+        untouched(src, tgt)
+        assert psql(tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
+        # both answering: the plan has no problem
+        with open(h.cfg, "w") as f:
+            f.write(text.replace("cutover: { servers: [] }", f'cutover: {{ servers: [ {{ admin_url: "{stub.url}" }} ] }}'))
+        h.run("plan", env={"MINITWIT_ADMIN_TOKEN": "s3cret"})
+    finally:
+        stub.stop()
+
+
+
+@test
+def test_run_refuses_a_capture_installed_for_another_table_list(c):
+    """migrate resumes with the capture it finds: reordered tables: since it
+    was installed are refused by plan, copy and run before anything more is
+    written or applied."""
+    src = new_db(c.a, "order_src")
+    tgt = new_db(c.b, "order_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    psql(src, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'pending', 1, 0);"
+              "INSERT INTO follower VALUES (1, 2)")
+    text = open(h.cfg).read()
+    lines = text.split("tables:\n")[1].splitlines()
+    lines[1], lines[2] = lines[2], lines[1]     # message and follower swapped
+    with open(h.cfg, "w") as f:
+        f.write(text.split("tables:\n")[0] + "tables:\n" + "\n".join(lines) + "\n")
+    before = counts(tgt), psql(tgt, "SELECT stage, pos FROM sync_fdw.hop")
+    refused(h, ("plan", "copy", "run"),
+            ['the capture on the source was installed for another table list: table 2 is "public"."message" '
+             'there but "public"."follower" in the configuration',
+             'hint: run "sync-fdw capture install" again with this configuration'])
+    assert (counts(tgt), psql(tgt, "SELECT stage, pos FROM sync_fdw.hop")) == before
+    with open(h.cfg, "w") as f:
+        f.write(text)
+    h.run("run")
+    assert counts(tgt) == ["5", "1", "1"]
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -231,7 +231,7 @@ def test_link_check_and_idempotence(c):
     p.start()
     p.start()   # idempotent
     rows = psql(p.tgt, "SELECT count(*) FROM information_schema.foreign_tables")
-    assert rows[0][0] == "7", rows  # 4 tables + changes, horizon, table_columns
+    assert rows[0][0] == "8", rows  # 4 tables + changes, horizon, table_columns, captured
     # a link to a source that is not there fails the check, changing nothing
     bad = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False).name
     with open(bad, "w") as f:
@@ -591,6 +591,158 @@ def test_capture_remove_and_install_again(c):
     p.sync("run", "--once")
     p.assert_equal()
     assert json.loads(p.sync("status", "--json").stdout)["last_error"] is None
+
+
+def target_state(p, tables=("user", "message", "follower", "latest")):
+    return {t: p.target_rows(t) for t in tables}
+
+
+def tables_config(p, order, extra_lines=()):
+    """p's configuration with its tables: in this order (by name)."""
+    text = open(p.cfg).read()
+    head = text[:text.index("tables:\n")]
+    lines = {line.split(":")[0].strip(): line for line in text[text.index("tables:\n"):].splitlines()[1:]
+             if line.startswith("  ")}
+    lines.update({line.split(":")[0].strip(): line for line in extra_lines})
+    return head + "tables:\n" + "\n".join(lines[t] for t in order) + "\n"
+
+
+def write_config(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@test
+def test_table_identity_reorder_add_remove(c):
+    """Table numbers are positions in the plan: a configuration whose
+    tables: list was reordered, extended or shortened since capture install
+    is refused before anything is applied, and after capture install with
+    the new list the pending changes reach their own tables."""
+    p = Pair(c, "ident", offsets={"user": "0", "message": "0"})
+    p.start()
+    run_fixed_writes(p.src, FIXED_WRITES[:4])
+    p.sync("run", "--once")
+    p.assert_equal()
+    # pending changes of every table, numbered for user, message, follower, latest
+    run_fixed_writes(p.src, FIXED_WRITES[4:])
+    before = target_state(p)
+    original = open(p.cfg).read()
+    psql(p.src, "CREATE TABLE extra (id serial PRIMARY KEY, v text)")
+    psql(p.tgt, "CREATE TABLE extra (id serial PRIMARY KEY, v text)")
+    psql(p.src, "INSERT INTO extra (v) VALUES ('a'), ('b')")
+    cases = [
+        (["user", "follower", "message", "latest"], (),
+         'the capture on the source was installed for another table list: table 2 is "public"."message" '
+         'there but "public"."follower" in the configuration'),
+        (["user", "message", "follower", "latest", "extra"], ["  extra: { offset: auto }"],
+         'table 5 "public"."extra" in the configuration is not captured there (it has no trigger: '
+         'its changes would be lost)'),
+        (["user", "message", "follower"], (),
+         'table 4 "public"."latest" is captured there but not in the configuration (its changes '
+         'would be stranded)'),
+    ]
+    for order, extra, want in cases:
+        write_config(p.cfg, tables_config(p, order, extra))
+        r = p.sync("plan", check=False)     # plan says so too, writing nothing
+        assert r.returncode == 3 and want in r.stdout, (order, r.returncode, r.stdout)
+        r = p.sync("run", "--once", check=False)
+        m = msgs(r.stderr)
+        assert r.returncode == 3, (order, r.returncode, m)
+        assert want in m and 'hint: run "sync-fdw capture install" again with this configuration' in m, (order, m)
+        assert target_state(p) == before, order
+        st = json.loads(p.sync("status", "--json").stdout)
+        assert want in (st["last_error"] or ""), st
+        open(p.cfg, "w").write(original)
+    # nothing was lost meanwhile: the original list applies them all
+    p.sync("run", "--once")
+    p.assert_equal()
+
+    # reordered and installed again: pending changes are renumbered with it
+    run_fixed_writes(p.src, ["UPDATE message SET text = text || '#' WHERE message_id % 3 = 0",
+                             "INSERT INTO follower VALUES (7, 8)", "UPDATE latest SET value = 43",
+                             "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('late', 'e', 'h')"])
+    pending = psql(p.src, "SELECT tbl, count(*) FROM sync_fdw_src.changes GROUP BY tbl ORDER BY tbl")
+    write_config(p.cfg, tables_config(p, ["latest", "follower", "user", "message"]))
+    r = p.sync("run", "--once", check=False)
+    assert r.returncode == 3 and "table 1 is \"public\".\"user\" there but \"public\".\"latest\"" in msgs(r.stderr)
+    p.sync("capture", "install")
+    renumbered = psql(p.src, "SELECT tbl, count(*) FROM sync_fdw_src.changes GROUP BY tbl ORDER BY tbl")
+    want = {"1": "3", "2": "4", "3": "2", "4": "1"}   # old number -> new
+    assert sorted([want[t], n] for t, n in pending) == renumbered, (pending, renumbered)
+    assert psql(p.src, "SELECT id, nspname, name, relid = ('public.' || quote_ident(name))::regclass::oid "
+                       "FROM sync_fdw_src.tables ORDER BY id") == [
+        ["1", "public", "latest", "t"], ["2", "public", "follower", "t"], ["3", "public", "user", "t"],
+        ["4", "public", "message", "t"]]
+    p.sync("run", "--once")
+    p.assert_equal()
+    run_fixed_writes(p.src, ["DELETE FROM follower WHERE who_id = 7", "UPDATE latest SET value = 44",
+                             "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (2, 'x', 1, 0)"])
+    p.sync("run", "--once")
+    p.assert_equal()
+
+    # a table added and installed: its changes are captured and applied
+    write_config(p.cfg, tables_config(p, ["latest", "follower", "user", "message", "extra"],
+                                         ["  extra: { offset: auto }"]))
+    p.sync("link")      # the target imports the new table
+    p.sync("capture", "install")
+    psql(p.src, "INSERT INTO extra (v) VALUES ('c'); UPDATE latest SET value = 45")
+    p.sync("run", "--once")
+    p.assert_equal()
+    assert [r[1] for r in p.target_rows("extra")] == ["c"], p.target_rows("extra")
+    # removed and installed: its trigger goes, its pending changes with it
+    psql(p.src, "INSERT INTO extra (v) VALUES ('d')")
+    write_config(p.cfg, tables_config(p, ["latest", "follower", "user", "message"]))
+    p.sync("capture", "install")
+    assert psql(p.src, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'extra'::regclass") == [["0"]]
+    assert psql(p.src, "SELECT count(*) FROM sync_fdw_src.changes WHERE tbl = 5") == [["0"]]
+    psql(p.src, "UPDATE latest SET value = 46")
+    p.sync("run", "--once")
+    p.assert_equal()
+    assert json.loads(p.sync("status", "--json").stdout)["last_error"] is None
+
+    # a link imported by an older sync-fdw (no "captured"): refused, with the fix
+    psql(p.tgt, f'DROP FOREIGN TABLE "staging_{p.name}_cdc".captured')
+    psql(p.src, "UPDATE latest SET value = 47")
+    r = p.sync("run", "--once", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode == 3 and "the target reads the change log as an older sync-fdw imported it" in m \
+        and 'run "sync-fdw capture install" again' in m, (r.returncode, m)
+    p.sync("capture", "install")
+    p.sync("run", "--once")
+    p.assert_equal()
+
+
+@test
+def test_table_identity_checked_by_a_running_applier(c):
+    """A follower started with one table list stops when capture is
+    installed again for another (each batch reads the capture's epoch),
+    before applying a change under the new numbers."""
+    p = Pair(c, "identrun", offsets={"user": "0", "message": "0"})
+    p.start()
+    run_fixed_writes(p.src, FIXED_WRITES[:3])
+    follow = subprocess.Popen([SYNC, "--config", p.cfg, "run", "--follow"], stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_until(lambda: psql(p.tgt, "SELECT count(*) FROM message")[0][0] == "201",
+                   what="the follower to apply")
+        other = p.cfg + ".reordered.yaml"
+        write_config(other, tables_config(p, ["user", "follower", "message", "latest"]))
+        r = subprocess.run([SYNC, "--config", other, "capture", "install"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        psql(p.src, "INSERT INTO follower VALUES (1, 2); UPDATE message SET text = 'moved' WHERE message_id = 3")
+        rc = follow.wait(timeout=60)
+        err = msgs(follow.stderr.read())
+        assert rc != 0 and 'table 2 is "public"."follower" there but "public"."message" in the configuration' \
+            in err, (rc, err[-2000:])
+    finally:
+        if follow.poll() is None:
+            follow.send_signal(signal.SIGTERM)
+            follow.wait(timeout=30)
+    assert psql(p.tgt, "SELECT count(*) FROM follower") == [["0"]]
+    assert psql(p.tgt, "SELECT count(*) FROM message WHERE text = 'moved'") == [["0"]]
+    open(p.cfg, "w").write(open(other).read())
+    p.sync("run", "--once")
+    p.assert_equal()
 
 
 @test

@@ -489,13 +489,13 @@ static void test_error_conflict(void **state)
 {
 	expect_error("tables:\n"
 		     "  latest: { conflict: overwrite }\n",
-		     "2:23: table \"latest\": conflict must be refuse or replace");
+		     "2:23: table \"latest\": conflict must be refuse, replace or append");
 	expect_error("tables:\n"
 		     "  latest: { conflict: Replace }\n",
-		     "2:23: table \"latest\": conflict must be refuse or replace");
+		     "2:23: table \"latest\": conflict must be refuse, replace or append");
 	expect_error("tables:\n"
 		     "  latest: { conflict: [replace] }\n",
-		     "2:23: table \"latest\": conflict must be refuse or replace");
+		     "2:23: table \"latest\": conflict must be refuse, replace or append");
 }
 
 static void test_error_servers(void **state)

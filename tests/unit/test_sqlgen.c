@@ -846,7 +846,7 @@ static void test_skip_copied(void **state)
 	sqlgen_skip_copied(&b, &tables[T_USER], STAGING, "'minitwit_source'");
 	assert_string_equal(buf_str(&b),
 			    "DELETE FROM pg_temp.sync_batch c USING sync_fdw.copied p WHERE "
-			    "p.server = 'minitwit_source' AND p.tbl = 1 AND c.tbl = 1 AND "
+			    "p.server = 'minitwit_source' AND p.name = 'user' AND c.tbl = 1 AND "
 			    "pg_visible_in_snapshot(c.xid, p.snapshot) AND (p.lo IS NULL OR "
 			    "((c.img::" USER_ROW ").\"user_id\" >= p.lo AND (c.img::" USER_ROW
 			    ").\"user_id\" < p.hi))");
@@ -856,7 +856,7 @@ static void test_skip_copied(void **state)
 	sqlgen_skip_copied(&b, &tables[T_FOLLOWER], STAGING, "'it''s'");
 	assert_string_equal(buf_str(&b),
 			    "DELETE FROM pg_temp.sync_batch c USING sync_fdw.copied p WHERE "
-			    "p.server = 'it''s' AND p.tbl = 3 AND c.tbl = 3 AND "
+			    "p.server = 'it''s' AND p.name = 'follower' AND c.tbl = 3 AND "
 			    "pg_visible_in_snapshot(c.xid, p.snapshot)");
 	buf_reset(&b);
 
