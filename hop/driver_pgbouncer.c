@@ -463,9 +463,43 @@ out:
 	return ok;
 }
 
+/* Whether SHOW DATABASES says the entry is paused; false with *ok false
+ * when it could not be read (logged).  Remembers where it points. */
+static bool pgb_paused(struct driver *d, long timeout_ms, bool *ok)
+{
+	struct pgb *p = pgb_of(d);
+	PGresult *r = pgb_exec(d, "SHOW DATABASES", timeout_ms);
+	int row = -1;
+	bool paused = false;
+
+	*ok = r && pgx_check(r, PGRES_TUPLES_OK, -1, -1, "SHOW DATABASES");
+	if (*ok && (row = find_db(r, d->cfg->database)) < 0) {
+		log_error("PgBouncer no longer has a database \"%s\"", d->cfg->database);
+		*ok = false;
+	}
+	if (*ok) {
+		paused = strcmp(field(r, row, "paused"), "0") != 0;
+		snprintf(p->host, sizeof p->host, "%s", field(r, row, "host"));
+		snprintf(p->port, sizeof p->port, "%s", field(r, row, "port"));
+		snprintf(p->dbname, sizeof p->dbname, "%s", field(r, row, "database"));
+	}
+	PQclear(r);
+	return paused;
+}
+
 static bool pgb_pause(struct driver *d, long timeout_ms)
 {
-	return pgb_command(d, "PAUSE", true, timeout_ms);
+	/* PgBouncer has no pause timeout: a cutover killed while it was paused
+	 * leaves it so, and PAUSE is then an error; the re-run takes it over */
+	bool ok;
+	double t0 = driver_now_ms();
+	if (pgb_paused(d, timeout_ms, &ok)) {
+		log_warn("PgBouncer database \"%s\" is paused already (an interrupted cutover?): "
+			 "holding it as it is", d->cfg->database);
+		return true;
+	}
+	long left = timeout_ms - (long)(driver_now_ms() - t0);
+	return ok && pgb_command(d, "PAUSE", true, left > 1 ? left : 1);
 }
 
 static bool pgb_switch(struct driver *d, const char *dsn, long timeout_ms)
@@ -522,21 +556,8 @@ static bool pgb_resume(struct driver *d, long timeout_ms)
 {
 	/* RESUME of a database that is not paused is an error: ask first
 	 * (a PAUSE that timed out may or may not have taken effect) */
-	PGresult *r = pgb_exec(d, "SHOW DATABASES", timeout_ms);
-	bool ok = r && pgx_check(r, PGRES_TUPLES_OK, -1, -1, "SHOW DATABASES");
-	int row = ok ? find_db(r, d->cfg->database) : -1;
-	bool paused = row >= 0 && strcmp(field(r, row, "paused"), "0") != 0;
-	if (ok && row >= 0) {
-		struct pgb *p = pgb_of(d);
-		snprintf(p->host, sizeof p->host, "%s", field(r, row, "host"));
-		snprintf(p->port, sizeof p->port, "%s", field(r, row, "port"));
-		snprintf(p->dbname, sizeof p->dbname, "%s", field(r, row, "database"));
-	}
-	PQclear(r);
-	if (ok && row < 0) {
-		log_error("PgBouncer no longer has a database \"%s\"", d->cfg->database);
-		return false;
-	}
+	bool ok;
+	bool paused = pgb_paused(d, timeout_ms, &ok);
 	return ok && (!paused || pgb_command(d, "RESUME", true, timeout_ms));
 }
 

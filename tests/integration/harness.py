@@ -9,6 +9,7 @@ import atexit
 import http.client
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -180,7 +181,15 @@ class PgBouncer:
             os.chmod(os.path.join(self.dir, n), 0o644)
         self.admin_dsn = f"host=127.0.0.1 port={self.port} dbname=pgbouncer user=pgbouncer"
         self.log = open(os.path.join(self.dir, "pgbouncer.log"), "w")
-        kw = {"user": "postgres", "group": "postgres", "extra_groups": []} if os.getuid() == 0 else {}
+        kw = {}
+        if os.getuid() == 0:
+            # the user scripts/pg-sandbox runs PostgreSQL as
+            user = "postgres"
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                user = "pgsandbox"
+            kw = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
         self.proc = subprocess.Popen(["pgbouncer", self.ini], stdout=self.log, stderr=self.log, cwd="/",
                                      **kw)
         _cleanups.append(self.stop)

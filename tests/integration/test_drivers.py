@@ -11,6 +11,7 @@ their calls, and a failing switch rolling every other driver back."""
 import json
 import os
 import secrets
+import signal
 import stat
 import subprocess
 import sys
@@ -143,6 +144,23 @@ def test_pgbouncer_pause_timeout_rolls_back():
     assert writable(a.dsn) and writable(pgb.dsn("appdb"))
     assert psql(a.dsn, "SELECT count(*) FROM app_item WHERE writer = 0")[0][0] == "1"
     assert psql(b.dsn, "SELECT stage FROM sync_fdw.hop")[0][0] != "switched"
+
+
+@test
+def test_pgbouncer_killed_cutover_finishes_on_rerun():
+    # PgBouncer has no pause timeout: a cutover killed while it holds writes
+    # leaves it paused, and the re-run must finish (and resume it)
+    a, b, pgb = source_with_pgbouncer("pk")
+    cfg = write_config(a.dsn, b.dsn, "hoppk", pgb_entry(pgb))
+    migrate(cfg, "copy")
+    r = migrate(cfg, "cutover", env={"MIGRATE_TEST_KILL_CUTOVER_AT": "fenced"}, check=False)
+    assert r.returncode == -signal.SIGKILL
+    assert pgb.show_databases()["appdb"]["paused"] == "1"
+    r = migrate(cfg, "cutover")
+    assert "paused already" in r.stderr
+    db = pgb.show_databases()["appdb"]
+    assert db["port"] == port_of(b.dsn) and db["paused"] == "0", db
+    assert writable(pgb.dsn("appdb")) and not writable(a.dsn)
 
 
 @test
