@@ -441,8 +441,11 @@ out:
 			json_t *rel = json_object_get(s, "released");
 			buf_addf(out, "server %s: writes held %.0f ms", json_string_value(json_object_get(s, "name")),
 				 json_number_value(json_object_get(s, "held_ms")));
+			const char *note = json_string_value(json_object_get(s, "note"));
 			if (rel)
 				buf_addf(out, ", %" JSON_INTEGER_FORMAT " requests released", json_integer_value(rel));
+			if (note)
+				buf_addf(out, " (%s)", note);
 			buf_addc(out, '\n');
 		}
 		buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", now_ms() - rep.t0);

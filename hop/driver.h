@@ -53,7 +53,9 @@ struct driver_ops {
 	bool (*pause)(struct driver *d, long timeout_ms);
 	bool (*switch_to)(struct driver *d, const char *dsn, long timeout_ms);
 	bool (*resume)(struct driver *d, long timeout_ms);
-	/* append one JSON object per server to arr; max_hold: the longest hold */
+	/* append one JSON object per server to arr (kind, name, switched,
+	 * held_ms; optionally released and a "note" for the operator);
+	 * max_hold: the longest hold so far, raised to this driver's */
 	void (*report)(struct driver *d, json_t *arr, double *max_hold);
 	void (*close)(struct driver *d);	/* frees priv */
 };

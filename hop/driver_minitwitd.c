@@ -477,6 +477,11 @@ static void mt_report(struct driver *d, json_t *arr, double *max_hold)
 				      "held_ms", (json_int_t)held, "released",
 				      (json_int_t)(s->vanished ? -1 : json_int(s->json, "released")),
 				      "call_ms", s->ms);
+		if (s->vanished || s->added)
+			json_object_set_new(o, "note", json_string(s->vanished ? "vanished during the pause: not "
+									       "switched" :
+									       "appeared during the pause: "
+									       "paused before the switch"));
 		if (d->cfg->kind == HOP_SERVER_ADMIN_DNS) {
 			json_object_set_new(o, "admin_dns", json_string(d->cfg->admin_dns));
 			json_object_set_new(o, "added_during_pause", json_boolean(s->added));
