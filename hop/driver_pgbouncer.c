@@ -236,6 +236,45 @@ static void add_value(struct buf *b, const char *key, const char *v)
 	buf_addc(b, '\'');
 }
 
+/* The next pair of a connection string (key=value or key='quoted \' value')
+ * from *i: false at the end; else the key at *ks (*klen bytes) and *i just
+ * past the value. */
+static bool next_pair(const char *value, size_t len, size_t *i, size_t *ks, size_t *klen)
+{
+	size_t k = *i;
+	while (k < len && (value[k] == ' ' || value[k] == '\t' || value[k] == '\r'))
+		k++;
+	if (k >= len)
+		return false;
+	*ks = k;
+	while (k < len && value[k] != '=' && value[k] != ' ' && value[k] != '\t')
+		k++;
+	*klen = k - *ks;
+	while (k < len && (value[k] == ' ' || value[k] == '\t'))
+		k++;
+	if (k < len && value[k] == '=')
+		k++;
+	while (k < len && (value[k] == ' ' || value[k] == '\t'))
+		k++;
+	if (k < len && value[k] == '\'') {
+		for (k++; k < len && value[k] != '\''; k++)
+			if (value[k] == '\\' && k + 1 < len)
+				k++;
+		if (k < len)
+			k++;
+	} else {
+		while (k < len && value[k] != ' ' && value[k] != '\t' && value[k] != '\r')
+			k++;
+	}
+	*i = k;
+	return true;
+}
+
+static bool key_is(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && strncmp(key, name, klen) == 0;
+}
+
 /* The entry's connection string with host, port and dbname taken from dsn
  * (dropped when dsn has none); every other key kept as written. */
 static bool rewrite_value(const char *value, size_t len, const char *dsn, struct buf *out)
@@ -261,38 +300,14 @@ static bool rewrite_value(const char *value, size_t len, const char *dsn, struct
 	}
 	if (!host)
 		host = hostaddr;
-	/* keep the other pairs: key=value or key='quoted \' value' */
-	for (size_t i = 0; i < len;) {
-		while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == '\r'))
-			i++;
-		if (i >= len)
-			break;
-		size_t ks = i;
-		while (i < len && value[i] != '=' && value[i] != ' ' && value[i] != '\t')
-			i++;
-		size_t klen = i - ks;
-		while (i < len && (value[i] == ' ' || value[i] == '\t'))
-			i++;
-		if (i < len && value[i] == '=')
-			i++;
-		while (i < len && (value[i] == ' ' || value[i] == '\t'))
-			i++;
-		if (i < len && value[i] == '\'') {
-			for (i++; i < len && value[i] != '\''; i++)
-				if (value[i] == '\\' && i + 1 < len)
-					i++;
-			i++;
-		} else {
-			while (i < len && value[i] != ' ' && value[i] != '\t' && value[i] != '\r')
-				i++;
-		}
-		if ((klen == 4 && strncmp(value + ks, "host", 4) == 0) ||
-		    (klen == 4 && strncmp(value + ks, "port", 4) == 0) ||
-		    (klen == 6 && strncmp(value + ks, "dbname", 6) == 0))
+	/* keep the other pairs */
+	for (size_t i = 0, ks, klen; next_pair(value, len, &i, &ks, &klen);) {
+		if (key_is(value + ks, klen, "host") || key_is(value + ks, klen, "port") ||
+		    key_is(value + ks, klen, "dbname"))
 			continue;
 		if (out->len)
 			buf_addc(out, ' ');
-		buf_add(out, value + ks, (i > len ? len : i) - ks);
+		buf_add(out, value + ks, i - ks);
 	}
 	struct buf head = BUF_INIT;
 	if (host)
@@ -455,6 +470,14 @@ static bool pgb_preflight(struct driver *d, struct buf *why)
 			      "exactly one); ", file, lines, db);
 		goto out;
 	}
+	size_t vend = e;
+	for (size_t i = v, ks, klen; next_pair(p->orig.data, vend, &i, &ks, &klen);)
+		if (key_is(p->orig.data + ks, klen, "password")) {
+			buf_addf(why, "the line for \"%s\" in \"%s\" carries a password, which the cutover "
+				      "would write again with the target's address: move it to PgBouncer's "
+				      "auth_file; ", db, file);
+			goto out;
+		}
 	ok = true;
 out:
 	PQclear(r);

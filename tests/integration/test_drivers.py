@@ -183,6 +183,11 @@ def test_pgbouncer_preflight_refusals():
         f.write(text.splitlines()[1] + "\n")
     r = migrate(cfg, "cutover", check=False)
     assert r.returncode != 0 and "holds 2 lines" in r.stdout, r.stdout
+    # a password on the entry's line: never written again
+    with open(pgb.databases_file, "w") as f:
+        f.write(text.replace("user=minitwit", "user=minitwit password='se cret'"))
+    r = migrate(cfg, "cutover", check=False)
+    assert r.returncode != 0 and "carries a password" in r.stdout and "se cret" not in r.stdout + r.stderr, r.stdout
     with open(pgb.databases_file, "w") as f:
         f.write(text)
     assert writable(a.dsn)
