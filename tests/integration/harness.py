@@ -283,11 +283,13 @@ def hop_yaml(src, tgt, server, rest):
 
 def run_migrate(cfg, args, env=None, check=True):
     """bin/migrate --config cfg args with env added; raises on a failure
-    when check."""
+    when check, and on a sanitizer report in any case."""
     e = dict(os.environ)
     e.update(env or {})
     r = subprocess.run([MIGRATE, "--config", cfg] + list(args), capture_output=True, text=True, env=e,
                        timeout=600)
+    # a sanitized migrate that failed as expected must not hide a finding
+    assert not any(m in r.stderr for m in SANITIZER_MARKERS), f"sanitizer report from migrate:\n{r.stderr[-4000:]}"
     if check and r.returncode != 0:
         raise AssertionError(f"migrate {' '.join(args)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     return r
