@@ -203,6 +203,18 @@ static void kill_hook(const char *point)
 	}
 }
 
+/* Test hook: MIGRATE_TEST_FAIL_CUTOVER_AT=pointed fails the step after
+ * that point as a failure there would (a server must still be released). */
+static bool fail_hook(const char *point)
+{
+	const char *v = getenv("MIGRATE_TEST_FAIL_CUTOVER_AT");
+	if (v && strcmp(v, point) == 0) {
+		log_warn("test hook: failing after \"%s\"", point);
+		return true;
+	}
+	return false;
+}
+
 /* ---- the report ---- */
 
 struct report {
@@ -282,7 +294,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 {
 	struct driver_set ds;
 	struct report rep = { json_object(), json_array(), now_ms() };
-	bool ok = false, paused = false, fenced = false, switched = false, already = false;
+	bool ok = false, paused = false, fenced = false, switched = false, resumed = false, already = false;
 	int64_t drained = 0, early = 0;
 	double fence_wait = 0, t;
 
@@ -383,11 +395,12 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	switched = true;
 	kill_hook("pointed");
 	/* moving back to a host an earlier cutover fenced: it takes writes again */
-	if (!target_unfence(h)) {
+	if (fail_hook("pointed") || !target_unfence(h)) {
 		step(&rep, "switch servers", false, now_ms() - t, "could not remove the target's old fence");
 		goto out;
 	}
 	bool all = drivers_resume(&ds);
+	resumed = true;
 	double hold_ms = now_ms() - hold_start;
 	step(&rep, "switch servers", all, now_ms() - t,
 	     all ? NULL : "a server did not switch or resume on the target (see the log)");
@@ -399,6 +412,10 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	(void)set_flag(h, "UPDATE sync_fdw.hop SET stage = 'switched', cutover_at = now() WHERE server = $1");
 	ok = all;
 out:
+	/* past the point of no return a server must not stay paused (PgBouncer
+	 * never resumes by itself): release it on the target, whatever failed */
+	if (switched && !resumed && !drivers_resume(&ds))
+		log_error("a server could not be resumed on the target (see above)");
 	if (!ok && !switched) {
 		/* undo: unfence the source, resume every server where it was */
 		bool had = false;

@@ -146,21 +146,40 @@ def test_pgbouncer_pause_timeout_rolls_back():
     assert psql(b.dsn, "SELECT stage FROM sync_fdw.hop")[0][0] != "switched"
 
 
+def cutover_with_hook(name, hook):
+    """A copied hop through PgBouncer and a cutover run with hook (a test
+    hook's environment); (source, target, pgbouncer, config, result)."""
+    a, b, pgb = source_with_pgbouncer(name)
+    cfg = write_config(a.dsn, b.dsn, f"hop{name}", pgb_entry(pgb))
+    migrate(cfg, "copy")
+    return a, b, pgb, cfg, migrate(cfg, "cutover", env=hook, check=False)
+
+
+def on_target_and_resumed(a, b, pgb):
+    db = pgb.show_databases()["appdb"]
+    assert db["port"] == port_of(b.dsn) and db["paused"] == "0", db
+    assert writable(pgb.dsn("appdb")) and not writable(a.dsn)
+
+
 @test
 def test_pgbouncer_killed_cutover_finishes_on_rerun():
     # PgBouncer has no pause timeout: a cutover killed while it holds writes
     # leaves it paused, and the re-run must finish (and resume it)
-    a, b, pgb = source_with_pgbouncer("pk")
-    cfg = write_config(a.dsn, b.dsn, "hoppk", pgb_entry(pgb))
-    migrate(cfg, "copy")
-    r = migrate(cfg, "cutover", env={"MIGRATE_TEST_KILL_CUTOVER_AT": "fenced"}, check=False)
+    a, b, pgb, cfg, r = cutover_with_hook("pk", {"MIGRATE_TEST_KILL_CUTOVER_AT": "fenced"})
     assert r.returncode == -signal.SIGKILL
     assert pgb.show_databases()["appdb"]["paused"] == "1"
     r = migrate(cfg, "cutover")
     assert "paused already" in r.stderr
-    db = pgb.show_databases()["appdb"]
-    assert db["port"] == port_of(b.dsn) and db["paused"] == "0", db
-    assert writable(pgb.dsn("appdb")) and not writable(a.dsn)
+    on_target_and_resumed(a, b, pgb)
+
+
+@test
+def test_failure_after_the_point_of_no_return_still_resumes():
+    # past the pointed fence nothing rolls back; PgBouncer, which never
+    # resumes by itself, must still be released (on the target)
+    a, b, pgb, cfg, r = cutover_with_hook("pn", {"MIGRATE_TEST_FAIL_CUTOVER_AT": "pointed"})
+    assert r.returncode != 0 and "switch servers" in r.stdout and "FAILED" in r.stdout, r.stdout
+    on_target_and_resumed(a, b, pgb)
 
 
 @test
