@@ -348,7 +348,7 @@ static bool mt_preflight(struct driver *d, struct buf *why)
 	size_t n = mt_pick(m, &c, false);
 	ok = call_all(c, n, "GET", "/admin/status", NULL, d->ctx->token, 3000);
 	if (!ok)
-		buf_addf(why, "a server's admin API (%s) does not answer (see the log); ", name);
+		buf_addf(why, "a server's admin API does not answer (%s; see the log); ", name);
 	free(c);
 	return ok;
 }
