@@ -3,7 +3,6 @@
  */
 #include "cutover.h"
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -14,6 +13,7 @@
 
 #include "apply.h"
 #include "capture.h"
+#include "driver.h"
 #include "log.h"
 #include "pgx.h"
 #include "seqs.h"
@@ -27,165 +27,41 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* ---- the servers' admin APIs, all at once ---- */
-
-struct call {
-	const char *url;		/* the server's admin_url */
-	struct buf resp;
-	long status;
-	bool ok;			/* 2xx */
-	double ms;
-	char err[CURL_ERROR_SIZE];
-	json_t *json;			/* parsed answer, or NULL */
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	if (b->len + size * n > 1 << 20)
-		return 0;	/* an admin answer is small: refuse a flood */
-	buf_add(b, p, size * n);
-	return size * n;
-}
-
-/* Run method path on every server concurrently; false when any failed. */
-static bool call_all(struct call *calls, size_t n, const char *method, const char *path,
-		     const char *body, const char *token, long timeout_ms)
-{
-	CURLM *m = curl_multi_init();
-	CURL **easy = calloc(n ? n : 1, sizeof *easy);
-	struct curl_slist *hdrs = NULL;
-	struct buf auth = BUF_INIT, url = BUF_INIT;
-	bool all = true;
-	double t0 = now_ms();
-
-	buf_addf(&auth, "Authorization: Bearer %s", token ? token : "");
-	hdrs = curl_slist_append(hdrs, auth.data);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	for (size_t i = 0; i < n; i++) {
-		struct call *c = &calls[i];
-		buf_release(&c->resp);
-		json_decref(c->json);
-		c->json = NULL;
-		c->status = 0;
-		c->ok = false;
-		c->err[0] = '\0';
-		buf_reset(&url);
-		buf_adds(&url, c->url);
-		while (url.len && url.data[url.len - 1] == '/')
-			url.data[--url.len] = '\0';
-		buf_adds(&url, path);
-		CURL *e = easy[i] = curl_easy_init();
-		curl_easy_setopt(e, CURLOPT_URL, url.data);
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-		if (body) {
-			curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-		}
-		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, &c->resp);
-		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->err);
-		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 2000 ? timeout_ms : 2000);
-		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-		curl_multi_add_handle(m, e);
-	}
-	int running = 1;
-	while (running) {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		if (running)
-			curl_multi_poll(m, NULL, 0, 100, NULL);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct call *c;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &c->status);
-			c->ms = now_ms() - t0;
-			if (msg->data.result != CURLE_OK && !c->err[0])
-				snprintf(c->err, sizeof c->err, "%s", curl_easy_strerror(msg->data.result));
-			c->ok = msg->data.result == CURLE_OK && c->status >= 200 && c->status < 300;
-			json_error_t je;
-			if (c->resp.len)
-				c->json = json_loadb(c->resp.data, c->resp.len, 0, &je);
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!calls[i].ok) {
-			all = false;
-			const char *why = calls[i].err[0] ? calls[i].err : "";
-			const char *msg = calls[i].json ? json_string_value(json_object_get(calls[i].json, "error")) : NULL;
-			log_error("%s %s%s on \"%s\" failed: %s%s%s", method, path, "", calls[i].url,
-				  calls[i].status ? "HTTP " : why, calls[i].status ? "" : "",
-				  msg ? msg : "");
-			if (calls[i].status)
-				log_error("  (HTTP status %ld)", calls[i].status);
-		}
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-	}
-	free(easy);
-	curl_slist_free_all(hdrs);
-	curl_multi_cleanup(m);
-	if (auth.data)
-		memset(auth.data, 0, auth.len);
-	buf_release(&auth);
-	buf_release(&url);
-	return all;
-}
-
+/*
+ * cutover.servers checked before anything is written (migrate plan, copy,
+ * run): the admin token is set where a minitwitd entry needs it, and every
+ * entry's preflight passes (drivers_check: contacts each, changes nothing).
+ * Problems go into the plan.
+ */
 void cutover_check_servers(struct hop *h)
 {
-	size_t n = h->cfg->nservers;
-	const char *token = getenv(h->cfg->s.cutover_token_env);
+	const struct hop_config *cfg = h->cfg;
+	size_t n = cfg->nservers, admin = 0;
 	if (!n)
 		return;
-	if (!token || !*token) {
+	for (size_t i = 0; i < n; i++)
+		if (cfg->servers[i].admin_url || cfg->servers[i].admin_dns)
+			admin++;
+	const char *token = getenv(cfg->s.cutover_token_env);
+	if (admin && (!token || !*token)) {
 		struct buf hint = BUF_INIT;
 		buf_addf(&hint, "export %s with the servers' admin token (cutover.token_env names the "
-				"variable)", h->cfg->s.cutover_token_env);
+				"variable)", cfg->s.cutover_token_env);
 		plan_problem(&h->plan, hint.data, "cutover.servers lists %zu server%s, but the admin token "
-			     "variable %s is not set: the cutover could not pause them", n, n == 1 ? "" : "s",
-			     h->cfg->s.cutover_token_env);
+			     "variable %s is not set: the cutover could not pause them", admin,
+			     admin == 1 ? "" : "s", cfg->s.cutover_token_env);
 		buf_release(&hint);
 		return;
 	}
-	struct call *calls = calloc(n, sizeof *calls);
-	if (!calls)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		calls[i].url = h->cfg->servers[i].admin_url;
-	if (!call_all(calls, n, "GET", "/admin/status", NULL, token, 3000))
-		for (size_t i = 0; i < n; i++) {
-			if (calls[i].ok)
-				continue;
-			char why[CURL_ERROR_SIZE + 32];
-			if (calls[i].status)
-				snprintf(why, sizeof why, "HTTP status %ld", calls[i].status);
-			else
-				snprintf(why, sizeof why, "%s", calls[i].err[0] ? calls[i].err : "no answer");
-			plan_problem(&h->plan, calls[i].status == 401 || calls[i].status == 403
-					       ? "check the token: the server refuses it"
-					       : "start the server, or correct its admin_url in cutover.servers",
-				     "server \"%s\" of cutover.servers does not answer GET /admin/status: %s",
-				     calls[i].url, why);
-		}
-	for (size_t i = 0; i < n; i++) {
-		buf_release(&calls[i].resp);
-		json_decref(calls[i].json);
+	struct buf why = BUF_INIT;
+	if (!drivers_check(cfg, &why)) {
+		while (why.len && (why.data[why.len - 1] == ' ' || why.data[why.len - 1] == ';'))
+			why.data[--why.len] = '\0';
+		plan_problem(&h->plan, "start each server listed, or correct its entry in cutover.servers "
+				       "(an HTTP status 401 or 403: check the admin token)",
+			     "cutover.servers would fail at the cutover: %s", buf_str(&why));
 	}
-	free(calls);
-}
-
-static int64_t json_int(const json_t *j, const char *key)
-{
-	const json_t *v = j ? json_object_get(j, key) : NULL;
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) :
-	       json_is_real(v) ? (int64_t)json_real_value(v) : -1;
+	buf_release(&why);
 }
 
 /* ---- steps on the databases ---- */
@@ -364,6 +240,18 @@ static void kill_hook(const char *point)
 	}
 }
 
+/* Test hook: MIGRATE_TEST_FAIL_CUTOVER_AT=pointed fails the step after
+ * that point as a failure there would (a server must still be released). */
+static bool fail_hook(const char *point)
+{
+	const char *v = getenv("MIGRATE_TEST_FAIL_CUTOVER_AT");
+	if (v && strcmp(v, point) == 0) {
+		log_warn("test hook: failing after \"%s\"", point);
+		return true;
+	}
+	return false;
+}
+
 /* ---- the report ---- */
 
 struct report {
@@ -381,8 +269,7 @@ static void step(struct report *rep, const char *name, bool ok, double ms, const
 		 detail ? detail : "");
 }
 
-static bool preflight(struct hop *h, const char *token, struct call *calls, struct report *rep,
-		      bool *already)
+static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, bool *already)
 {
 	double t0 = now_ms();
 	struct buf why = BUF_INIT, masked = BUF_INIT;
@@ -410,15 +297,9 @@ static bool preflight(struct hop *h, const char *token, struct call *calls, stru
 			       "use a pgpass file instead; ");
 		ok = false;
 	}
-	if (h->cfg->nservers && (!token || !*token)) {
-		buf_addf(&why, "the admin token is not set (environment variable %s); ",
-			 h->cfg->s.cutover_token_env);
+	/* every server can be paused and switched: nothing is held yet */
+	if (ok && !drivers_preflight(ds, &why))
 		ok = false;
-	}
-	if (ok && h->cfg->nservers && !call_all(calls, h->cfg->nservers, "GET", "/admin/status", NULL, token, 3000)) {
-		buf_adds(&why, "a server's admin API does not answer (see the log); ");
-		ok = false;
-	}
 	/* how far behind the sync is: pending changes through the link */
 	if (ok && !*already) {
 		struct buf sql = BUF_INIT;
@@ -448,24 +329,18 @@ static bool preflight(struct hop *h, const char *token, struct call *calls, stru
 
 bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 {
-	size_t n = h->cfg->nservers;
-	struct call *calls = calloc(n ? n : 1, sizeof *calls);
-	const char *token = getenv(h->cfg->s.cutover_token_env);
+	struct driver_set ds;
 	struct report rep = { json_object(), json_array(), now_ms() };
-	bool ok = false, paused = false, fenced = false, switched = false, already = false;
+	bool ok = false, paused = false, fenced = false, switched = false, resumed = false, already = false;
 	int64_t drained = 0, early = 0;
 	double fence_wait = 0, t;
-	char *body = NULL;
 
-	if (!calls)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		calls[i].url = h->cfg->servers[i].admin_url;
+	drivers_open(&ds, h->cfg);
 	json_object_set_new(rep.root, "hop", json_string(h->server));
 	json_object_set_new(rep.root, "dry_run", json_boolean(o->dry_run));
 	json_object_set_new(rep.root, "steps", rep.steps);
 
-	if (!preflight(h, token, calls, &rep, &already))
+	if (!preflight(h, &ds, &rep, &already))
 		goto out;
 	if (already) {
 		step(&rep, "already switched", true, 0, "this hop's cutover was done before; nothing to do");
@@ -487,12 +362,8 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 
 	/* 3: hold writes */
 	t = now_ms();
-	json_t *pb = json_pack("{s:I}", "max_hold_ms", (json_int_t)h->cfg->s.cutover_max_hold_ms);
-	body = json_dumps(pb, JSON_COMPACT);
-	json_decref(pb);
 	paused = true;	/* even a partial pause must be undone */
-	if (n && !call_all(calls, n, "POST", "/admin/pause", body, token,
-			   (long)h->cfg->s.cutover_max_hold_ms)) {
+	if (!drivers_pause(&ds)) {
 		step(&rep, "pause servers", false, now_ms() - t, NULL);
 		goto out;
 	}
@@ -547,8 +418,13 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	if (!rc_ok)
 		goto out;
 
-	/* 7: the point of no return: writes go to the target from here on */
+	/* 7: every server points at the target, writes still held (undone by
+	 * a rollback); then the point of no return: writes go to the target */
 	t = now_ms();
+	if (!drivers_switch(&ds)) {
+		step(&rep, "switch servers", false, now_ms() - t, "a server could not be pointed at the target");
+		goto out;
+	}
 	if (!point_fence(h)) {
 		step(&rep, "switch servers", false, now_ms() - t, NULL);
 		goto out;
@@ -556,37 +432,27 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	switched = true;
 	kill_hook("pointed");
 	/* moving back to a host an earlier cutover fenced: it takes writes again */
-	if (!target_unfence(h)) {
+	if (fail_hook("pointed") || !target_unfence(h)) {
 		step(&rep, "switch servers", false, now_ms() - t, "could not remove the target's old fence");
 		goto out;
 	}
-	json_t *sb = json_pack("{s:s}", "dsn", h->cfg->s.target_dsn);
-	free(body);
-	body = json_dumps(sb, JSON_COMPACT);
-	json_decref(sb);
-	bool all = !n || call_all(calls, n, "POST", "/admin/switch", body, token, 10000);
+	bool all = drivers_resume(&ds);
+	resumed = true;
 	double hold_ms = now_ms() - hold_start;
 	step(&rep, "switch servers", all, now_ms() - t,
-	     all ? NULL : "a server did not switch: it resumes on the old host after max_hold_ms, "
-			  "meets the fence and follows it to the target");
+	     all ? NULL : "a server did not switch or resume on the target (see the log)");
 	json_t *servers = json_array();
-	double max_hold = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t held = json_int(calls[i].json, "held_ms");
-		json_array_append_new(servers, json_pack("{s:s, s:b, s:I, s:I, s:f}", "admin_url",
-							 calls[i].url, "switched", calls[i].ok,
-							 "held_ms", (json_int_t)held, "released",
-							 (json_int_t)json_int(calls[i].json, "released"),
-							 "call_ms", calls[i].ms));
-		if ((double)held > max_hold)
-			max_hold = (double)held;
-	}
+	double max_hold = drivers_report(&ds, servers);
 	json_object_set_new(rep.root, "servers", servers);
 	json_object_set_new(rep.root, "hold_ms", json_real(hold_ms));
 	json_object_set_new(rep.root, "hold_ms_max_server", json_real(max_hold));
 	(void)set_flag(h, "UPDATE sync_fdw.hop SET stage = 'switched', cutover_at = now() WHERE server = $1");
 	ok = all;
 out:
+	/* past the point of no return a server must not stay paused (PgBouncer
+	 * never resumes by itself): release it on the target, whatever failed */
+	if (switched && !resumed && !drivers_resume(&ds))
+		log_error("a server could not be resumed on the target (see above)");
 	if (!ok && !switched) {
 		/* undo: unfence the source, resume every server where it was */
 		bool had = false;
@@ -598,8 +464,8 @@ out:
 				  "triggers, ALTER DATABASE ... RESET default_transaction_read_only");
 		if (fenced)
 			(void)set_flag(h, "UPDATE sync_fdw.hop SET stage = 'syncing' WHERE server = $1");
-		if (paused && n && !call_all(calls, n, "POST", "/admin/resume", NULL, token, 5000))
-			log_error("a server could not be resumed: it resumes by itself after max_hold_ms");
+		if (paused)
+			drivers_rollback(&ds);
 		if (paused)
 			step(&rep, "rolled back", true, 0, "source unfenced, servers resumed on the source");
 	}
@@ -625,20 +491,21 @@ out:
 				 json_string_value(json_object_get(s, "detail")) ?
 					 json_string_value(json_object_get(s, "detail")) : "");
 		json_t *sv = json_object_get(rep.root, "servers");
-		json_array_foreach(sv, i, s)
-			buf_addf(out, "server %s: writes held %" JSON_INTEGER_FORMAT " ms, %" JSON_INTEGER_FORMAT
-				      " requests released\n", json_string_value(json_object_get(s, "admin_url")),
-				 json_integer_value(json_object_get(s, "held_ms")),
-				 json_integer_value(json_object_get(s, "released")));
+		json_array_foreach(sv, i, s) {
+			json_t *rel = json_object_get(s, "released");
+			buf_addf(out, "server %s: writes held %.0f ms", json_string_value(json_object_get(s, "name")),
+				 json_number_value(json_object_get(s, "held_ms")));
+			const char *note = json_string_value(json_object_get(s, "note"));
+			if (rel)
+				buf_addf(out, ", %" JSON_INTEGER_FORMAT " requests released", json_integer_value(rel));
+			if (note)
+				buf_addf(out, " (%s)", note);
+			buf_addc(out, '\n');
+		}
 		buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", now_ms() - rep.t0);
 	}
 	free(text);
-	free(body);
-	for (size_t i = 0; i < n; i++) {
-		buf_release(&calls[i].resp);
-		json_decref(calls[i].json);
-	}
-	free(calls);
+	drivers_close(&ds);
 	json_decref(rep.root);
 	return ok;
 }

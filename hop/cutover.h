@@ -2,23 +2,26 @@
  * cutover: move the service from the source to the target with writes
  * held, not failed (ARCHITECTURE.md, design-notes section 6):
  *
- *   1. preflight: copy finished, sync lag small, every server's admin API
- *      answers, the target DSN carries no password;
+ *   1. preflight: copy finished, sync lag small, the target DSN carries no
+ *      password, every server's driver can do its part (driver.h);
  *   2. take over the apply (a follower is asked to stop) and catch up;
- *   3. pause every minitwitd: new writes are held, in-flight ones finish;
+ *   3. pause every server (cutover.servers: minitwitd, PgBouncer, command
+ *      hooks): new writes are held, in-flight ones finish;
  *   4. fence the source: every write to the hop's tables fails (SQLSTATE
  *      MT001) and new sessions are read-only; then wait until every
  *      transaction that was running at the fence has ended;
  *   5. drain the last changes;
  *   6. set the target's sequences beyond every id (seqs.h);
- *   7. point the fence at the target (minitwit_fence.moved_to) and switch
- *      every minitwitd there; held writes run on the target.
- * The servers are called concurrently (libcurl multi), so the hold does not
- * grow with their number.  Any failure before step 7 unfences the source
- * and resumes every server where it was.  Re-running a cutover that was
- * killed finishes it (every step is idempotent); a paused server resumes by
- * itself after max_hold_ms in the meantime, and a write it makes then fails
- * on the fence rather than landing on the old host.
+ *   7. switch every server to the target, writes still held (reversible),
+ *      point the fence at the target (minitwit_fence.moved_to: the point of
+ *      no return) and resume every server; held writes run on the target.
+ * The servers are called concurrently (driver.h), so the hold does not
+ * grow with their number; cutover.c knows no driver.  Any failure before
+ * the point of no return unfences the source, points every switched server
+ * back at it and resumes every server there.  Re-running a cutover that was
+ * killed finishes it (every step is idempotent); a paused minitwitd resumes
+ * by itself after max_hold_ms in the meantime, and a write it makes then
+ * fails on the fence rather than landing on the old host.
  */
 #ifndef CUTOVER_H
 #define CUTOVER_H

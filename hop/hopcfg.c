@@ -138,33 +138,138 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 	return true;
 }
 
+/* A non-empty string value of map item key; NULL (no error) when absent. */
+static bool read_str(const struct cfg_doc *doc, const struct cfg_node *map, const char *key,
+		     size_t i, char **out, struct cfg_error *err)
+{
+	const struct cfg_node *v = cfg_node_get(map, key);
+	if (!v)
+		return true;
+	if (!scalar(v) || !v->scalar[0])
+		return cfg_fail(err, doc, v, "cutover.servers[%zu]: %s must be a non-empty string", i, key);
+	*out = xstrdup(v->scalar);
+	return true;
+}
+
+static bool only_keys(const struct cfg_doc *doc, const struct cfg_node *map, const char *const *keys,
+		      const char *what, size_t i, struct cfg_error *err)
+{
+	for (size_t k = 0; k < map->n; k++) {
+		bool known = false;
+		for (const char *const *p = keys; *p; p++)
+			known = known || strcmp(map->keys[k]->scalar, *p) == 0;
+		if (!known)
+			return cfg_fail(err, doc, map->keys[k], "cutover.servers[%zu]: unknown key \"%s\" "
+					"for %s", i, map->keys[k]->scalar, what);
+	}
+	return true;
+}
+
+/* A PgBouncer database name, sent quoted to its admin console. */
+static bool pgb_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+static bool read_server(const struct cfg_doc *doc, const struct cfg_node *item, size_t i,
+			struct hop_server_cfg *s, struct cfg_error *err)
+{
+	static const char *const url_keys[] = { "admin_url", NULL };
+	static const char *const dns_keys[] = { "admin_dns", NULL };
+	static const char *const pgb_keys[] = { "pgbouncer", "database", "databases_file", NULL };
+	static const char *const cmd_keys[] = { "command", NULL };
+	static const char *const hook_keys[] = { "pause", "switch", "resume", NULL };
+	const char *hint = "hint: an entry takes one of admin_url, admin_dns, pgbouncer (with database "
+			   "and databases_file) or command (with pause, switch and resume)";
+
+	s->line = item->line;
+	s->column_no = item->column;
+	if (item->kind != CFG_NODE_MAP)
+		return cfg_fail(err, doc, item, "cutover.servers[%zu] must be a mapping; %s", i, hint);
+	int kinds = !!cfg_node_get(item, "admin_url") + !!cfg_node_get(item, "admin_dns") +
+		    !!cfg_node_get(item, "pgbouncer") + !!cfg_node_get(item, "command");
+	if (kinds != 1)
+		return cfg_fail(err, doc, item, "cutover.servers[%zu]: %s kinds given; %s", i,
+				kinds ? "several" : "no", hint);
+	if (cfg_node_get(item, "admin_url")) {
+		const struct cfg_node *url = cfg_node_get(item, "admin_url");
+		s->kind = HOP_SERVER_ADMIN_URL;
+		if (!only_keys(doc, item, url_keys, "admin_url", i, err))
+			return false;
+		if (!scalar(url) || (strncmp(url->scalar, "http://", 7) != 0 &&
+				     strncmp(url->scalar, "https://", 8) != 0))
+			return cfg_fail(err, doc, url, "cutover.servers[%zu]: admin_url must be an http:// or "
+					"https:// URL", i);
+		return read_str(doc, item, "admin_url", i, &s->admin_url, err);
+	}
+	if (cfg_node_get(item, "admin_dns")) {
+		s->kind = HOP_SERVER_ADMIN_DNS;
+		if (!only_keys(doc, item, dns_keys, "admin_dns", i, err) ||
+		    !read_str(doc, item, "admin_dns", i, &s->admin_dns, err))
+			return false;
+		const char *colon = strrchr(s->admin_dns, ':');
+		int64_t port = 0;
+		if (!colon || colon == s->admin_dns || !cfg_parse_int(colon + 1, &port) || port < 1 ||
+		    port > 65535 || strchr(s->admin_dns, '/'))
+			return cfg_fail(err, doc, cfg_node_get(item, "admin_dns"), "cutover.servers[%zu]: "
+					"admin_dns must be \"name:port\", e.g. \"tasks.minitwitd:8081\"", i);
+		return true;
+	}
+	if (cfg_node_get(item, "pgbouncer")) {
+		s->kind = HOP_SERVER_PGBOUNCER;
+		if (!only_keys(doc, item, pgb_keys, "pgbouncer", i, err) ||
+		    !read_str(doc, item, "pgbouncer", i, &s->pgbouncer, err) ||
+		    !read_str(doc, item, "database", i, &s->database, err) ||
+		    !read_str(doc, item, "databases_file", i, &s->databases_file, err))
+			return false;
+		if (!s->database || !s->databases_file)
+			return cfg_fail(err, doc, item, "cutover.servers[%zu]: pgbouncer needs database (the "
+					"[databases] entry the application uses) and databases_file (the "
+					"file holding it)", i);
+		if (!pgb_name_ok(s->database))
+			return cfg_fail(err, doc, cfg_node_get(item, "database"), "cutover.servers[%zu]: "
+					"database \"%s\" must be letters, digits, _, - or .", i, s->database);
+		if (s->databases_file[0] != '/')
+			return cfg_fail(err, doc, cfg_node_get(item, "databases_file"), "cutover.servers[%zu]: "
+					"databases_file must be an absolute path", i);
+		return true;
+	}
+	const struct cfg_node *cmd = cfg_node_get(item, "command");
+	s->kind = HOP_SERVER_COMMAND;
+	if (!only_keys(doc, item, cmd_keys, "command", i, err))
+		return false;
+	if (cmd->kind != CFG_NODE_MAP)
+		return cfg_fail(err, doc, cmd, "cutover.servers[%zu]: command must map pause, switch and "
+				"resume to commands", i);
+	if (!only_keys(doc, cmd, hook_keys, "command", i, err) ||
+	    !read_str(doc, cmd, "pause", i, &s->pause, err) ||
+	    !read_str(doc, cmd, "switch", i, &s->switch_cmd, err) ||
+	    !read_str(doc, cmd, "resume", i, &s->resume, err))
+		return false;
+	if (!s->pause || !s->switch_cmd || !s->resume)
+		return cfg_fail(err, doc, cmd, "cutover.servers[%zu]: command needs pause, switch and "
+				"resume", i);
+	return true;
+}
+
 static bool read_servers(const struct cfg_doc *doc, const struct cfg_node *list,
 			 struct hop_config *cfg, struct cfg_error *err)
 {
 	if (!list || (list->kind == CFG_NODE_SCALAR && !list->scalar[0]))
 		return true;
 	if (list->kind != CFG_NODE_SEQ)
-		return cfg_fail(err, doc, list, "cutover.servers must be a list of "
+		return cfg_fail(err, doc, list, "cutover.servers must be a list of entries such as "
 				"{ admin_url: \"http://host:port\" }");
 	cfg->servers = calloc(list->n ? list->n : 1, sizeof *cfg->servers);
 	if (!cfg->servers)
 		abort();
-	for (size_t i = 0; i < list->n; i++) {
-		const struct cfg_node *item = list->items[i];
-		const struct cfg_node *url = item->kind == CFG_NODE_MAP ? cfg_node_get(item, "admin_url")
-									 : NULL;
-		if (item->kind == CFG_NODE_MAP)
-			for (size_t k = 0; k < item->n; k++)
-				if (strcmp(item->keys[k]->scalar, "admin_url") != 0)
-					return cfg_fail(err, doc, item->keys[k], "cutover.servers: unknown key "
-							"\"%s\"; hint: a server takes admin_url",
-							item->keys[k]->scalar);
-		if (!scalar(url) || (strncmp(url->scalar, "http://", 7) != 0 &&
-				     strncmp(url->scalar, "https://", 8) != 0))
-			return cfg_fail(err, doc, url ? url : item,
-					"cutover.servers[%zu]: admin_url must be an http:// or https:// URL", i);
-		cfg->servers[cfg->nservers++].admin_url = xstrdup(url->scalar);
-	}
+	for (size_t i = 0; i < list->n; i++)
+		if (!read_server(doc, list->items[i], i, &cfg->servers[cfg->nservers++], err))
+			return false;
 	return true;
 }
 
@@ -224,8 +329,17 @@ void hopcfg_release(struct hop_config *cfg)
 		free(t->refs);
 	}
 	free(cfg->tables);
-	for (size_t i = 0; i < cfg->nservers; i++)
-		free(cfg->servers[i].admin_url);
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		struct hop_server_cfg *sv = &cfg->servers[i];
+		free(sv->admin_url);
+		free(sv->admin_dns);
+		free(sv->pgbouncer);
+		free(sv->database);
+		free(sv->databases_file);
+		free(sv->pause);
+		free(sv->switch_cmd);
+		free(sv->resume);
+	}
 	free(cfg->servers);
 	cfg_release(hopcfg_keys, hopcfg_nkeys, &cfg->s);
 	free(cfg->path);
@@ -298,7 +412,27 @@ void hopcfg_print(const struct hop_config *cfg, FILE *out)
 	}
 	if (cfg->nservers) {
 		fputs("# cutover.servers:\n", out);
-		for (size_t i = 0; i < cfg->nservers; i++)
-			fprintf(out, "#   - admin_url: %s\n", cfg->servers[i].admin_url);
+		for (size_t i = 0; i < cfg->nservers; i++) {
+			const struct hop_server_cfg *sv = &cfg->servers[i];
+			switch (sv->kind) {
+			case HOP_SERVER_ADMIN_URL:
+				fprintf(out, "#   - admin_url: %s\n", sv->admin_url);
+				break;
+			case HOP_SERVER_ADMIN_DNS:
+				fprintf(out, "#   - admin_dns: %s\n", sv->admin_dns);
+				break;
+			case HOP_SERVER_PGBOUNCER:
+				/* no libpq here: a DSN naming a password is not printed at all */
+				fprintf(out, "#   - pgbouncer: %s\n#     database: %s\n#     databases_file: %s\n",
+					strstr(sv->pgbouncer, "password") || strchr(sv->pgbouncer, '@') ?
+						"(masked: it holds a password)" : sv->pgbouncer,
+					sv->database, sv->databases_file);
+				break;
+			case HOP_SERVER_COMMAND:
+				fprintf(out, "#   - command: { pause: %s, switch: %s, resume: %s }\n", sv->pause,
+					sv->switch_cmd, sv->resume);
+				break;
+			}
+		}
 	}
 }

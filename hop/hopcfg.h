@@ -42,8 +42,24 @@ struct hop_table_cfg {
 	size_t nrefs;
 };
 
+/* One entry of cutover.servers: what holds the application's writes during
+ * the cutover (hop/driver.h).  Exactly one kind per entry. */
+enum hop_server_kind {
+	HOP_SERVER_ADMIN_URL,	/* a minitwitd admin API */
+	HOP_SERVER_ADMIN_DNS,	/* every minitwitd a name resolves to ("name:port") */
+	HOP_SERVER_PGBOUNCER,	/* a PgBouncer admin console */
+	HOP_SERVER_COMMAND,	/* pause/switch/resume commands */
+};
+
 struct hop_server_cfg {
-	char *admin_url;
+	enum hop_server_kind kind;
+	char *admin_url;	/* admin_url */
+	char *admin_dns;	/* admin_dns: "name:port" */
+	char *pgbouncer;	/* pgbouncer: the admin console's DSN */
+	char *database;		/*   the [databases] entry the application uses */
+	char *databases_file;	/*   the file holding that entry */
+	char *pause, *switch_cmd, *resume;	/* command: shell command lines */
+	int line, column_no;
 };
 
 struct hop_settings {

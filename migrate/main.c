@@ -241,13 +241,14 @@ static int cmd_cutover(int argc, char **argv)
 	struct hop h;
 	int rc = start(argc, argv, "cutover", "jd",
 		       "Usage: migrate [--config FILE] cutover [--dry-run] [--json]\n\n"
-		       "Move the service to the target: preflight, pause every configured minitwitd\n"
-		       "(writes held, not failed), fence the source, drain the last changes, set the\n"
-		       "target's sequences, switch every minitwitd to the target, report how long\n"
-		       "writes were held on each server.  Any failure before the switch unfences the\n"
-		       "source and resumes every server where it was.  Run again after a crash, it\n"
-		       "finishes the cutover.  The admin token comes from the environment variable\n"
-		       "named by cutover.token_env.\n\nOptions:\n"
+		       "Move the service to the target: preflight, pause every entry of\n"
+		       "cutover.servers (minitwitd, PgBouncer, command hooks: writes held, not failed),\n"
+		       "fence the source, drain the last changes, set the target's sequences, switch\n"
+		       "every server to the target and resume it there, report how long writes were\n"
+		       "held on each.  Any failure before the switch unfences the source and resumes\n"
+		       "every server where it was.  Run again after a crash, it finishes the cutover.\n"
+		       "minitwitd's admin token comes from the environment variable named by\n"
+		       "cutover.token_env.\n\nOptions:\n"
 		       "      --dry-run  run the preflight only\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;

@@ -9,6 +9,7 @@ import atexit
 import http.client
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -150,6 +151,151 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+class PgBouncer:
+    """A PgBouncer (Debian's pgbouncer) on a free loopback port, transaction
+    pooling, its [databases] in an %include'd file (self.databases_file)
+    that starts as `dbs` ({name: connection string}) between comments.  The
+    admin console is self.admin_dsn (user pgbouncer, no password: auth_type
+    trust on loopback).  When root, it runs as the `postgres` user, as
+    scripts/pg-sandbox runs PostgreSQL (PgBouncer refuses to run as root)."""
+
+    def __init__(self, dbs, pool_mode="transaction"):
+        self.dir = tempfile.mkdtemp(prefix="pgbouncer-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.databases_file = os.path.join(self.dir, "databases.ini")
+        with open(self.databases_file, "w") as f:
+            f.write("; the application's databases (rewritten by migrate cutover)\n")
+            for name, conn in dbs.items():
+                f.write(f"{name} = {conn}\n")
+            f.write("# end\n")
+        with open(os.path.join(self.dir, "userlist.txt"), "w") as f:
+            f.write('"pgbouncer" ""\n"minitwit" ""\n')
+        self.ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(self.ini, "w") as f:
+            f.write(f"[databases]\n%include {self.databases_file}\n\n[pgbouncer]\n"
+                    f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+                    f"auth_type = trust\nauth_file = {self.dir}/userlist.txt\nadmin_users = pgbouncer\n"
+                    f"pool_mode = {pool_mode}\ndefault_pool_size = 20\nmax_client_conn = 500\n"
+                    "server_login_retry = 1\nignore_startup_parameters = extra_float_digits\n")
+        for n in os.listdir(self.dir):
+            os.chmod(os.path.join(self.dir, n), 0o644)
+        self.admin_dsn = f"host=127.0.0.1 port={self.port} dbname=pgbouncer user=pgbouncer"
+        self.log = open(os.path.join(self.dir, "pgbouncer.log"), "w")
+        kw = {}
+        if os.getuid() == 0:
+            # the user scripts/pg-sandbox runs PostgreSQL as
+            user = "postgres"
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                user = "pgsandbox"
+            kw = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+        self.proc = subprocess.Popen(["pgbouncer", self.ini], stdout=self.log, stderr=self.log, cwd="/",
+                                     **kw)
+        _cleanups.append(self.stop)
+        wait_until(self._ready, timeout=30, what=f"pgbouncer on port {self.port}")
+
+    def dsn(self, db, user="minitwit"):
+        return f"host=127.0.0.1 port={self.port} dbname={db} user={user}"
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"pgbouncer exited with {self.proc.returncode}:\n{self.logtext()}")
+        r = subprocess.run(["psql", self.admin_dsn, "-XAtqc", "SHOW VERSION"], capture_output=True, text=True)
+        return r.returncode == 0
+
+    def show_databases(self):
+        """{name: {column: value}} from SHOW DATABASES."""
+        r = subprocess.run(["psql", self.admin_dsn, "-XAq", "-F", "\x1f", "-c", "SHOW DATABASES"],
+                           capture_output=True, text=True, check=True)
+        lines = [ln for ln in r.stdout.splitlines() if "\x1f" in ln]
+        head = lines[0].split("\x1f")
+        return {row[0]: dict(zip(head, row)) for row in (ln.split("\x1f") for ln in lines[1:])}
+
+    def logtext(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def build_pgwriter():
+    """Compile tests/integration/pgwriter.c (libpq) into $BUILD/tests; its path."""
+    build = os.environ.get("BUILD", os.path.join(REPO, "build", "out"))
+    out = os.path.join(build, "tests", "pgwriter")
+    src = os.path.join(REPO, "tests", "integration", "pgwriter.c")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpq"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-o", out, src] + flags + ["-lpthread"],
+                       check=True)
+    return out
+
+
+class Writer:
+    """pgwriter through dsn: nconn connections, rate transactions/s in all,
+    until finish(), which returns its summary and the acknowledged
+    (writer, seq) pairs."""
+
+    def __init__(self, dsn, nconn=4, rate=400):
+        self.ackfile = tempfile.NamedTemporaryFile(prefix="pgwriter-", suffix=".ack", delete=False).name
+        self.proc = subprocess.Popen([build_pgwriter(), dsn, str(nconn), str(rate), self.ackfile],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        _cleanups.append(self._kill)
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def finish(self):
+        out, err = self.proc.communicate(timeout=60)
+        summary = json.loads(out)
+        summary["stderr"] = err
+        with open(self.ackfile) as f:
+            acked = [tuple(int(x) for x in ln.split()) for ln in f if ln.strip()]
+        os.unlink(self.ackfile)
+        return summary, acked
+
+
+MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
+
+
+def hop_yaml(src, tgt, server, rest):
+    """A migration config file for a hop from src to tgt named server (the
+    sync tuned for tests), rest appended (cutover, tables); its path."""
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False).name
+    with open(cfg, "w") as f:
+        f.write(f'source: {{ dsn: "{src}" }}\ntarget: {{ dsn: "{tgt}" }}\n'
+                f'link: {{ server: "{server}", schema: "staging_{server}" }}\n'
+                f'sync: {{ batch_size: 2000, interval: 20ms }}\n' + rest)
+    return cfg
+
+
+def run_migrate(cfg, args, env=None, check=True):
+    """bin/migrate --config cfg args with env added; raises on a failure
+    when check, and on a sanitizer report in any case."""
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run([MIGRATE, "--config", cfg] + list(args), capture_output=True, text=True, env=e,
+                       timeout=600)
+    # a sanitized migrate that failed as expected must not hide a finding
+    assert not any(m in r.stderr for m in SANITIZER_MARKERS), f"sanitizer report from migrate:\n{r.stderr[-4000:]}"
+    if check and r.returncode != 0:
+        raise AssertionError(f"migrate {' '.join(args)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r
 
 
 def request(base, method, path, body=None, headers=None, timeout=5.0, raw_body=None):

@@ -15,10 +15,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (REPO, MINITWITD, SHARED, Cluster, Server, free_port, psql, request,  # noqa: E402
-                     run_tests, test, wait_until)
+from harness import (REPO, MINITWITD, SHARED, Cluster, Server, free_port, hop_yaml, psql, request,  # noqa: E402
+                     run_migrate, run_tests, test, wait_until)
 
-MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
 TOKEN = secrets.token_hex(16)
 TABLES = """tables:
   user:              { key: user_id, offset: %(user)s }
@@ -83,24 +82,12 @@ def hop_config(src, tgt, service, server, offsets, max_hold=2000):
     off = {"user": "auto", "message": "auto"}
     off.update(offsets or {})
     servers = ", ".join(f'{{ admin_url: "{s.admin}" }}' for s in service.servers)
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False).name
-    with open(cfg, "w") as f:
-        f.write(f'source: {{ dsn: "{src}" }}\ntarget: {{ dsn: "{tgt}" }}\n'
-                f'link: {{ server: "{server}", schema: "staging_{server}" }}\n'
-                f'sync: {{ batch_size: 2000, interval: 20ms }}\n'
-                f'cutover: {{ servers: [ {servers} ], max_hold_ms: {max_hold}, max_lag: 5s }}\n'
-                + (TABLES % off))
-    return cfg
+    return hop_yaml(src, tgt, server, f'cutover: {{ servers: [ {servers} ], max_hold_ms: {max_hold}, max_lag: 5s }}\n'
+                    + (TABLES % off))
 
 
 def migrate(cfg, *args, env=None, check=True):
-    e = dict(os.environ, MINITWIT_ADMIN_TOKEN=TOKEN)
-    e.update(env or {})
-    r = subprocess.run([MIGRATE, "--config", cfg] + list(args), capture_output=True, text=True, env=e,
-                       timeout=600)
-    if check and r.returncode != 0:
-        raise AssertionError(f"migrate {' '.join(args)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
+    return run_migrate(cfg, args, env=dict({"MINITWIT_ADMIN_TOKEN": TOKEN}, **(env or {})), check=check)
 
 
 @test

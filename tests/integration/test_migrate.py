@@ -612,10 +612,10 @@ def test_plan_refuses_servers_without_token_or_answer(c):
             r = h.run(cmd, env={"MINITWIT_ADMIN_TOKEN": "wrong"}, check=False)
             out = r.stdout + msgs(r.stderr)
             assert r.returncode == 3, (cmd, r.returncode, out)
-            assert f'server "{stub.url}" of cutover.servers does not answer GET /admin/status: HTTP status 401' \
-                in out and "check the token" in out, out
-            assert f'server "{dead}" of cutover.servers does not answer GET /admin/status' in out, out
-            assert "start the server, or correct its admin_url" in out, out
+            assert "cutover.servers would fail at the cutover" in out, out
+            assert f'GET /admin/status on "{stub.url}" failed: HTTP status 401' in out, out
+            assert f'GET /admin/status on "{dead}" failed' in out, out
+            assert "start each server listed" in out and "check the admin token" in out, out
         untouched(src, tgt)
         assert psql(tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
         # both answering: the plan has no problem

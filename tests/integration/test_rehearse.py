@@ -218,5 +218,37 @@ def test_report_in_browser(c):
     print(f"  screenshot: {shot}")
 
 
+@test
+def test_rehearse_via_pgbouncer(c):
+    """--via pgbouncer: an application that is not minitwitd writes through
+    PgBouncer during both hops; zero failed statements, every acknowledged
+    write on newer once, its hold next to minitwitd's in the report."""
+    out = c.out + "-pgbouncer"
+    shutil.rmtree(out, ignore_errors=True)
+    r = subprocess.run([REHEARSE, "--quick", "--via", "pgbouncer", "--out", out], capture_output=True,
+                       text=True, timeout=600)
+    sys.stdout.write("".join("  " + line + "\n" for line in r.stderr.splitlines()[-12:]))
+    assert r.returncode == 0, f"scripts/rehearse --quick --via pgbouncer exited {r.returncode}"
+    with open(os.path.join(out, "report.json"), encoding="utf-8") as f:
+        rep = json.load(f)
+    assert rep["ok"] and all(ch["ok"] for ch in rep["checks"])
+    app = rep["app"]
+    assert app["via"] == "pgbouncer" and app["errors"] == 0 and app["acked"] > 1000, app
+    names = " | ".join(ch["name"] for ch in rep["checks"])
+    assert "the application through PgBouncer saw zero failed statements" in names
+    assert "newer holds every acknowledged write of the application exactly once" in names
+    assert "PgBouncer points at newer" in names
+    for hop in rep["hops"]:
+        kinds = sorted(s["kind"] for s in hop["servers"])
+        assert kinds == ["minitwitd", "minitwitd", "pgbouncer"], hop["servers"]
+        pgb = next(s for s in hop["servers"] if s["kind"] == "pgbouncer")
+        assert pgb["switched"] and pgb["held_ms"] >= 0, pgb
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+        html = f.read()
+    assert "application via PgBouncer: failed statements" in html and "pgbouncer (appdb" in html
+    print(f"  via pgbouncer: held {[next(s['held_ms'] for s in h['servers'] if s['kind'] == 'pgbouncer') for h in rep['hops']]} ms "
+          f"per hop, longest statement {app['max_ms']} ms, {app['acked']} transactions, 0 failed")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -65,6 +65,9 @@ static char *write_temp(const char *text)
  * Load yaml from a temporary file and expect failure with exactly
  * "<path>:<where_msg>" ("3:5: unknown ...").  The config is released either way.
  */
+#define KINDS_HINT "hint: an entry takes one of admin_url, admin_dns, pgbouncer (with database " \
+		   "and databases_file) or command (with pause, switch and resume)"
+
 static void expect_error(const char *yaml, const char *where_msg)
 {
 	char *path = write_temp(yaml);
@@ -502,10 +505,10 @@ static void test_error_servers(void **state)
 {
 	expect_error("cutover:\n"
 		     "  servers: \"http://127.0.0.1:8081\"\n",
-		     "2:12: cutover.servers must be a list of { admin_url: \"http://host:port\" }");
+		     "2:12: cutover.servers must be a list of entries such as { admin_url: \"http://host:port\" }");
 	expect_error("cutover:\n"
 		     "  servers: { admin_url: \"http://127.0.0.1:8081\" }\n",
-		     "2:12: cutover.servers must be a list of { admin_url: \"http://host:port\" }");
+		     "2:12: cutover.servers must be a list of entries such as { admin_url: \"http://host:port\" }");
 }
 
 static void test_error_admin_url(void **state)
@@ -518,19 +521,88 @@ static void test_error_admin_url(void **state)
 	expect_error("cutover:\n"
 		     "  servers: [ { admin_url: \"127.0.0.1:8081\" } ]\n",
 		     "2:27: cutover.servers[0]: admin_url must be an http:// or https:// URL");
-	/* no admin_url: at the item */
+	/* no kind at all: at the item */
 	expect_error("cutover:\n"
 		     "  servers: [ {} ]\n",
-		     "2:14: cutover.servers[0]: admin_url must be an http:// or https:// URL");
+		     "2:14: cutover.servers[0]: no kinds given; " KINDS_HINT);
 	expect_error("cutover:\n"
 		     "  servers:\n"
 		     "    - \"http://127.0.0.1:8081\"\n",
-		     "3:7: cutover.servers[0]: admin_url must be an http:// or https:// URL");
+		     "3:7: cutover.servers[0] must be a mapping; " KINDS_HINT);
 	/* unknown key in a server */
 	expect_error("cutover:\n"
 		     "  servers:\n"
 		     "    - { admin_url: \"http://a:1\", token: x }\n",
-		     "3:34: cutover.servers: unknown key \"token\"; hint: a server takes admin_url");
+		     "3:34: cutover.servers[0]: unknown key \"token\" for admin_url");
+}
+
+/* The other kinds of cutover.servers (hop/driver.h): each read, each checked. */
+static void test_server_kinds(void **state)
+{
+	struct hop_config cfg;
+	load_text("cutover:\n"
+		  "  servers:\n"
+		  "    - admin_url: \"http://10.0.0.5:8081\"\n"
+		  "    - admin_dns: \"tasks.minitwitd:8081\"\n"
+		  "    - pgbouncer: \"host=10.0.0.9 port=6432 dbname=pgbouncer user=pgbouncer\"\n"
+		  "      database: minitwit\n"
+		  "      databases_file: /etc/pgbouncer/databases.ini\n"
+		  "    - command:\n"
+		  "        pause: \"/usr/local/bin/app-pause\"\n"
+		  "        switch: \"/usr/local/bin/app-switch --now\"\n"
+		  "        resume: \"/usr/local/bin/app-resume\"\n", &cfg);
+	assert_int_equal(cfg.nservers, 4);
+	assert_int_equal(cfg.servers[0].kind, HOP_SERVER_ADMIN_URL);
+	assert_string_equal(cfg.servers[0].admin_url, "http://10.0.0.5:8081");
+	assert_int_equal(cfg.servers[1].kind, HOP_SERVER_ADMIN_DNS);
+	assert_string_equal(cfg.servers[1].admin_dns, "tasks.minitwitd:8081");
+	assert_null(cfg.servers[1].admin_url);
+	assert_int_equal(cfg.servers[2].kind, HOP_SERVER_PGBOUNCER);
+	assert_string_equal(cfg.servers[2].pgbouncer, "host=10.0.0.9 port=6432 dbname=pgbouncer user=pgbouncer");
+	assert_string_equal(cfg.servers[2].database, "minitwit");
+	assert_string_equal(cfg.servers[2].databases_file, "/etc/pgbouncer/databases.ini");
+	assert_int_equal(cfg.servers[2].line, 5);
+	assert_int_equal(cfg.servers[3].kind, HOP_SERVER_COMMAND);
+	assert_string_equal(cfg.servers[3].pause, "/usr/local/bin/app-pause");
+	assert_string_equal(cfg.servers[3].switch_cmd, "/usr/local/bin/app-switch --now");
+	assert_string_equal(cfg.servers[3].resume, "/usr/local/bin/app-resume");
+	hopcfg_release(&cfg);
+}
+
+static void test_error_server_kinds(void **state)
+{
+	expect_error("cutover:\n"
+		     "  servers:\n"
+		     "    - { admin_url: \"http://a:1\", admin_dns: \"a:1\" }\n",
+		     "3:7: cutover.servers[0]: several kinds given; " KINDS_HINT);
+	expect_error("cutover:\n"
+		     "  servers: [ { admin_dns: \"tasks.minitwitd\" } ]\n",
+		     "2:27: cutover.servers[0]: admin_dns must be \"name:port\", e.g. \"tasks.minitwitd:8081\"");
+	expect_error("cutover:\n"
+		     "  servers: [ { admin_dns: \"http://x:80\" } ]\n",
+		     "2:27: cutover.servers[0]: admin_dns must be \"name:port\", e.g. \"tasks.minitwitd:8081\"");
+	expect_error("cutover:\n"
+		     "  servers: [ { pgbouncer: \"host=a\", database: app } ]\n",
+		     "2:14: cutover.servers[0]: pgbouncer needs database (the [databases] entry the "
+		     "application uses) and databases_file (the file holding it)");
+	expect_error("cutover:\n"
+		     "  servers: [ { pgbouncer: \"host=a\", database: \"a b\", databases_file: /x } ]\n",
+		     "2:47: cutover.servers[0]: database \"a b\" must be letters, digits, _, - or .");
+	expect_error("cutover:\n"
+		     "  servers: [ { pgbouncer: \"host=a\", database: app, databases_file: x.ini } ]\n",
+		     "2:68: cutover.servers[0]: databases_file must be an absolute path");
+	expect_error("cutover:\n"
+		     "  servers: [ { pgbouncer: \"host=a\", database: app, databases_file: /x, user: u } ]\n",
+		     "2:72: cutover.servers[0]: unknown key \"user\" for pgbouncer");
+	expect_error("cutover:\n"
+		     "  servers: [ { command: { pause: a, switch: b } } ]\n",
+		     "2:25: cutover.servers[0]: command needs pause, switch and resume");
+	expect_error("cutover:\n"
+		     "  servers: [ { command: { pause: a, switch: b, resume: c, rollback: d } } ]\n",
+		     "2:59: cutover.servers[0]: unknown key \"rollback\" for command");
+	expect_error("cutover:\n"
+		     "  servers: [ { command: \"/bin/true\" } ]\n",
+		     "2:25: cutover.servers[0]: command must map pause, switch and resume to commands");
 }
 
 static void test_error_unknown_section(void **state)
@@ -666,6 +738,8 @@ int main(void)
 		T(test_error_conflict),
 		T(test_error_servers),
 		T(test_error_admin_url),
+		T(test_server_kinds),
+		T(test_error_server_kinds),
 		T(test_error_unknown_section),
 		T(test_error_long_name),
 		T(test_error_shapes),
