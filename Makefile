@@ -174,7 +174,8 @@ bench: $(PROGRAMS)
 	bench/api/run
 
 # The migration rehearsal (scripts/rehearse --help): two hops under the
-# course scenario's load, checked; report in build/rehearsal/report.html.
+# scenario's load (scripts/make-scenario; MINITWIT_SCENARIO=FILE for another),
+# checked; report in build/rehearsal/report.html.
 # REHEARSE_ARGS=--quick for the short one CI runs.
 demo:
 	scripts/install-deps --check-or-install
