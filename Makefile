@@ -152,7 +152,7 @@ test-plain: unit integration
 
 # suites that do not run the C programs (or run the plain build's) run once
 test-sanitize:
-	$(MAKE) SANITIZE=address,undefined unit integration INTEGRATION_SKIP="test_rehearse.py install_selftest.sh simulate_selftest.py pg_sandbox_selftest.sh"
+	$(MAKE) SANITIZE=address,undefined unit integration INTEGRATION_SKIP="test_rehearse.py install_selftest.sh simulate_selftest.py scenario_selftest.py pg_sandbox_selftest.sh"
 
 # STYLE.md rule 15, also checked where banned.h is not included.
 check-banned:
