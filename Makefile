@@ -107,7 +107,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests -------------------------------------------------------------
-# Each unit test links only the modules it tests (STYLE.md rule 13).
+# Each unit test links only the modules it tests (docs/STYLE.md rule 13).
 UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit webpage remap sqlgen hopcfg
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
@@ -154,7 +154,7 @@ test-plain: unit integration
 test-sanitize:
 	$(MAKE) SANITIZE=address,undefined unit integration INTEGRATION_SKIP="test_rehearse.py install_selftest.sh simulate_selftest.py scenario_selftest.py pg_sandbox_selftest.sh"
 
-# STYLE.md rule 15, also checked where banned.h is not included.
+# docs/STYLE.md rule 15, also checked where banned.h is not included.
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' \
 		$$(git ls-files '*.c' '*.h' 2>/dev/null || find lib minitwitd -name '*.[ch]') | grep -v banned.h
