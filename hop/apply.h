@@ -2,7 +2,7 @@
  * apply: the live sync.  Applies the source's captured changes to the
  * target, ids remapped, in batches, exactly once.
  *
- * Why it is exactly once and loses nothing (design-notes/change-capture.md):
+ * Why it is exactly once and loses nothing (docs/change-capture.md):
  *
  * - Position.  Change ids come from a sequence without cache, so they grow
  *   in real time, but a transaction may commit after later ones.  A batch

@@ -1,6 +1,7 @@
 /*
  * cutover: move the service from the source to the target with writes
- * held, not failed (ARCHITECTURE.md, design-notes section 6):
+ * held, not failed (docs/ARCHITECTURE.md, "The cutover"; docs/change-capture.md,
+ * section 6):
  *
  *   1. preflight: copy finished, sync lag small, the target DSN carries no
  *      password, every server's driver can do its part (driver.h);

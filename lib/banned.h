@@ -1,7 +1,7 @@
 /*
- * banned.h: functions that are too easy to misuse (git's banned.h, STYLE.md
- * rule 15).  Included into every translation unit by the Makefile; using one
- * of these fails the build.  Use snprintf, struct buf, strtol with checks.
+ * banned.h: functions that are too easy to misuse (git's banned.h,
+ * docs/STYLE.md rule 15).  Included into every translation unit by the
+ * Makefile; using one of these fails the build.  Use snprintf, struct buf, strtol with checks.
  */
 #ifndef BANNED_H
 #define BANNED_H

@@ -1,5 +1,5 @@
 /*
- * cli: the skeleton every command-line program shares (STYLE.md rule 6):
+ * cli: the skeleton every command-line program shares (docs/STYLE.md rule 6):
  * a table of subcommands, each with its own getopt_long options and --help,
  * and the same answer to an unknown option everywhere.
  */

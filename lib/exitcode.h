@@ -1,5 +1,5 @@
 /*
- * exitcode: every program's exit codes, in one place (STYLE.md rule 5).
+ * exitcode: every program's exit codes, in one place (docs/STYLE.md rule 5).
  * Only a program's main() exits.
  */
 #ifndef EXITCODE_H

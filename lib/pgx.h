@@ -14,7 +14,7 @@
 
 #define MUST_CHECK __attribute__((warn_unused_result))
 
-/* SQLSTATEs we recognise by code, never by message text (STYLE.md rule 9). */
+/* SQLSTATEs we recognise by code, never by message text (docs/STYLE.md rule 9). */
 #define PGX_UNIQUE_VIOLATION	"23505"
 #define PGX_FOREIGN_KEY_VIOLATION "23503"
 #define PGX_READ_ONLY_TXN	"25006"

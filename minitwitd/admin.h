@@ -1,6 +1,6 @@
 /*
  * admin: the cutover admin API, on its own listener (admin.listen,
- * loopback by default), for `migrate` (../shared/ARCHITECTURE.md, Cutover):
+ * loopback by default), for `migrate` (docs/ARCHITECTURE.md, "The cutover"):
  *
  *   POST /admin/pause   [{"max_hold_ms": N}]  hold new writes (hold.h), wait
  *                       for the running ones: {"paused","held","inflight","waited_ms"}

@@ -1,6 +1,6 @@
 /*
  * fence: following a database that has moved (the cutover of
- * ../shared/ARCHITECTURE.md).
+ * docs/ARCHITECTURE.md).
  *
  * At cutover `migrate` fences the old database: a schema minitwit_fence with
  * a table moved_to (dsn text, at timestamptz) naming the new database (its

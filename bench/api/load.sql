@@ -29,7 +29,7 @@ SELECT setval(pg_get_serial_sequence('"user"', 'user_id'), 10000);
 -- 1% of authors and ~46% on the top 10%; every rank gets some.
 \if :{?texts}
 -- Texts drawn at random from the table :texts (n 1..N, text), which the
--- caller loads (bench/copy/run: the course simulator's 11,306 tweets, so
+-- caller loads (bench/copy/run: the scenario's tweets, so
 -- that the texts are as long and as compressible as MiniTwit's).
 INSERT INTO message (author_id, text, pub_date, flagged)
 SELECT s.author_id, x.text, s.pub_date, s.flagged

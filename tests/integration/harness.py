@@ -22,10 +22,8 @@ import urllib.parse
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SANDBOX = os.path.join(REPO, "scripts", "pg-sandbox")
 MINITWITD = os.environ.get("MINITWITD", os.path.join(REPO, "bin", "minitwitd"))
-# the shared data beside the checkout; MINITWIT_SHARED_DATA for a git
-# worktree, which sits one level deeper
-SHARED = os.environ.get("MINITWIT_SHARED_DATA",
-                        os.path.abspath(os.path.join(REPO, "..", "shared", "data", "minitwit")))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+import scenario  # noqa: E402,F401  (scripts/scenario.py: the scenario the tests replay)
 AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 
 

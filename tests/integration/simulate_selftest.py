@@ -9,8 +9,10 @@ also inject faults (500s, slow answers past the timeout, malformed reads).
 
 Usage: tests/integration/simulate_selftest.py [-v]
        tests/integration/simulate_selftest.py --serve PORT [PORT...]  (manual use)
-Prints "N passed, M failed" last; exits non-zero on any failure.  Skips (as
-passed) nothing: it needs the scenario file in ../shared/data/minitwit.
+Prints "N passed, M failed" last; exits non-zero on any failure.  It replays
+the scenario scripts/simulate replays by default (scripts/scenario.py: the
+generated one, or $MINITWIT_SCENARIO) and computes every expected figure
+from it.
 """
 
 import http.server
@@ -28,8 +30,10 @@ import urllib.parse
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 SIMULATE = os.path.join(ROOT, "scripts", "simulate")
-SCENARIO = os.path.normpath(os.path.join(
-    ROOT, "..", "shared", "data", "minitwit", "minitwit_scenario.csv"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import scenario  # noqa: E402
+
+SCENARIO = scenario.default_scenario()
 AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 ERR_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,(http://[^,]+),(-?\d+),"
@@ -194,29 +198,12 @@ def load_json(path):
 
 
 def scenario_rows(limit=None):
-    rows = []
-    with open(SCENARIO, encoding="utf-8", newline="") as f:
-        for line in f.read().split("\n"):
-            if not line:
-                continue
-            rows.append(line.split("\t"))
-            if limit is not None and len(rows) >= limit:
-                break
-    return rows
+    return scenario.read_rows(SCENARIO, limit)
 
 
 def expected_state(rows):
-    users, msgs, fol = set(), 0, set()
-    for r in rows:
-        if r[3] == "register":
-            users.add(r[4])
-        elif r[3] == "tweet":
-            msgs += 1
-        elif r[3] == "follow":
-            fol.add((r[4], r[5]))
-        elif r[3] == "unfollow":
-            fol.discard((r[4], r[5]))
-    return len(users), msgs, len(fol)
+    c = scenario.counts(rows)
+    return c["users"], c["messages"], c["followers"]
 
 
 def check_report_consistent(rep, out_lines):
@@ -257,9 +244,11 @@ def t_full_two_urls_reads():
                                 "--concurrency", "8", "--reads", "50", "--json", js])
         assert rc == 0, (rc, out[:2000], err[-2000:])
         assert store.order_violations == [], store.order_violations[:5]
-        assert (len(store.users), len(store.msgs), len(store.follows)) == (200, 11306, 6265)
+        rows = scenario_rows()
+        assert (len(store.users), len(store.msgs), len(store.follows)) == expected_state(rows)
         rep = load_json(js)
-        assert rep["errors"] == 0 and rep["writes"] == 25922 and rep["rows"] == 25922
+        n = len(rows)
+        assert rep["errors"] == 0 and rep["writes"] == n and rep["rows"] == n, (rep["rows"], n)
         assert rep["reads"] > 0, rep["reads"]
         check_report_consistent(rep, out.splitlines())
         assert set(rep["by_url"]) == set(urls)
@@ -394,7 +383,7 @@ def t_sigterm_writes_report():
         out, err = p.communicate(timeout=20)
         assert p.returncode == 143, (p.returncode, err)
         rep = load_json(js)
-        assert rep["interrupted"] is True and 0 < rep["rows"] < 25922, rep["rows"]
+        assert rep["interrupted"] is True and 0 < rep["rows"] < len(scenario_rows()), rep["rows"]
         assert "interrupted" in err
         check_report_consistent(rep, out.splitlines())
     finally:

@@ -3,7 +3,7 @@
 
 Covers the course's API test sequence, every behaviour the issue lists, the
 malformed-input cases, configuration errors, schema checksums, a database
-restart under load and a full replay of the course scenario.
+restart under load and a full replay of the scenario (scripts/scenario.py).
 """
 import json
 import os
@@ -16,7 +16,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AUTH, REPO, SHARED, MINITWITD, Cluster, Server, api, psql, q, sanitized,  # noqa: E402
+from harness import (AUTH, REPO, MINITWITD, Cluster, Server, api, psql, q, sanitized, scenario,  # noqa: E402
                      request, run_tests, test, wait_until)
 
 
@@ -716,7 +716,7 @@ def test_database_down_gives_503_then_recovers(c):
     srv.stop()
 
 
-# ---- the whole course scenario
+# ---- the whole scenario (the generated one, or $MINITWIT_SCENARIO)
 
 @test
 def test_full_scenario_replay(c):
@@ -730,27 +730,28 @@ def test_full_scenario_replay(c):
     s1 = Server(dsn)
     s2 = Server(dsn)
     out = os.path.join(os.environ.get("TEST_OUT", "/tmp"), "replay.json")
-    r = subprocess.run([os.path.join(REPO, "scripts", "simulate"), "--url", s1.url, "--url", s2.url,
+    path = scenario.default_scenario()
+    rows = scenario.read_rows(path)
+    want = scenario.end_state(rows)
+    r = subprocess.run([os.path.join(REPO, "scripts", "simulate"), "--scenario", path,
+                        "--url", s1.url, "--url", s2.url,
                         "--speedup", "0", "--concurrency", "2", "--timeout", "2", "--json", out],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
     report = json.load(open(out))
-    assert report["errors"] == 0 and report["requests"] >= 25922, report["requests"]
+    assert report["errors"] == 0 and report["requests"] >= len(rows), report["requests"]
     counts = psql(dsn, "SELECT (SELECT count(*) FROM \"user\"), (SELECT count(*) FROM message),"
                        " (SELECT count(*) FROM follower)")
-    assert counts == [["200", "11306", "6265"]], counts
-    # every message text intact, byte for byte as the scenario sent it (the
-    # reference-db export lost the one U+FEFF a tweet starts with; compare
-    # against it too, modulo that)
-    with open(os.path.join(SHARED, "minitwit_scenario.csv"), encoding="utf-8") as f:
-        want = sorted(line.rstrip("\n").split("\t")[5] for line in f
-                      if line.split("\t")[3] == "tweet")
-    import csv
-    with open(os.path.join(SHARED, "reference-db", "message.csv"), encoding="utf-8") as f:
-        ref = sorted(row["text"] for row in csv.DictReader(f))
-    got = sorted(r[0] for r in psql(dsn, "SELECT text FROM message"))
-    assert got == want, "message texts differ from the scenario's tweets"
-    assert sorted(t.lstrip("\ufeff") for t in got) == ref
+    assert counts == [[str(len(want["users"])), str(len(want["tweets"])), str(len(want["follows"]))]], counts
+    if scenario.is_course_file(path):
+        assert counts == [[str(v) for v in scenario.COURSE_END_STATE.values()]], counts
+    # every message text intact, byte for byte as the scenario sent it, by its author
+    got = sorted(tuple(r) for r in psql(dsn, 'SELECT u.username, m.text FROM message m '
+                                             'JOIN "user" u ON u.user_id = m.author_id'))
+    assert got == sorted((u, t) for u, t, _ in want["tweets"]), "message texts differ from the scenario's tweets"
+    fol = sorted(tuple(r) for r in psql(dsn, 'SELECT a.username, b.username FROM follower f '
+                                             'JOIN "user" a ON a.user_id = f.who_id JOIN "user" b ON b.user_id = f.whom_id'))
+    assert fol == sorted(want["follows"]), "follower rows differ from the scenario's follows"
     s1.stop()
     s2.stop()
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The cutover with real minitwitd servers under simulator load: two
-servers on the old host, scripts/simulate replaying the course scenario
-through both, `migrate run` moving the service (and a second hop with
+servers on the old host, scripts/simulate replaying the scenario
+(scripts/scenario.py) through both, `migrate run` moving the service (and a second hop with
 non-zero offsets) while the load runs.  Zero simulator errors, every
 acknowledged write on the final host exactly once, the old hosts refusing
 writes, the hold reported; and a cutover killed midway with paused servers."""
@@ -15,8 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (REPO, MINITWITD, SHARED, Cluster, Server, free_port, hop_yaml, psql, request,  # noqa: E402
-                     run_migrate, run_tests, test, wait_until)
+from harness import (REPO, MINITWITD, Cluster, Server, free_port, hop_yaml, psql, request,  # noqa: E402
+                     run_migrate, run_tests, scenario, test, wait_until)
 
 TOKEN = secrets.token_hex(16)
 TABLES = """tables:
@@ -31,22 +31,8 @@ TABLES = """tables:
 
 def expected_state(limit):
     """Users, tweets and follower pairs after the first `limit` scenario rows."""
-    users, tweets, follows = set(), [], set()
-    with open(os.path.join(SHARED, "minitwit_scenario.csv"), encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i >= limit:
-                break
-            row = line.rstrip("\n").split("\t")
-            cmd, user, arg = row[3], row[4], row[5]
-            if cmd == "register":
-                users.add(user)
-            elif cmd == "tweet":
-                tweets.append(arg)
-            elif cmd == "follow":
-                follows.add((user, arg))
-            elif cmd == "unfollow":
-                follows.discard((user, arg))
-    return users, sorted(tweets), follows
+    st = scenario.end_state(scenario.read_rows(scenario.default_scenario(), limit))
+    return set(st["users"]), sorted(t for _, t, _ in st["tweets"]), set(st["follows"])
 
 
 def final_state(dsn):
@@ -101,7 +87,8 @@ def test_two_hops_under_load():
     svc = Service(a.dsn)
     limit = 9000
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-    sim = subprocess.Popen([os.path.join(REPO, "scripts", "simulate"), "--url", svc.servers[0].url,
+    sim = subprocess.Popen([os.path.join(REPO, "scripts", "simulate"), "--scenario", scenario.default_scenario(),
+                            "--url", svc.servers[0].url,
                             "--url", svc.servers[1].url, "--limit", str(limit), "--speedup", "2",
                             "--concurrency", "1", "--reads", "20", "--timeout", "1", "--json", out, "--no-progress"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -12,10 +12,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, SHARED, Cluster, psql, run_tests, test  # noqa: E402
+from harness import REPO, MINITWITD, Cluster, psql, run_tests, scenario, test  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
+# the legacy database the tests start from: the scenario's end state
+# (scripts/scenario.py), U users, M messages, F follower rows
+LEGACY_DIR = scenario.legacy_db()
+_n = scenario.counts(scenario.read_rows(scenario.default_scenario()))
+U, M, F = _n["users"], _n["messages"], _n["followers"]
+LEGACY_COUNTS = [str(U), str(M), str(F)]
 TABLES = """tables:
   user:              { key: user_id, offset: %(user)s }
   message:           { key: message_id, offset: %(message)s, refs: { author_id: user } }
@@ -56,7 +62,7 @@ def new_db(cluster, name, schema=True, legacy=False):
         assert r.returncode == 0, r.stderr
     if legacy:
         r = subprocess.run([os.path.join(REPO, "scripts", "import-legacy"),
-                            os.path.join(SHARED, "reference-db"), dsn], capture_output=True, text=True)
+                            LEGACY_DIR, dsn], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     return dsn
 
@@ -82,6 +88,15 @@ class Hop:
             raise AssertionError(f"migrate {' '.join(args)} exited {r.returncode}:\n{r.stdout[-2000:]}\n"
                                  f"{msgs(r.stderr)[-3000:]}")
         return r
+
+
+def unfollowed_pairs(dsn, n):
+    """n (who_id, whom_id) pairs the legacy data does not hold (follower has
+    no key: a second row of a pair would count)."""
+    return [tuple(map(int, r)) for r in psql(
+        dsn, 'SELECT x.user_id, y.user_id FROM "user" x, "user" y WHERE x.user_id < y.user_id AND NOT EXISTS '
+             '(SELECT FROM follower f WHERE f.who_id = x.user_id AND f.whom_id = y.user_id) '
+             f'ORDER BY 1, 2 LIMIT {n}')]
 
 
 def counts(dsn):
@@ -114,7 +129,7 @@ def test_plan_reports_without_writing(c):
     r = h.run("plan", "--json")
     plan = json.loads(r.stdout)
     t = {x["name"]: x for x in plan["tables"]}
-    assert t["message"]["rows"] == 11306 and t["message"]["source_ids"] == [1, 11306]
+    assert t["message"]["rows"] == M and t["message"]["source_ids"] == [1, M]
     assert t["message"]["refs"][0] == {"column": "author_id", "table": "user", "from": "refs"}
     assert t["follower"]["key"] is None and t["follower"]["identity"] == ["who_id", "whom_id"]
     assert not t["user"]["target_has_table"] and plan["problems"] == []
@@ -130,7 +145,7 @@ def test_run_moves_everything_exactly(c):
     psql(src, "UPDATE latest SET value = 4242")
     h = Hop(c, src, tgt, batch_rows=3000)
     r = h.run("run", "--json")
-    assert counts(tgt) == ["200", "11306", "6265"]
+    assert counts(tgt) == LEGACY_COUNTS
     assert psql(tgt, "SELECT value FROM latest") == [["4242"]]
     assert psql(tgt, "SELECT count(*) FROM schema_migrations")[0][0] == psql(src, "SELECT count(*) FROM schema_migrations")[0][0]
     # texts byte for byte, indexes rebuilt, sequences above every id
@@ -138,7 +153,7 @@ def test_run_moves_everything_exactly(c):
         psql(src, "SELECT md5(string_agg(text, '|' ORDER BY message_id)) FROM message")
     assert psql(tgt, "SELECT count(*) FROM pg_indexes WHERE tablename = 'message'")[0][0] == "3"
     psql(tgt, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'fresh', 1, 0)")
-    assert psql(tgt, "SELECT message_id FROM message WHERE text = 'fresh'") == [["11307"]]
+    assert psql(tgt, "SELECT message_id FROM message WHERE text = 'fresh'") == [[str(M + 1)]]
     # the old host refuses writes, naming the new one
     r2 = subprocess.run(["psql", src, "-Xqc", "INSERT INTO follower VALUES (1, 2)"], capture_output=True, text=True)
     assert r2.returncode != 0 and "read-only" in r2.stderr
@@ -176,7 +191,7 @@ def test_copy_killed_resumes_without_doubles(c):
     q = ("SELECT conrelid::regclass::text, conname, contype FROM pg_constraint"
          " WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2")
     assert psql(tgt, q) == psql(src, q)
-    assert counts(tgt) == ["200", "11306", "6265"]
+    assert counts(tgt) == LEGACY_COUNTS
     assert psql(tgt, "SELECT count(*) FROM (SELECT message_id FROM message GROUP BY 1 HAVING count(*) > 1) d")[0][0] == "0"
     q = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
     assert psql(tgt, q) == psql(src, q)
@@ -301,11 +316,12 @@ def test_second_hop_with_offsets_and_ledger(c):
     h1.run("finish")
     cdb = new_db(c.c, "chain_c", schema=False)
     h2 = Hop(c, b, cdb, offsets={"user": "5000", "message": "-1000"}, server="hop2")
-    psql(b, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (200, 'written on b', 9, 0)")
+    psql(b, f"INSERT INTO message (author_id, text, pub_date, flagged) VALUES ({U}, 'written on b', 9, 0)")
     h2.run("run")
-    assert counts(cdb) == ["200", "11307", "6265"]
-    assert psql(cdb, "SELECT min(user_id), max(user_id) FROM \"user\"") == [["5001", "5200"]]
-    assert psql(cdb, "SELECT message_id, author_id FROM message WHERE text = 'written on b'") == [["10307", "5200"]]
+    assert counts(cdb) == [str(U), str(M + 1), str(F)]
+    assert psql(cdb, "SELECT min(user_id), max(user_id) FROM \"user\"") == [["5001", str(5000 + U)]]
+    assert psql(cdb, "SELECT message_id, author_id FROM message WHERE text = 'written on b'") == \
+        [[str(M + 1 - 1000), str(5000 + U)]]
     assert psql(cdb, "SELECT count(*) FROM follower WHERE who_id <= 5000 OR whom_id <= 5000")[0][0] == "0"
     # new rows on the third host get fresh ids
     psql(cdb, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('newcomer', 'e', 'h')")
@@ -336,7 +352,8 @@ def test_cutover_failures_roll_back(c):
     # no token: refused before any call
     r = h.run("cutover", env={"MINITWIT_ADMIN_TOKEN": ""}, check=False)
     assert r.returncode == 1 and "MINITWIT_ADMIN_TOKEN" in r.stdout, r.stdout
-    psql(src, "INSERT INTO follower VALUES (1, 3)")   # the source still takes writes
+    who, whom = unfollowed_pairs(src, 1)[0]
+    psql(src, f"INSERT INTO follower VALUES ({who}, {whom})")   # the source still takes writes
     # killed right after fencing: a re-run finishes the cutover
     open(h.cfg, "w").write(text.replace('[ { admin_url: "http://127.0.0.1:9" } ]', "[]"))
     r = h.run("cutover", env={"MIGRATE_TEST_KILL_CUTOVER_AT": "fenced"}, check=False)
@@ -344,7 +361,7 @@ def test_cutover_failures_roll_back(c):
     r = subprocess.run(["psql", src, "-Xqc", "INSERT INTO follower VALUES (1, 4)"], capture_output=True, text=True)
     assert r.returncode != 0   # fenced meanwhile: nothing can be lost there
     h.run("cutover")
-    assert psql(tgt, "SELECT count(*) FROM follower WHERE who_id = 1 AND whom_id = 3")[0][0] == "1"
+    assert psql(tgt, f"SELECT count(*) FROM follower WHERE who_id = {who} AND whom_id = {whom}")[0][0] == "1"
     assert h.run("verify").returncode == 0
     # a second cutover is a no-op
     r = h.run("cutover")
@@ -358,11 +375,12 @@ def test_move_back_within_the_rollback_window(c):
     what was written after the cutover."""
     a = new_db(c.a, "back_a", legacy=True)
     b = new_db(c.b, "back_b", schema=False)
+    (p1, p2), (q1, q2) = unfollowed_pairs(a, 2)
     there = Hop(c, a, b, offsets={"user": "1000", "message": "50000"}, server="there")
     there.run("run")
     psql(b, "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1001, 'written after the move', 5, 0);"
             "UPDATE latest SET value = 31337; DELETE FROM follower WHERE who_id = 1018;"
-            "INSERT INTO follower VALUES (1001, 1002)")
+            f"INSERT INTO follower VALUES ({p1 + 1000}, {p2 + 1000})")
     tables = TABLES.replace("user:              { key: user_id, offset: %(user)s }",
                             "user:              { key: user_id, offset: %(user)s, conflict: replace }")
     tables = tables.replace("refs: { author_id: user } }", "refs: { author_id: user }, conflict: replace }")
@@ -374,18 +392,20 @@ def test_move_back_within_the_rollback_window(c):
     r = subprocess.run([sync, "--config", back.cfg, "run", "--once"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # the old host followed, ids mapped back, while still refusing the application's writes
-    assert psql(a, "SELECT message_id, author_id FROM message WHERE text = 'written after the move'") == [["11307", "1"]]
+    assert psql(a, "SELECT message_id, author_id FROM message WHERE text = 'written after the move'") == [[str(M + 1), "1"]]
     assert psql(a, "SELECT value FROM latest") == [["31337"]]
     assert psql(a, "SELECT count(*) FROM follower WHERE who_id = 18")[0][0] == "0"
-    assert psql(a, "SELECT count(*) FROM follower WHERE who_id = 1 AND whom_id = 2")[0][0] == "1"
-    r = subprocess.run(["psql", a, "-Xqc", "INSERT INTO follower VALUES (5, 6)"], capture_output=True, text=True)
+    assert psql(a, f"SELECT count(*) FROM follower WHERE who_id = {p1} AND whom_id = {p2}")[0][0] == "1"
+    r = subprocess.run(["psql", a, "-Xqc", f"INSERT INTO follower VALUES ({q1}, {q2})"], capture_output=True,
+                       text=True)
     assert r.returncode != 0
     # moving back: the old host is unfenced, the new one fenced
     back.run("cutover")
-    psql(a, "INSERT INTO follower VALUES (5, 6)")
-    r = subprocess.run(["psql", b, "-Xqc", "INSERT INTO follower VALUES (1005, 1006)"], capture_output=True, text=True)
+    psql(a, f"INSERT INTO follower VALUES ({q1}, {q2})")
+    r = subprocess.run(["psql", b, "-Xqc", f"INSERT INTO follower VALUES ({q1 + 1000}, {q2 + 1000})"],
+                       capture_output=True, text=True)
     assert r.returncode != 0
-    assert counts(a) == ["200", "11307", psql(b, "SELECT count(*) + 1 FROM follower")[0][0]]
+    assert counts(a) == [str(U), str(M + 1), psql(b, "SELECT count(*) + 1 FROM follower")[0][0]]
 
 
 @test
