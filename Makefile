@@ -108,8 +108,8 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg
-UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn
+UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
 UNIT_DEPS_route := lib/buf.c lib/utf8.c minitwitd/route.c
@@ -120,8 +120,9 @@ UNIT_DEPS_csrf := minitwitd/csrf.c
 UNIT_DEPS_webpage := lib/buf.c lib/utf8.c lib/md5.c minitwitd/webpage.c
 UNIT_DEPS_remap := hop/remap.c
 UNIT_DEPS_sqlgen := hop/sqlgen.c hop/plan.c hop/remap.c hop/catalog.c hop/hopcfg.c lib/buf.c \
-                    lib/cfg.c lib/log.c lib/pgx.c lib/utf8.c
-UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c
+                    lib/cfg.c lib/log.c lib/pgx.c lib/utf8.c lib/dsn.c
+UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
+UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

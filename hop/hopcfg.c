@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "banned.h"
 
 #define S(f) offsetof(struct hop_settings, f)
@@ -294,7 +295,11 @@ void hopcfg_print(const struct hop_config *cfg, FILE *out)
 	}
 	if (cfg->nservers) {
 		fputs("# cutover.servers:\n", out);
-		for (size_t i = 0; i < cfg->nservers; i++)
-			fprintf(out, "#   - admin_url: %s\n", cfg->servers[i].admin_url);
+		for (size_t i = 0; i < cfg->nservers; i++) {
+			struct buf b = BUF_INIT;
+			dsn_mask_url(cfg->servers[i].admin_url, &b);
+			fprintf(out, "#   - admin_url: %s\n", buf_str(&b));
+			buf_release(&b);
+		}
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -191,12 +192,31 @@ static bool carry_ledger(struct hop *h)
 	return ok;
 }
 
+/* The DSNs link records on the target (sync_fdw.hop, the ledger, carried to
+ * every later hop) must hold no secret: refused, not masked, so that what is
+ * recorded is what was configured. */
+static bool dsns_storable(const struct hop *h)
+{
+	const char *name[] = { "source.dsn", "target.dsn" };
+	const char *dsn[] = { h->cfg->s.source_dsn, h->cfg->s.target_dsn };
+	for (int i = 0; i < 2; i++) {
+		struct buf why = BUF_INIT;
+		if (!dsn_storable(dsn[i], &why)) {
+			log_error("%s cannot be recorded in sync_fdw.hop and the ledger: %s; hint: give "
+				  "the password with PGPASSWORD or a pgpass file", name[i], why.data);
+			buf_release(&why);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool link_create(struct hop *h)
 {
 	struct buf sql = BUF_INIT;
 	bool ok = false, cdc = false;
 
-	if (!hop_plan_ok(h) || !capture_present(h->src, &cdc))
+	if (!hop_plan_ok(h) || !dsns_storable(h) || !capture_present(h->src, &cdc))
 		goto out;
 	for (size_t i = 0; i < h->plan.n; i++)
 		if (!h->plan.t[i].tgt) {

@@ -26,13 +26,12 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "banned.h"
 
 /* Deeper nesting than this is refused; keeps node_free()'s recursion bounded. */
 #define CFG_MAX_DEPTH 64
 
-/* What cfg_print() shows instead of a secret or a DSN password. */
-#define CFG_MASK "********"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -960,81 +959,6 @@ void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings)
 
 /* ---- printing --------------------------------------------------------- */
 
-/* Length of a libpq keyword/value value at s: 'quoted \' value' or up to a blank. */
-static size_t dsn_value_len(const char *s)
-{
-	size_t i = 0;
-	if (s[0] == '\'') {
-		for (i = 1; s[i] && s[i] != '\''; i++)
-			if (s[i] == '\\' && s[i + 1])
-				i++;
-		return s[i] ? i + 1 : i;
-	}
-	for (; s[i] && !isspace((unsigned char)s[i]); i++)
-		if (s[i] == '\\' && s[i + 1])
-			i++;
-	return i;
-}
-
-/*
- * Append s with every password it may carry replaced by CFG_MASK:
- * keyword/value "password=x" / "password = 'x y'", URI user info
- * "scheme://user:x@host" (any scheme, so admin URLs are covered too) and
- * URI parameters "?password=x" / "&password=x".  Errs on masking too much.
- */
-static void add_masked(struct buf *b, const char *s)
-{
-	size_t i = 0;
-	while (s[i]) {
-		bool token_start = i == 0 || isspace((unsigned char)s[i - 1]);
-		if (token_start && !strncmp(s + i, "password", 8)) {
-			size_t j = i + 8;
-			while (s[j] == ' ' || s[j] == '\t')
-				j++;
-			if (s[j] == '=') {
-				j++;
-				while (s[j] == ' ' || s[j] == '\t')
-					j++;
-				buf_add(b, s + i, j - i);
-				buf_adds(b, CFG_MASK);
-				i = j + dsn_value_len(s + j);
-				continue;
-			}
-		}
-		if ((s[i] == '?' || s[i] == '&') && !strncmp(s + i + 1, "password=", 9)) {
-			size_t j = i + 10;
-			buf_add(b, s + i, j - i);
-			buf_adds(b, CFG_MASK);
-			while (s[j] && s[j] != '&' && s[j] != '#' && !isspace((unsigned char)s[j]))
-				j++;
-			i = j;
-			continue;
-		}
-		if (!strncmp(s + i, "://", 3)) {
-			size_t start = i + 3, end = start, at = 0, colon = 0;
-			for (; s[end] && !strchr("/?#", s[end]) &&
-			       !isspace((unsigned char)s[end]); end++)
-				if (s[end] == '@')
-					at = end;	/* the last one: mask more, not less */
-			for (size_t j = start; at && j < at; j++)
-				if (s[j] == ':') {
-					colon = j;
-					break;
-				}
-			if (colon) {
-				buf_add(b, s + i, colon + 1 - i);
-				buf_adds(b, CFG_MASK);
-				i = at;
-				continue;
-			}
-			buf_add(b, s + i, 3);
-			i += 3;
-			continue;
-		}
-		buf_addc(b, s[i++]);
-	}
-}
-
 /* Append s as a YAML double-quoted scalar that reads back as s. */
 static void add_yaml_quoted(struct buf *b, const char *s)
 {
@@ -1070,13 +994,13 @@ static void print_key(struct buf *b, const struct cfg_key *k, const void *settin
 	}
 	buf_addf(b, "  %s: ", k->name);
 	if (k->secret) {
-		buf_adds(b, "\"" CFG_MASK "\"\n");
+		buf_adds(b, "\"" DSN_MASK "\"\n");
 		return;
 	}
 	switch (k->type) {
 	case CFG_STRING: {
 		struct buf masked = BUF_INIT;
-		add_masked(&masked, *(char *const *)field);
+		dsn_mask_text(*(char *const *)field, &masked);
 		add_yaml_quoted(b, buf_str(&masked));
 		buf_release(&masked);
 		break;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "fence.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "banned.h"
@@ -152,28 +153,12 @@ out:
 	return ret;
 }
 
-/* True when the DSN sets a password (refused: they come from PGPASSWORD or
- * a pgpass file).  *bad is the parser's message for an invalid DSN. */
-static bool dsn_has_password(const char *dsn, char **bad)
-{
-	*bad = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, bad);
-	bool has = false;
-	if (!opts)
-		return false;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			has = true;
-	PQconninfoFree(opts);
-	return has;
-}
-
 static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 				 struct admin_req *ar)
 {
 	struct buf msg = BUF_INIT, masked = BUF_INIT;
 	json_t *in = body_object(ar, false, &msg);
-	char *bad = NULL;
+	char *secret = NULL;
 	enum MHD_Result ret;
 	if (!in) {
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
@@ -184,20 +169,20 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 		ret = reply_error(conn, ar, 400, "expected {\"dsn\": \"<libpq connection string>\"}");
 		goto out;
 	}
-	if (dsn_has_password(dsn, &bad)) {
-		ret = reply_error(conn, ar, 400, "the DSN holds a password; hint: give it to minitwitd "
-						 "with PGPASSWORD or a pgpass file");
-		goto out;
-	}
-	if (bad) {
-		size_t n = strlen(bad);
-		while (n && (bad[n - 1] == '\n' || bad[n - 1] == ' '))
-			n--;
-		buf_addf(&msg, "invalid DSN: %.*s", (int)n, bad);
+	switch (dsn_find_secret(dsn, &secret)) {
+	case DSN_HAS_SECRET:
+		buf_addf(&msg, "the DSN sets \"%s\", which would be stored on the old "
+			       "database for every server to read; hint: give the password to minitwitd "
+			       "with PGPASSWORD or a pgpass file", secret);
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
 		goto out;
+	case DSN_INVALID:
+		ret = reply_error(conn, ar, 400, "invalid DSN: libpq cannot parse it");
+		goto out;
+	case DSN_NO_SECRET:
+		break;
 	}
-	pgx_mask_dsn(dsn, &masked);
+	dsn_mask(dsn, &masked);
 	pthread_mutex_lock(&app->admin_lock);
 	enum fence_result fr = fence_switch(&app->pool, dsn, 0, false,
 					    (int)atomic_load(&app->cfg)->db_connect_timeout_ms, &msg);
@@ -220,7 +205,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 		    json_pack("{s:b,s:s,s:I,s:I}", "switched", 1, "database", buf_str(&masked),
 			      "released", (json_int_t)released, "held_ms", (json_int_t)held_ms));
 out:
-	PQfreemem(bad);
+	free(secret);
 	json_decref(in);
 	buf_release(&msg);
 	buf_release(&masked);

@@ -23,6 +23,7 @@
 #include "fence.h"
 #include "http.h"
 #include "queries.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "pw.h"
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct buf masked = BUF_INIT;
-	pgx_mask_dsn(db_dsn, &masked);
+	dsn_mask(db_dsn, &masked);
 	log_info("listening on %s (port %u), database \"%s\"", cfg->http_listen, app.port,
 		 buf_str(&masked));
 	buf_release(&masked);

@@ -520,7 +520,7 @@ static void test_print_masks_and_round_trips(void **state)
 	assert_null(strstr(text, "s3cret"));
 	assert_non_null(strstr(text, "  password: \"********\"\n"));
 	assert_non_null(strstr(text,
-		"  dsn: \"postgresql://app:********@db:5432/minitwit\"\n"));
+		"  dsn: \"user=app password=******** dbname=minitwit host=db port=5432\"\n"));
 	assert_non_null(strstr(text, "  listen: \"a \\\"q\\\" \\\\ b\\n\\tc #d: e\"\n"));
 	assert_non_null(strstr(text, "  timeout: 1500ms\n"));
 
@@ -531,7 +531,7 @@ static void test_print_masks_and_round_trips(void **state)
 	assert_true(back.debug);
 	assert_int_equal(back.timeout, 1500);
 	assert_int_equal(back.max_body, -3);
-	assert_string_equal(back.dsn, "postgresql://app:********@db:5432/minitwit");
+	assert_string_equal(back.dsn, "user=app password=******** dbname=minitwit host=db port=5432");
 	assert_string_equal(back.password, "********");
 	assert_string_equal(back.level, "info");
 	free(text);
@@ -547,15 +547,22 @@ static void test_print_dsn_masking(void **state)
 		{ "x", "s", CFG_STRING, NULL, 0, 0, false, false, offsetof(struct one, s), NULL },
 	};
 	static const struct { const char *in, *out; } cases[] = {
-		{ "host=db password=hunter2 user=u", "host=db password=******** user=u" },
-		{ "password = 'a b\\\\\\' c' host=x", "password = ******** host=x" },
+		/* a DSN with a secret is rebuilt from libpq's parse (its order) */
+		{ "host=db password=hunter2 user=u", "user=u password=******** host=db" },
+		{ "password = 'a b\\\\\\' c' host=x", "password=******** host=x" },
 		{ "password=hunter2", "password=********" },
-		{ "postgres://u:p@ss@h/db", "postgres://u:********@h/db" },
+		{ "host=db password=a\\ b", "password=******** host=db" },
+		{ "host=db sslpassword=k sslmode=require",
+		  "host=db sslmode=require sslpassword=********" },
+		{ "postgres://u:p@ss@h/db", "user=u password=******** dbname=db host=ss@h" },
 		{ "postgresql://h/db?user=u&password=pw&sslmode=require",
-		  "postgresql://h/db?user=u&password=********&sslmode=require" },
+		  "user=u password=******** dbname=db host=h sslmode=require" },
+		{ "postgresql://h/db?%70assword=pw", "password=******** dbname=db host=h" },
+		/* other URLs: the user info's password */
 		{ "http://admin:tok@127.0.0.1:8081/x", "http://admin:********@127.0.0.1:8081/x" },
+		/* without a secret: as it is; unparsable: not shown */
 		{ "postgresql://u@h/db", "postgresql://u@h/db" },
-		{ "mypassword=x host=y", "mypassword=x host=y" },
+		{ "mypassword=x host=y", "(invalid connection string)" },
 		{ "host=db user=u", "host=db user=u" },
 	};
 

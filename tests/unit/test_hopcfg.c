@@ -645,6 +645,28 @@ static void test_release(void **state)
 	hopcfg_release(&cfg);
 }
 
+/* --print-config: passwords in DSNs and in admin URLs' user info are masked */
+static void test_print_masks(void **state)
+{
+	struct hop_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	load_text("source:\n  dsn: \"postgresql://db/x?%70assword=hunter2\"\n"
+		  "target:\n  dsn: \"host=t sslpassword='a\\\\ b' dbname=x\"\n"
+		  "tables: {}\n"
+		  "cutover:\n  servers:\n    - admin_url: \"http://admin:hunter3@10.0.0.1:8081/\"\n",
+		  &cfg);
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	hopcfg_print(&cfg, f);
+	fclose(f);
+	hopcfg_release(&cfg);
+	if (strstr(text, "hunter") || strstr(text, "a\\ b"))
+		fail_msg("a password is printed:\n%s", text);
+	assert_non_null(strstr(text, "#   - admin_url: http://admin:********@10.0.0.1:8081/\n"));
+	free(text);
+}
+
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
 int main(void)
@@ -671,6 +693,7 @@ int main(void)
 		T(test_error_shapes),
 		T(test_error_missing_file),
 		T(test_release),
+		T(test_print_masks),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	clear_env(NULL);
