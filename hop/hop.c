@@ -144,6 +144,11 @@ bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
 		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->s.log_level);
 		return false;
 	}
+	struct buf env = BUF_INIT;
+	cfg_env_overrides(hopcfg_keys, hopcfg_nkeys, "MINITWIT", &env);
+	if (env.len)
+		log_info("settings from the environment, over the file: %s", env.data);
+	buf_release(&env);
 	if (strcmp(cfg->s.capture_triggers, "row") != 0 && strcmp(cfg->s.capture_triggers, "statement") != 0) {
 		log_error("invalid capture.triggers \"%s\": expected row or statement", cfg->s.capture_triggers);
 		return false;

@@ -183,6 +183,24 @@ bool hopcfg_load(const char *path, struct hop_config *cfg, struct cfg_error *err
 			  err))
 		goto out;
 	const struct cfg_node *root = doc.root;
+	/* hop_open names the change log's schema "<link.schema>_cdc":
+	 * PostgreSQL would cut a longer name to 63 bytes, silently */
+	if (strlen(cfg->s.link_schema) + strlen("_cdc") > 63) {
+		const struct cfg_node *link = root && root->kind == CFG_NODE_MAP ? cfg_node_get(root, "link")
+										  : NULL;
+		const struct cfg_node *at = cfg_node_get(link, "schema");
+		const char *env = getenv("MINITWIT_LINK_SCHEMA");
+		static const char fmt[] = "link.schema \"%s\" is longer than 59 bytes: its change log "
+					  "schema \"%s_cdc\" would pass PostgreSQL's 63";
+		if (at && !(env && !strcmp(env, cfg->s.link_schema)))
+			cfg_fail(err, &doc, at, fmt, cfg->s.link_schema, cfg->s.link_schema);
+		else {	/* the environment's value */
+			int n = snprintf(err->msg, sizeof err->msg, "environment MINITWIT_LINK_SCHEMA: ");
+			snprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, cfg->s.link_schema,
+				 cfg->s.link_schema);
+		}
+		goto out;
+	}
 	const struct cfg_node *tables = root && root->kind == CFG_NODE_MAP ? cfg_node_get(root, "tables")
 									    : NULL;
 	if (tables && !(tables->kind == CFG_NODE_SCALAR && !tables->scalar[0])) {

@@ -146,6 +146,11 @@ int main(int argc, char **argv)
 		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->log_level);
 		return EXIT_CONFIG;
 	}
+	struct buf env = BUF_INIT;
+	cfg_env_overrides(settings_keys, settings_nkeys, "MINITWIT", &env);
+	if (env.len)
+		log_info("settings from the environment, over the file: %s", env.data);
+	buf_release(&env);
 	if (!pw_init((unsigned)cfg->pw_max_concurrent))
 		return EXIT_INTERNAL;
 	apply_reloadable(cfg);

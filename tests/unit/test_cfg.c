@@ -283,6 +283,65 @@ static void test_not_scalars(void **state)
 		     "1:1: invalid configuration: expected a mapping of sections, got a scalar");
 }
 
+/* Names of the variables set, never their values. */
+static void test_env_overrides_named(void **state)
+{
+	struct buf b = BUF_INIT;
+	cfg_env_overrides(keys, NKEYS, "CFGTEST", &b);
+	assert_int_equal(b.len, 0);
+	setenv("CFGTEST_HTTP_THREADS", "32", 1);
+	setenv("CFGTEST_DATABASE_PASSWORD", "hunter2", 1);
+	cfg_env_overrides(keys, NKEYS, "CFGTEST", &b);
+	assert_string_equal(buf_str(&b), "CFGTEST_HTTP_THREADS, CFGTEST_DATABASE_PASSWORD");
+	buf_release(&b);
+	clear_env(state);
+}
+
+/* A file over 1 MiB is refused before it is parsed. */
+static void test_file_size_limit(void **state)
+{
+	struct buf big = BUF_INIT;
+	buf_adds(&big, "http:\n  listen: a\n");
+	while (big.len <= 1024 * 1024)
+		buf_adds(&big, "# padding padding padding padding padding padding padding\n");
+	struct settings s = { 0 };
+	struct cfg_error err = { { 0 } };
+	char *path = write_temp(buf_str(&big));
+	char want[sizeof err.msg];
+	assert_false(cfg_load(keys, NKEYS, path, "CFGTEST", &s, &err));
+	snprintf(want, sizeof want, "configuration file \"%s\" is larger than 1024 KiB; "
+		 "hint: is it the right file?", path);
+	assert_string_equal(err.msg, want);
+	cfg_release(keys, NKEYS, &s);
+	unlink(path);
+	free(path);
+	struct cfg_doc doc;
+	assert_false(cfg_doc_parse_string(big.data, big.len, "x.yaml", &doc, &err));
+	assert_string_equal(err.msg, "x.yaml: configuration is larger than 1024 KiB");
+	buf_release(&big);
+}
+
+/* Duplicates among many keys (a hash set, not a scan per key): found,
+ * with where the first one was; near misses are not duplicates. */
+static void test_duplicates_many_keys(void **state)
+{
+	struct buf y = BUF_INIT;
+	struct cfg_doc doc;
+	struct cfg_error err = { { 0 } };
+	buf_adds(&y, "tables:\n");
+	for (int i = 0; i < 40000; i++)
+		buf_addf(&y, "  t%d: {}\n", i);
+	assert_true(cfg_doc_parse_string(y.data, y.len, "m.yaml", &doc, &err));
+	assert_int_equal(cfg_node_get(doc.root, "tables")->n, 40000);
+	assert_non_null(cfg_node_get(cfg_node_get(doc.root, "tables"), "t39999"));
+	cfg_doc_release(&doc);
+	buf_adds(&y, "  t1234: {}\n");
+	assert_false(cfg_doc_parse_string(y.data, y.len, "m.yaml", &doc, &err));
+	assert_string_equal(err.msg, "m.yaml:40002:3: duplicate key \"tables.t1234\" "
+				     "(first at line 1236, column 3)");
+	buf_release(&y);
+}
+
 static void test_duplicates(void **state)
 {
 	expect_error("http:\n  listen: a\n  listen: b\n",
@@ -728,6 +787,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_print_defaults, clear_env),
 		cmocka_unit_test_teardown(test_print_masks_and_round_trips, clear_env),
 		cmocka_unit_test(test_print_dsn_masking),
+		cmocka_unit_test(test_env_overrides_named),
+		cmocka_unit_test(test_file_size_limit),
+		cmocka_unit_test(test_duplicates_many_keys),
 		cmocka_unit_test(test_doc_flow_style),
 		cmocka_unit_test(test_node_get),
 		cmocka_unit_test(test_doc_errors),
