@@ -286,6 +286,33 @@ def test_link_password_not_in_sql_logs(c):
     assert pw not in server_log(p.tgt)
 
 
+@test
+def test_target_without_standard_conforming_strings(c):
+    # a source database whose name holds a backslash (the link's server
+    # options are SQL literals), a target that reads 'a\\b' as "ab", and
+    # texts with backslashes applied exactly
+    psql(c.a.dsn, 'DROP DATABASE IF EXISTS "bs\\src"')
+    psql(c.a.dsn, 'CREATE DATABASE "bs\\src"')
+    src = dsn_db(c.a.dsn, "'bs\\\\src'")
+    migrate_schema(src)
+    p = Pair(c, "scs", source_dsn=src)
+    db = re.search(r"dbname=(\S+)", p.tgt).group(1)
+    psql(p.tgt, f"ALTER DATABASE \"{db}\" SET standard_conforming_strings = off")
+    env = {"MINITWIT_SOURCE_DSN": src}
+    p.sync("link", env=env)
+    p.sync("capture", "install", env=env)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('b\\s', 'e', 'h')")
+    for t in ["back\\slash", "\\'quote\\", "tab\\t and \\\\ two", "\\x41"]:
+        psql(src, "INSERT INTO message (author_id, text, pub_date, flagged) SELECT user_id, %s, 1, 0 "
+                  "FROM \"user\"" % ("'" + t.replace("'", "''") + "'"))
+    psql(src, "UPDATE message SET text = text || '\\end' WHERE text = 'back\\slash'")
+    p.sync("run", "--once", env=env)
+    got = sorted(r[0] for r in psql(p.tgt, "SELECT text FROM message"))
+    want = sorted(r[0] for r in psql(src, "SELECT text FROM message"))
+    assert got == want and "back\\slash\\end" in got and "\\x41" in got, (got, want)
+    p.sync("unlink", env=env)
+
+
 def randomized_workload_exact(c, name, extra=""):
     p = Pair(c, name, extra=extra)
     # the target already holds users and messages of its own: auto offsets
