@@ -5,6 +5,7 @@
 #   make test                 unit + integration tests, then both again sanitized
 #   make run                  minitwitd on a sandbox database
 #   make bench                the benchmarks in bench/ (not tests)
+#   make fuzz                 the libFuzzer harnesses in tests/fuzz, FUZZ_SECONDS (60) each
 #   make demo                 the migration rehearsal (scripts/rehearse), report in build/rehearsal
 #   make install PREFIX=/usr/local DESTDIR=
 #   make ext / install-ext    the C capture trigger (ext/sync_fdw_capture), a PostgreSQL
@@ -108,8 +109,8 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (docs/STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg
-UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn
+UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
 UNIT_DEPS_route := lib/buf.c lib/utf8.c minitwitd/route.c
@@ -120,8 +121,9 @@ UNIT_DEPS_csrf := minitwitd/csrf.c
 UNIT_DEPS_webpage := lib/buf.c lib/utf8.c lib/md5.c minitwitd/webpage.c
 UNIT_DEPS_remap := hop/remap.c
 UNIT_DEPS_sqlgen := hop/sqlgen.c hop/plan.c hop/remap.c hop/catalog.c hop/hopcfg.c lib/buf.c \
-                    lib/cfg.c lib/log.c lib/pgx.c lib/utf8.c
-UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c
+                    lib/cfg.c lib/log.c lib/pgx.c lib/utf8.c lib/dsn.c
+UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
+UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -168,6 +170,41 @@ test:
 	$(MAKE) test-sanitize
 	@echo "make test: all suites passed"
 
+# ---- fuzzing -----------------------------------------------------------
+# libFuzzer harnesses (clang), one per parser that reads what a client or an
+# operator sends; each links only the modules it fuzzes.  Seeds are in
+# tests/fuzz/<name>/corpus; what a run finds new goes to build/fuzz/<name>/,
+# a crash to build/fuzz/<name>/crash-* (and fails make): make it a unit test.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := target json form route cfg dsn
+FUZZ_DEPS_target := minitwitd/route.c lib/buf.c lib/utf8.c
+FUZZ_DEPS_json   := minitwitd/api_json.c lib/buf.c lib/utf8.c
+FUZZ_DEPS_form   := minitwitd/route.c lib/buf.c lib/utf8.c
+FUZZ_DEPS_route  := minitwitd/route.c lib/buf.c lib/utf8.c
+FUZZ_DEPS_cfg    := lib/cfg.c lib/buf.c lib/dsn.c
+FUZZ_DEPS_dsn    := lib/dsn.c lib/buf.c
+FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_DEPS_$$*)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(if $(WERROR),-Werror,) -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -Ilib -Iminitwitd $(shell pkg-config --cflags $(PKGS)) -o $@ \
+		$< $(FUZZ_DEPS_$*) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/$$t; \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 -artifact_prefix=build/fuzz/$$t/ \
+			build/fuzz/$$t tests/fuzz/$$t/corpus 2>build/fuzz/$$t.log || \
+			{ tail -n 40 build/fuzz/$$t.log; echo "fuzz $$t: finding in build/fuzz/$$t/"; exit 1; }; \
+		tail -n 1 build/fuzz/$$t.log; \
+	done
+
 run: $(PROGRAMS)
 	scripts/run-dev
 
@@ -209,6 +246,7 @@ install-ext: $(EXT_SO)
 clean:
 	rm -rf build bin
 
-.PHONY: all unit integration browser test test-plain test-sanitize run bench demo install ext install-ext clean
+.PHONY: all unit integration browser test test-plain test-sanitize run bench demo install ext install-ext clean \
+	fuzz fuzz-build
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -790,8 +790,7 @@ static bool reconnect(struct applier *a)
 		struct pgx_connect_opts o = { .what = "target", .application_name = "sync-fdw",
 					      .connect_timeout_s = 5, .attempts = 1 };
 		h->tgt = pgx_connect(h->cfg->s.target_dsn, &o);
-		if (h->tgt && !pgx_exec(h->tgt, "SET default_transaction_read_only = off;"
-					 " SET minitwit.fence_bypass = on", "prepare the session")) {
+		if (h->tgt && !pgx_exec(h->tgt, HOP_SESSION_SETUP, "prepare the session")) {
 			PQfinish(h->tgt);
 			h->tgt = NULL;
 		}

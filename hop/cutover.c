@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "capture.h"
 #include "driver.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "seqs.h"
@@ -215,6 +216,12 @@ static bool wait_fenced(struct hop *h, double *waited_ms)
 static bool point_fence(struct hop *h)
 {
 	const char *p[] = { h->cfg->s.target_dsn };
+	struct buf why = BUF_INIT;
+	if (!dsn_storable(p[0], &why)) {	/* preflight says so first: a guard */
+		log_error("refusing to store target.dsn in minitwit_fence.moved_to: %s", why.data);
+		buf_release(&why);
+		return false;
+	}
 	PGresult *r = PQexecParams(h->src, "BEGIN READ WRITE", 0, NULL, NULL, NULL, NULL, 0);
 	PQclear(r);
 	r = PQexecParams(h->src, "INSERT INTO minitwit_fence.moved_to (dsn) VALUES ($1)", 1, NULL, p, NULL,
@@ -272,7 +279,7 @@ static void step(struct report *rep, const char *name, bool ok, double ms, const
 static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, bool *already)
 {
 	double t0 = now_ms();
-	struct buf why = BUF_INIT, masked = BUF_INIT;
+	struct buf why = BUF_INIT, masked = BUF_INIT;	/* masked: why target.dsn is refused */
 	*already = false;
 	bool ok = hop_plan_ok(h);
 	const char *p[] = { h->server };
@@ -291,10 +298,10 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 		}
 	}
 	PQclear(r);
-	pgx_mask_dsn(h->cfg->s.target_dsn, &masked);
-	if (strcmp(masked.data, h->cfg->s.target_dsn) != 0) {
-		buf_adds(&why, "target.dsn holds a password, which would be sent to every server: "
-			       "use a pgpass file instead; ");
+	if (!dsn_storable(h->cfg->s.target_dsn, &masked)) {
+		buf_addf(&why, "target.dsn cannot be stored in minitwit_fence.moved_to, which every "
+			       "server reads: %s; hint: give the password with a pgpass file; ",
+			 masked.data);
 		ok = false;
 	}
 	/* every server can be paused and switched: nothing is held yet */

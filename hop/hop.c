@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -43,13 +44,7 @@ static PGconn *connect_end(const char *dsn, const char *what, const struct hop_c
 		.backoff_ms = 200,
 	};
 	PGconn *c = pgx_connect(dsn, &o);
-	/* the tools write to a fenced old host when moving back to it (see
-	 * sql/hop/fence.sql); applications never set these */
-	/* rows read and written as text (copy, apply, verify) mean the same on
-	 * both ends whatever the databases' defaults (as pg_dump does) */
-	if (c && !pgx_exec(c, "SET default_transaction_read_only = off; SET minitwit.fence_bypass = on;"
-			      " SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3",
-			   "prepare the session")) {
+	if (c && !pgx_exec(c, HOP_SESSION_SETUP, "prepare the session")) {
 		PQfinish(c);
 		return NULL;
 	}
@@ -100,9 +95,9 @@ bool hop_open(struct hop *h, const struct hop_config *cfg, int need)
 	h->cdc = buf_detach(&b);
 	h->server = xstrdup(cfg->s.link_server);
 	sqlgen_literal(&h->server_lit, h->server);
-	pgx_mask_dsn(cfg->s.source_dsn, &b);
+	dsn_mask(cfg->s.source_dsn, &b);
 	h->source_masked = buf_detach(&b);
-	pgx_mask_dsn(cfg->s.target_dsn, &b);
+	dsn_mask(cfg->s.target_dsn, &b);
 	h->target_masked = buf_detach(&b);
 
 	if ((need & (HOP_TARGET | HOP_PLAN)) && !(h->tgt = connect_end(cfg->s.target_dsn, "target", cfg)))
@@ -149,6 +144,11 @@ bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
 		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->s.log_level);
 		return false;
 	}
+	struct buf env = BUF_INIT;
+	cfg_env_overrides(hopcfg_keys, hopcfg_nkeys, "MINITWIT", &env);
+	if (env.len)
+		log_info("settings from the environment, over the file: %s", env.data);
+	buf_release(&env);
 	if (strcmp(cfg->s.capture_triggers, "row") != 0 && strcmp(cfg->s.capture_triggers, "statement") != 0) {
 		log_error("invalid capture.triggers \"%s\": expected row or statement", cfg->s.capture_triggers);
 		return false;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "banned.h"
 
 #define S(f) offsetof(struct hop_settings, f)
@@ -289,6 +290,24 @@ bool hopcfg_load(const char *path, struct hop_config *cfg, struct cfg_error *err
 			  err))
 		goto out;
 	const struct cfg_node *root = doc.root;
+	/* hop_open names the change log's schema "<link.schema>_cdc":
+	 * PostgreSQL would cut a longer name to 63 bytes, silently */
+	if (strlen(cfg->s.link_schema) + strlen("_cdc") > 63) {
+		const struct cfg_node *link = root && root->kind == CFG_NODE_MAP ? cfg_node_get(root, "link")
+										  : NULL;
+		const struct cfg_node *at = cfg_node_get(link, "schema");
+		const char *env = getenv("MINITWIT_LINK_SCHEMA");
+		static const char fmt[] = "link.schema \"%s\" is longer than 59 bytes: its change log "
+					  "schema \"%s_cdc\" would pass PostgreSQL's 63";
+		if (at && !(env && !strcmp(env, cfg->s.link_schema)))
+			cfg_fail(err, &doc, at, fmt, cfg->s.link_schema, cfg->s.link_schema);
+		else {	/* the environment's value */
+			int n = snprintf(err->msg, sizeof err->msg, "environment MINITWIT_LINK_SCHEMA: ");
+			snprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, cfg->s.link_schema,
+				 cfg->s.link_schema);
+		}
+		goto out;
+	}
 	const struct cfg_node *tables = root && root->kind == CFG_NODE_MAP ? cfg_node_get(root, "tables")
 									    : NULL;
 	if (tables && !(tables->kind == CFG_NODE_SCALAR && !tables->scalar[0])) {
@@ -414,25 +433,26 @@ void hopcfg_print(const struct hop_config *cfg, FILE *out)
 		fputs("# cutover.servers:\n", out);
 		for (size_t i = 0; i < cfg->nservers; i++) {
 			const struct hop_server_cfg *sv = &cfg->servers[i];
+			struct buf b = BUF_INIT;
 			switch (sv->kind) {
 			case HOP_SERVER_ADMIN_URL:
-				fprintf(out, "#   - admin_url: %s\n", sv->admin_url);
+				dsn_mask_url(sv->admin_url, &b);
+				fprintf(out, "#   - admin_url: %s\n", buf_str(&b));
 				break;
 			case HOP_SERVER_ADMIN_DNS:
 				fprintf(out, "#   - admin_dns: %s\n", sv->admin_dns);
 				break;
 			case HOP_SERVER_PGBOUNCER:
-				/* no libpq here: a DSN naming a password is not printed at all */
+				dsn_mask(sv->pgbouncer, &b);
 				fprintf(out, "#   - pgbouncer: %s\n#     database: %s\n#     databases_file: %s\n",
-					strstr(sv->pgbouncer, "password") || strchr(sv->pgbouncer, '@') ?
-						"(masked: it holds a password)" : sv->pgbouncer,
-					sv->database, sv->databases_file);
+					buf_str(&b), sv->database, sv->databases_file);
 				break;
 			case HOP_SERVER_COMMAND:
 				fprintf(out, "#   - command: { pause: %s, switch: %s, resume: %s }\n", sv->pause,
 					sv->switch_cmd, sv->resume);
 				break;
 			}
+			buf_release(&b);
 		}
 	}
 }

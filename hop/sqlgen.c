@@ -4,6 +4,7 @@
 #include "sqlgen.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "plan.h"
@@ -27,12 +28,18 @@ void sqlgen_qualified(struct buf *b, const char *schema, const char *name)
 	sqlgen_ident(b, name);
 }
 
+/* A text with a backslash is written E'a\\b' (as PQescapeLiteral does):
+ * 'a\b' would read as "ab" on a server with standard_conforming_strings
+ * off, E'' reads the same under either setting. */
 void sqlgen_literal(struct buf *b, const char *text)
 {
+	bool backslash = strchr(text, '\\') != NULL;
+	if (backslash)
+		buf_adds(b, " E");
 	buf_addc(b, '\'');
 	for (const char *s = text; *s; s++) {
-		if (*s == '\'')
-			buf_addc(b, '\'');
+		if (*s == '\'' || *s == '\\')
+			buf_addc(b, *s);
 		buf_addc(b, *s);
 	}
 	buf_addc(b, '\'');

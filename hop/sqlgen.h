@@ -25,7 +25,9 @@ struct plan_table;
 void sqlgen_ident(struct buf *b, const char *name);
 /* "schema"."name" */
 void sqlgen_qualified(struct buf *b, const char *schema, const char *name);
-/* 'text' with embedded quotes doubled (for catalog text that is not user input). */
+/* 'text' with embedded quotes doubled (for catalog text that is not user input);
+ * with a backslash  E'a\\b'  (PQescapeLiteral's form, with its leading blank),
+ * read the same whatever standard_conforming_strings says. */
 void sqlgen_literal(struct buf *b, const char *text);
 
 /* "c1", "c2", ... in source column order. */

@@ -26,13 +26,16 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "banned.h"
+
+/* A configuration file larger than this is refused: it is a mistake (or
+ * an attack on the parser), never a configuration. */
+#define CFG_MAX_FILE (1024 * 1024)
 
 /* Deeper nesting than this is refused; keeps node_free()'s recursion bounded. */
 #define CFG_MAX_DEPTH 64
 
-/* What cfg_print() shows instead of a secret or a DSN password. */
-#define CFG_MASK "********"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -187,6 +190,8 @@ struct frame {
 	struct cfg_node *node;	/* the mapping or sequence being filled */
 	struct cfg_node *key;	/* mapping: key waiting for its value, owned here */
 	size_t cap;		/* allocated length of node->keys / node->items */
+	size_t *seen;		/* mapping: open-addressed set of key indexes + 1 (0 free) */
+	size_t nseen;		/* its slots, a power of two, at least twice node->n */
 };
 
 struct builder {
@@ -222,6 +227,47 @@ static void key_path(const struct builder *bd, const char *key, struct buf *out)
 	buf_adds(out, key);
 }
 
+static size_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The index of key among the frame's mapping's keys, or -1: one probe
+ * sequence in a hash set, so a mapping of n keys is checked in O(n), not
+ * O(n^2) (a 9 MB file took minutes). */
+static long seen_find(const struct frame *f, const char *key)
+{
+	if (!f->nseen)
+		return -1;
+	for (size_t i = key_hash(key) & (f->nseen - 1);; i = (i + 1) & (f->nseen - 1)) {
+		size_t v = f->seen[i];
+		if (!v)
+			return -1;
+		if (!strcmp(f->node->keys[v - 1]->scalar, key))
+			return (long)(v - 1);
+	}
+}
+
+/* Record key index idx (keys[idx] set already); grows the set as needed. */
+static void seen_add(struct frame *f, size_t idx)
+{
+	if (2 * (idx + 1) > f->nseen) {
+		size_t n = f->nseen ? 2 * f->nseen : 16;
+		free(f->seen);
+		f->seen = xcalloc(n, sizeof *f->seen);
+		f->nseen = n;
+		for (size_t k = 0; k < idx; k++)
+			seen_add(f, k);
+	}
+	size_t i = key_hash(f->node->keys[idx]->scalar) & (f->nseen - 1);
+	while (f->seen[i])
+		i = (i + 1) & (f->nseen - 1);
+	f->seen[i] = idx + 1;
+}
+
 /*
  * Hang a new node under the innermost open collection (or make it the root).
  * Takes ownership of node, also on failure.
@@ -243,9 +289,8 @@ static bool attach(struct builder *bd, struct cfg_node *node)
 			node_free(node);
 			return false;
 		}
-		for (size_t i = 0; i < c->n; i++) {
-			if (strcmp(c->keys[i]->scalar, node->scalar))
-				continue;
+		long i = seen_find(f, node->scalar);
+		if (i >= 0) {
 			struct buf path = BUF_INIT;
 			struct buf q = BUF_INIT;
 			key_path(bd, node->scalar, &path);
@@ -271,6 +316,7 @@ static bool attach(struct builder *bd, struct cfg_node *node)
 	if (c->kind == CFG_NODE_MAP) {
 		c->keys[c->n] = f->key;
 		f->key = NULL;
+		seen_add(f, c->n);
 	}
 	c->items[c->n++] = node;
 	return true;
@@ -349,6 +395,9 @@ static bool handle_event(struct builder *bd, const yaml_event_t *ev, bool *done)
 			struct frame *f = &bd->stack[--bd->depth];
 			node_free(f->key);	/* libyaml always pairs keys; defensive */
 			f->key = NULL;
+			free(f->seen);
+			f->seen = NULL;
+			f->nseen = 0;
 		}
 		return true;
 	case YAML_SCALAR_EVENT:
@@ -415,6 +464,10 @@ bool cfg_doc_parse_string(const char *text, size_t len, const char *path,
 
 	doc->root = NULL;
 	doc->path = xstrdup(path ? path : "<string>");
+	if (len > CFG_MAX_FILE) {
+		fail_at(err, doc->path, 0, 0, "configuration is larger than %d KiB", CFG_MAX_FILE / 1024);
+		goto out;
+	}
 	bd->doc = doc;
 	bd->err = err;
 	bd->text = text ? text : "";
@@ -440,8 +493,10 @@ bool cfg_doc_parse_string(const char *text, size_t len, const char *path,
 	}
 	ok = true;
 out:
-	for (int i = 0; i < bd->depth; i++)
+	for (int i = 0; i < bd->depth; i++) {
 		node_free(bd->stack[i].key);
+		free(bd->stack[i].seen);
+	}
 	free(bd);
 	if (parser_ready)
 		yaml_parser_delete(&parser);
@@ -465,6 +520,11 @@ static bool read_file(const char *path, struct buf *b, struct cfg_error *err)
 		b->data[b->len] = '\0';
 		if (got == 0)
 			break;
+		if (b->len > CFG_MAX_FILE) {
+			fail_at(err, NULL, 0, 0, "configuration file \"%s\" is larger than %d KiB; "
+				"hint: is it the right file?", path, CFG_MAX_FILE / 1024);
+			goto out;
+		}
 	}
 	if (ferror(f)) {
 		fail_at(err, NULL, 0, 0, "could not read \"%s\": %s", path,
@@ -898,6 +958,23 @@ out:
 	return ok;
 }
 
+void cfg_env_overrides(const struct cfg_key *keys, size_t nkeys, const char *env_prefix,
+		       struct buf *out)
+{
+	struct buf name = BUF_INIT;
+	bool any = false;
+	for (size_t i = 0; i < nkeys; i++) {
+		buf_reset(&name);
+		env_name(&name, env_prefix, &keys[i]);
+		if (!getenv(buf_str(&name)))
+			continue;
+		buf_adds(out, any ? ", " : "");
+		buf_adds(out, buf_str(&name));
+		any = true;
+	}
+	buf_release(&name);
+}
+
 /* Store every key's default; false (with err) for a bad default. */
 static bool apply_defaults(const struct cfg_key *keys, size_t nkeys, void *settings,
 			   struct cfg_error *err)
@@ -960,81 +1037,6 @@ void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings)
 
 /* ---- printing --------------------------------------------------------- */
 
-/* Length of a libpq keyword/value value at s: 'quoted \' value' or up to a blank. */
-static size_t dsn_value_len(const char *s)
-{
-	size_t i = 0;
-	if (s[0] == '\'') {
-		for (i = 1; s[i] && s[i] != '\''; i++)
-			if (s[i] == '\\' && s[i + 1])
-				i++;
-		return s[i] ? i + 1 : i;
-	}
-	for (; s[i] && !isspace((unsigned char)s[i]); i++)
-		if (s[i] == '\\' && s[i + 1])
-			i++;
-	return i;
-}
-
-/*
- * Append s with every password it may carry replaced by CFG_MASK:
- * keyword/value "password=x" / "password = 'x y'", URI user info
- * "scheme://user:x@host" (any scheme, so admin URLs are covered too) and
- * URI parameters "?password=x" / "&password=x".  Errs on masking too much.
- */
-static void add_masked(struct buf *b, const char *s)
-{
-	size_t i = 0;
-	while (s[i]) {
-		bool token_start = i == 0 || isspace((unsigned char)s[i - 1]);
-		if (token_start && !strncmp(s + i, "password", 8)) {
-			size_t j = i + 8;
-			while (s[j] == ' ' || s[j] == '\t')
-				j++;
-			if (s[j] == '=') {
-				j++;
-				while (s[j] == ' ' || s[j] == '\t')
-					j++;
-				buf_add(b, s + i, j - i);
-				buf_adds(b, CFG_MASK);
-				i = j + dsn_value_len(s + j);
-				continue;
-			}
-		}
-		if ((s[i] == '?' || s[i] == '&') && !strncmp(s + i + 1, "password=", 9)) {
-			size_t j = i + 10;
-			buf_add(b, s + i, j - i);
-			buf_adds(b, CFG_MASK);
-			while (s[j] && s[j] != '&' && s[j] != '#' && !isspace((unsigned char)s[j]))
-				j++;
-			i = j;
-			continue;
-		}
-		if (!strncmp(s + i, "://", 3)) {
-			size_t start = i + 3, end = start, at = 0, colon = 0;
-			for (; s[end] && !strchr("/?#", s[end]) &&
-			       !isspace((unsigned char)s[end]); end++)
-				if (s[end] == '@')
-					at = end;	/* the last one: mask more, not less */
-			for (size_t j = start; at && j < at; j++)
-				if (s[j] == ':') {
-					colon = j;
-					break;
-				}
-			if (colon) {
-				buf_add(b, s + i, colon + 1 - i);
-				buf_adds(b, CFG_MASK);
-				i = at;
-				continue;
-			}
-			buf_add(b, s + i, 3);
-			i += 3;
-			continue;
-		}
-		buf_addc(b, s[i++]);
-	}
-}
-
 /* Append s as a YAML double-quoted scalar that reads back as s. */
 static void add_yaml_quoted(struct buf *b, const char *s)
 {
@@ -1070,13 +1072,13 @@ static void print_key(struct buf *b, const struct cfg_key *k, const void *settin
 	}
 	buf_addf(b, "  %s: ", k->name);
 	if (k->secret) {
-		buf_adds(b, "\"" CFG_MASK "\"\n");
+		buf_adds(b, "\"" DSN_MASK "\"\n");
 		return;
 	}
 	switch (k->type) {
 	case CFG_STRING: {
 		struct buf masked = BUF_INIT;
-		add_masked(&masked, *(char *const *)field);
+		dsn_mask_text(*(char *const *)field, &masked);
 		add_yaml_quoted(b, buf_str(&masked));
 		buf_release(&masked);
 		break;

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "buf.h"
+
 #define MUST_CHECK __attribute__((warn_unused_result))
 
 enum cfg_type {
@@ -74,6 +76,14 @@ MUST_CHECK bool cfg_load(const struct cfg_key *keys, size_t nkeys,
 MUST_CHECK bool cfg_load_doc(const struct cfg_key *keys, size_t nkeys,
 			     const struct cfg_doc *doc, const char *const *skip,
 			     const char *env_prefix, void *settings, struct cfg_error *err);
+
+/*
+ * Append to out the names of the environment variables (<PREFIX>_...) that
+ * are set for keys of the table and so override the file, separated by
+ * ", "; nothing when none is.  Names only: the values may be secrets.
+ */
+void cfg_env_overrides(const struct cfg_key *keys, size_t nkeys, const char *env_prefix,
+		       struct buf *out);
 
 /* Free the strings cfg_load() stored in *settings; safe on a zeroed struct. */
 void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings);

@@ -3,8 +3,8 @@
  *
  *   {"ts":"2026-11-28T07:50:00.123Z","level":"info","prog":"minitwitd","msg":"listening on 127.0.0.1:8080"}
  *
- * Thread-safe (one write(2) per line).  Messages follow docs/STYLE.md rule 4;
- * a message must never contain a password: pass DSNs through pgx_mask_dsn().
+ * Thread-safe (one write(2) per line).  Messages follow docs/STYLE.md rule 4; a
+ * message must never contain a password: pass DSNs through dsn_mask() (dsn.h).
  */
 #ifndef LOG_H
 #define LOG_H

@@ -3,124 +3,30 @@
  */
 #include "pgx.h"
 
-#include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "banned.h"
 
-static const char mask[] = "********";
+/* Kept for callers written before lib/dsn: the one masker is dsn_mask. */
 
-/* keyword/value form: copy, replacing the value after "password=" */
-static void mask_kv(const char *s, struct buf *out)
-{
-	while (*s) {
-		const char *start = s;
-		while (isspace((unsigned char)*s))
-			s++;
-		const char *kw = s;
-		while (*s && *s != '=' && !isspace((unsigned char)*s))
-			s++;
-		size_t kwlen = (size_t)(s - kw);
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s != '=') {	/* malformed: copy the rest verbatim but blind */
-			buf_add(out, start, (size_t)(s - start));
-			if (!*s)
-				return;
-			buf_addc(out, *s++);
-			continue;
-		}
-		s++;
-		while (isspace((unsigned char)*s))
-			s++;
-		const char *val = s;
-		if (*s == '\'') {
-			s++;
-			while (*s && *s != '\'') {
-				if (*s == '\\' && s[1])
-					s++;
-				s++;
-			}
-			if (*s)
-				s++;
-		} else {
-			while (*s && !isspace((unsigned char)*s))
-				s++;
-		}
-		buf_add(out, start, (size_t)(val - start));
-		if (kwlen == 8 && strncmp(kw, "password", 8) == 0)
-			buf_adds(out, mask);
-		else
-			buf_add(out, val, (size_t)(s - val));
-	}
-}
-
+/* Any secret option (password, sslpassword): dsn.h says which. */
 bool pgx_dsn_has_password(const char *dsn)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	bool has = false;
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			has = true;
-	PQconninfoFree(opts);
+	char *key = NULL;
+	bool has = dsn_find_secret(dsn, &key) == DSN_HAS_SECRET;
+	free(key);
 	return has;
-}
-
-/* URI form: mask user:password@ and a password=... query parameter */
-static void mask_uri(const char *s, struct buf *out)
-{
-	const char *scheme_end = strstr(s, "://");
-	const char *auth = scheme_end + 3;
-	const char *auth_end = auth + strcspn(auth, "/?");
-	const char *at = NULL;
-	for (const char *p = auth; p < auth_end; p++)
-		if (*p == '@')
-			at = p;
-	const char *colon = NULL;
-	if (at)
-		for (const char *p = auth; p < at; p++)
-			if (*p == ':') {
-				colon = p;
-				break;
-			}
-	if (colon) {
-		buf_add(out, s, (size_t)(colon + 1 - s));
-		buf_adds(out, mask);
-		s = at;
-	}
-	/* query parameters */
-	const char *q = strchr(s, '?');
-	if (!q) {
-		buf_adds(out, s);
-		return;
-	}
-	buf_add(out, s, (size_t)(q + 1 - s));
-	s = q + 1;
-	while (*s) {
-		size_t n = strcspn(s, "&");
-		if (n >= 9 && strncmp(s, "password=", 9) == 0) {
-			buf_adds(out, "password=");
-			buf_adds(out, mask);
-		} else
-			buf_add(out, s, n);
-		s += n;
-		if (*s == '&')
-			buf_addc(out, *s++);
-	}
 }
 
 void pgx_mask_dsn(const char *dsn, struct buf *out)
 {
-	if (!dsn)
-		return;
-	if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0)
-		mask_uri(dsn, out);
-	else
-		mask_kv(dsn, out);
+	dsn_mask(dsn, out);
 }
 
 static void sleep_ms(int ms)
@@ -138,7 +44,7 @@ PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts)
 	int delay = opts->backoff_ms > 0 ? opts->backoff_ms : 100;
 	int attempts = opts->attempts > 0 ? opts->attempts : 1;
 
-	pgx_mask_dsn(dsn, &masked);
+	dsn_mask(dsn, &masked);
 	snprintf(timeout, sizeof timeout, "%d", opts->connect_timeout_s);
 	const char *keys[] = { "dbname", "fallback_application_name",
 			       opts->connect_timeout_s > 0 ? "connect_timeout" : NULL, NULL };

@@ -25,11 +25,7 @@
 #define PGX_DUPLICATE_OBJECT	"42710"
 #define PGX_UNDEFINED_TABLE	"42P01"
 
-/*
- * Copy dsn into out with any password replaced by "********", for both
- * keyword/value ("password=secret", "password='a b'") and URI
- * ("postgresql://u:secret@h/db") forms.  Never fails; out is appended to.
- */
+/* The same as dsn_mask (lib/dsn.h), the one masker; new code calls that. */
 void pgx_mask_dsn(const char *dsn, struct buf *out);
 
 /* Whether dsn gives a password (password=..., or user:password@ in a URI),

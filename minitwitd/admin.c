@@ -13,15 +13,27 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "fence.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "banned.h"
 
 #define ADMIN_MAX_BODY 65536
+/* A shorter token is refused at start: guessable, however limited. */
+#define ADMIN_MIN_TOKEN 32
+/* Wrong tokens: a few a second per client address, then 429 until the
+ * second is over.  Right ones are uncounted. */
+static const struct rl_rule admin_fail_rule = { .limit = 5, .window_ms = 1000 };
+/* Connections one client address may hold: a slow client (or many) from
+ * one address cannot take the listener's 32. */
+#define ADMIN_PER_IP_CONNECTIONS 4u
 #define ADMIN_MAX_HOLD_MS 3600000
 
 struct admin_req {
@@ -29,6 +41,7 @@ struct admin_req {
 	bool too_large;
 	unsigned status;
 	int64_t t0_ns;
+	int64_t retry_s;	/* Retry-After of a 429 */
 };
 
 static void token_hash(const char *text, size_t len, unsigned char out[32])
@@ -47,6 +60,21 @@ static bool authorized(struct app *app, struct MHD_Connection *conn)
 		return false;
 	token_hash(h, strlen(h), got);
 	return sodium_memcmp(got, app->admin_auth, sizeof got) == 0;
+}
+
+/* The client's address as text ("127.0.0.1", "::1"); "?" when unknown. */
+static void client_addr(struct MHD_Connection *conn, char *out, size_t outsz)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	snprintf(out, outsz, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)outsz);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)outsz);
 }
 
 /* Send obj (taken) as the JSON answer. */
@@ -70,6 +98,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct admin_req *ar, 
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"minitwitd\"");
+	if (status == 429) {
+		char retry[24];
+		snprintf(retry, sizeof retry, "%lld", (long long)ar->retry_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+	}
 	ar->status = status;
 	enum MHD_Result ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
@@ -152,28 +185,12 @@ out:
 	return ret;
 }
 
-/* True when the DSN sets a password (refused: they come from PGPASSWORD or
- * a pgpass file).  *bad is the parser's message for an invalid DSN. */
-static bool dsn_has_password(const char *dsn, char **bad)
-{
-	*bad = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, bad);
-	bool has = false;
-	if (!opts)
-		return false;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			has = true;
-	PQconninfoFree(opts);
-	return has;
-}
-
 static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 				 struct admin_req *ar)
 {
 	struct buf msg = BUF_INIT, masked = BUF_INIT;
 	json_t *in = body_object(ar, false, &msg);
-	char *bad = NULL;
+	char *secret = NULL;
 	enum MHD_Result ret;
 	if (!in) {
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
@@ -184,20 +201,20 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 		ret = reply_error(conn, ar, 400, "expected {\"dsn\": \"<libpq connection string>\"}");
 		goto out;
 	}
-	if (dsn_has_password(dsn, &bad)) {
-		ret = reply_error(conn, ar, 400, "the DSN holds a password; hint: give it to minitwitd "
-						 "with PGPASSWORD or a pgpass file");
-		goto out;
-	}
-	if (bad) {
-		size_t n = strlen(bad);
-		while (n && (bad[n - 1] == '\n' || bad[n - 1] == ' '))
-			n--;
-		buf_addf(&msg, "invalid DSN: %.*s", (int)n, bad);
+	switch (dsn_find_secret(dsn, &secret)) {
+	case DSN_HAS_SECRET:
+		buf_addf(&msg, "the DSN sets \"%s\", which would be stored on the old "
+			       "database for every server to read; hint: give the password to minitwitd "
+			       "with PGPASSWORD or a pgpass file", secret);
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
 		goto out;
+	case DSN_INVALID:
+		ret = reply_error(conn, ar, 400, "invalid DSN: libpq cannot parse it");
+		goto out;
+	case DSN_NO_SECRET:
+		break;
 	}
-	pgx_mask_dsn(dsn, &masked);
+	dsn_mask(dsn, &masked);
 	pthread_mutex_lock(&app->admin_lock);
 	enum fence_result fr = fence_switch(&app->pool, dsn, 0, false,
 					    (int)atomic_load(&app->cfg)->db_connect_timeout_ms, &msg);
@@ -220,7 +237,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 		    json_pack("{s:b,s:s,s:I,s:I}", "switched", 1, "database", buf_str(&masked),
 			      "released", (json_int_t)released, "held_ms", (json_int_t)held_ms));
 out:
-	PQfreemem(bad);
+	free(secret);
 	json_decref(in);
 	buf_release(&msg);
 	buf_release(&masked);
@@ -273,9 +290,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			return MHD_NO;
 		ar->t0_ns = http_now_ns();
 		*con_cls = ar;
-		/* refused before the body is read: nothing changes */
+		/* refused before the body is read: nothing changes.  Every
+		 * attempt is counted against the client's address until it
+		 * proves right, so concurrent guesses cannot pass the limit. */
+		char addr[64];
+		client_addr(conn, addr, sizeof addr);
+		int64_t wait_ms = rl_attempt(&app->admin_fails, addr, strlen(addr), &admin_fail_rule,
+					     http_now_ns() / 1000000);
+		if (wait_ms) {
+			ar->retry_s = (wait_ms + 999) / 1000;
+			log_warn("admin API: too many wrong tokens from \"%s\"", addr);
+			return reply_error(conn, ar, 429, "too many wrong tokens; try again later");
+		}
 		if (!authorized(app, conn))
 			return reply_error(conn, ar, 401, "missing or wrong bearer token");
+		rl_refund(&app->admin_fails, addr, strlen(addr));
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -351,9 +380,15 @@ bool admin_start(struct app *app)
 		log_info("admin API off: %s is not set", ADMIN_TOKEN_ENV);
 		return true;
 	}
-	if (strlen(token) < 16)
-		log_warn("%s is shorter than 16 characters; hint: use a long random token "
-			 "(openssl rand -hex 32)", ADMIN_TOKEN_ENV);
+	if (strlen(token) < ADMIN_MIN_TOKEN) {
+		log_error("%s is shorter than %d characters; hint: use a long random token "
+			  "(openssl rand -hex 32)", ADMIN_TOKEN_ENV, ADMIN_MIN_TOKEN);
+		return false;
+	}
+	if (!rl_init(&app->admin_fails, 1024)) {
+		log_error("admin API: out of memory");
+		return false;
+	}
 	buf_addf(&auth, "Bearer %s", token);
 	token_hash(auth.data, auth.len, app->admin_auth);
 	sodium_memzero(auth.data, auth.len);
@@ -372,6 +407,7 @@ bool admin_start(struct app *app)
 				      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				      MHD_OPTION_CONNECTION_LIMIT, 32u,
+				      MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_CONNECTIONS,
 				      MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				      MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 				      MHD_OPTION_NOTIFY_COMPLETED, completed, app,
@@ -397,5 +433,6 @@ void admin_stop(struct app *app)
 void admin_release(struct app *app)
 {
 	admin_stop(app);
+	rl_release(&app->admin_fails);
 	pthread_mutex_destroy(&app->admin_lock);
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "banned.h"
@@ -98,7 +99,7 @@ static PGconn *open_conn(const char *dsn, const struct db_stmt *stmts, unsigned 
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		struct buf masked = BUF_INIT;
-		pgx_mask_dsn(dsn, &masked);
+		dsn_mask(dsn, &masked);
 		const char *e = c ? PQerrorMessage(c) : "out of memory";
 		int len = (int)strlen(e);
 		while (len > 0 && (e[len - 1] == '\n' || e[len - 1] == ' '))
@@ -307,7 +308,7 @@ out:
 void db_pool_masked_dsn(struct db_pool *p, struct buf *out)
 {
 	pthread_mutex_lock(&p->lock);
-	pgx_mask_dsn(p->dsn, out);
+	dsn_mask(p->dsn, out);
 	pthread_mutex_unlock(&p->lock);
 }
 

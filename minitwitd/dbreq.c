@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fence.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "banned.h"
@@ -20,7 +21,7 @@ static void fenced(struct dbreq *d, const char *name, const char *sqlstate)
 	if (!fence_moved_to(d->conn->pg, &to))
 		to = NULL;	/* logged; answered as a database error */
 	struct buf masked = BUF_INIT;
-	pgx_mask_dsn(to, &masked);
+	dsn_mask(to, &masked);
 	log_warn("%s: the database is fenced (SQLSTATE %s)%s%s%s", name, sqlstate,
 		 to ? ", it has moved to \"" : " and names no new host",
 		 to ? buf_str(&masked) : "", to ? "\"" : "");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "schema.h"
 #include "banned.h"
@@ -43,8 +44,8 @@ out:
 static void log_moved(const char *from, const char *to)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
-	pgx_mask_dsn(from, &a);
-	pgx_mask_dsn(to, &b);
+	dsn_mask(from, &a);
+	dsn_mask(to, &b);
 	log_warn("database \"%s\" has moved to \"%s\"", buf_str(&a), buf_str(&b));
 	buf_release(&a);
 	buf_release(&b);
@@ -76,7 +77,7 @@ static bool chain_add(struct chain *ch, char *dsn, struct buf *why)
 {
 	struct buf masked = BUF_INIT;
 	bool ok = false;
-	pgx_mask_dsn(dsn, &masked);
+	dsn_mask(dsn, &masked);
 	if (chain_has(ch, dsn))
 		buf_addf(why, "the moves of the database loop back to \"%s\"", buf_str(&masked));
 	else if (ch->n == FENCE_MAX_HOPS + 1)
@@ -153,7 +154,7 @@ static enum fence_result check_target(const char *dsn, int connect_timeout_ms, c
 	struct buf masked = BUF_INIT;
 
 	*moved_to = NULL;
-	pgx_mask_dsn(dsn, &masked);
+	dsn_mask(dsn, &masked);
 	snprintf(timeout, sizeof timeout, "%d", (connect_timeout_ms + 999) / 1000);
 	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", NULL };
 	const char *vals[] = { dsn, "minitwitd", timeout, NULL };
@@ -172,7 +173,7 @@ static enum fence_result check_target(const char *dsn, int connect_timeout_ms, c
 	}
 	if (*moved_to) {
 		struct buf m2 = BUF_INIT;
-		pgx_mask_dsn(*moved_to, &m2);
+		dsn_mask(*moved_to, &m2);
 		buf_addf(why, "database \"%s\" has moved to \"%s\"", buf_str(&masked), buf_str(&m2));
 		buf_release(&m2);
 		res = FENCE_MOVED;
@@ -236,7 +237,7 @@ enum fence_result fence_switch(struct db_pool *p, const char *dsn, unsigned if_e
 		goto out;
 	struct buf from = BUF_INIT, masked = BUF_INIT;
 	db_pool_masked_dsn(p, &from);
-	pgx_mask_dsn(ch.dsn[ch.n - 1], &masked);
+	dsn_mask(ch.dsn[ch.n - 1], &masked);
 	if (db_pool_switch(p, ch.dsn[ch.n - 1], if_epoch))
 		log_warn("database pool switched from \"%s\" to \"%s\"", buf_str(&from), buf_str(&masked));
 	buf_release(&from);

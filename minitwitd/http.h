@@ -47,6 +47,7 @@ struct app {
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
 	unsigned short admin_port;
 	unsigned char admin_auth[32];	/* hash of "Bearer <token>" */
+	struct ratelimit admin_fails;	/* wrong admin tokens per client address */
 	pthread_mutex_t admin_lock;	/* one pause/switch/resume at a time (static init) */
 };
 

@@ -23,6 +23,7 @@
 #include "fence.h"
 #include "http.h"
 #include "queries.h"
+#include "dsn.h"
 #include "log.h"
 #include "pgx.h"
 #include "pw.h"
@@ -145,6 +146,11 @@ int main(int argc, char **argv)
 		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->log_level);
 		return EXIT_CONFIG;
 	}
+	struct buf env = BUF_INIT;
+	cfg_env_overrides(settings_keys, settings_nkeys, "MINITWIT", &env);
+	if (env.len)
+		log_info("settings from the environment, over the file: %s", env.data);
+	buf_release(&env);
 	if (!pw_init((unsigned)cfg->pw_max_concurrent))
 		return EXIT_INTERNAL;
 	apply_reloadable(cfg);
@@ -205,7 +211,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct buf masked = BUF_INIT;
-	pgx_mask_dsn(db_dsn, &masked);
+	dsn_mask(db_dsn, &masked);
 	log_info("listening on %s (port %u), database \"%s\"", cfg->http_listen, app.port,
 		 buf_str(&masked));
 	buf_release(&masked);

@@ -296,10 +296,12 @@ def run_migrate(cfg, args, env=None, check=True):
     return r
 
 
-def request(base, method, path, body=None, headers=None, timeout=5.0, raw_body=None):
-    """One request on a fresh connection; returns (status, headers, body bytes)."""
+def request(base, method, path, body=None, headers=None, timeout=5.0, raw_body=None, source=None):
+    """One request on a fresh connection; returns (status, headers, body bytes).
+    source: the client's address ("127.0.0.7": any of 127/8 is loopback)."""
     u = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     h = {"Connection": "close"}
     if body is not None:
         raw_body = json.dumps(body).encode()

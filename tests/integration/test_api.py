@@ -7,6 +7,7 @@ restart under load and a full replay of the scenario (scripts/scenario.py).
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -597,13 +598,22 @@ def test_print_config_masks_secrets(c):
 def test_password_never_logged(c):
     # a DSN with a password for a server that is not there: the error names
     # the DSN, masked
-    r = run_minitwitd([], env={"MINITWIT_DATABASE_DSN":
-                               "host=127.0.0.1 port=1 dbname=x user=y password=hunter2",
-                               "MINITWIT_DATABASE_STARTUP_ATTEMPTS": "2"})
-    assert r.returncode != 0
-    assert "hunter2" not in r.stderr and "********" in r.stderr, r.stderr
-    for line in r.stderr.splitlines():
-        json.loads(line)   # every log line is JSON
+    for dsn in ("host=127.0.0.1 port=1 dbname=x user=y password=hunter2",
+                "host=127.0.0.1 port=1 dbname=x password=hun\\ ter2",
+                "host=127.0.0.1 port=1 dbname=x password='hun\\'ter2'",
+                "postgresql://y:hunter2@127.0.0.1:1/x",
+                "postgresql://127.0.0.1:1/x?%70assword=hunter2",
+                "postgres://127.0.0.1:1/x?sslmode=disable&sslpassword=hunter2"):
+        r = run_minitwitd([], env={"MINITWIT_DATABASE_DSN": dsn,
+                                   "MINITWIT_DATABASE_STARTUP_ATTEMPTS": "2"})
+        assert r.returncode != 0
+        assert "ter2" not in r.stderr and "********" in r.stderr, (dsn, r.stderr)
+        for line in r.stderr.splitlines():
+            json.loads(line)   # every log line is JSON
+        # the variables that overrode the file are named at start, not their values
+        m = re.search(r"settings from the environment, over the file: ([A-Z_, ]+)", r.stderr)
+        assert m and {"MINITWIT_DATABASE_DSN", "MINITWIT_DATABASE_STARTUP_ATTEMPTS"} <= \
+            set(m.group(1).split(", ")), r.stderr
 
 
 @test

@@ -314,6 +314,9 @@ def test_second_hop_with_offsets_and_ledger(c):
     h1 = Hop(c, a, b, server="hop1")
     h1.run("run")
     h1.run("finish")
+    # finish drops the server and with it the mapping holding the password
+    assert psql(b, "SELECT count(*) FROM pg_user_mappings WHERE srvname = 'hop1'") == [["0"]]
+    assert psql(b, "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'hop1'") == [["0"]]
     cdb = new_db(c.c, "chain_c", schema=False)
     h2 = Hop(c, b, cdb, offsets={"user": "5000", "message": "-1000"}, server="hop2")
     psql(b, f"INSERT INTO message (author_id, text, pub_date, flagged) VALUES ({U}, 'written on b', 9, 0)")
@@ -352,6 +355,12 @@ def test_cutover_failures_roll_back(c):
     # no token: refused before any call
     r = h.run("cutover", env={"MINITWIT_ADMIN_TOKEN": ""}, check=False)
     assert r.returncode == 1 and "MINITWIT_ADMIN_TOKEN" in r.stdout, r.stdout
+    # a target DSN with a secret would be written to moved_to: refused, not shown
+    for secret in (" sslpassword=hunter2x", " password='hunter2x'"):
+        r = h.run("cutover", env={"MINITWIT_TARGET_DSN": tgt + secret}, check=False)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0 and "password" in out and "hunter2x" not in out, out
+    assert psql(src, "SELECT to_regclass('minitwit_fence.moved_to') IS NULL") == [["t"]]   # not fenced
     who, whom = unfollowed_pairs(src, 1)[0]
     psql(src, f"INSERT INTO follower VALUES ({who}, {whom})")   # the source still takes writes
     # killed right after fencing: a re-run finishes the cutover

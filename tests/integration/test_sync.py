@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -225,7 +226,7 @@ def test_help_and_usage(c):
 def test_link_check_and_idempotence(c):
     p = Pair(c, "link")
     r = p.sync("link", "--check")
-    assert "MISSING" not in r.stdout and "reaches the source" in r.stdout
+    assert "MISSING" not in r.stdout and "not tried by --check" in r.stdout
     r = p.sync("link", "--check", "--json")
     assert all(x["ok"] for x in json.loads(r.stdout))
     p.start()
@@ -244,6 +245,72 @@ def test_link_check_and_idempotence(c):
     p.sync("unlink")
     p.sync("unlink")
     assert psql(p.src, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'")[0][0] == "0"
+
+
+def server_log(dsn):
+    """The sandbox cluster's server log (pg_ctl -l, beside the data directory)."""
+    return psql(dsn, "SELECT pg_read_file(current_setting('data_directory') || '/../postgres.log')")[0][0]
+
+
+@test
+def test_link_password_not_in_sql_logs(c):
+    p = Pair(c, "pwlog")
+    db = re.search(r"dbname=(\S+)", p.tgt).group(1)
+    psql(p.tgt, f"ALTER DATABASE \"{db}\" SET log_statement = 'ddl'")
+    pw = "hunter2-" + uuid.uuid4().hex[:8]   # what libpq uses for the source (the sandboxes trust)
+    env = {"PGPASSWORD": pw}
+
+    def fdw_objects():
+        return psql(p.tgt, "SELECT (SELECT count(*) FROM pg_foreign_server), (SELECT count(*) FROM "
+                           "pg_user_mappings), (SELECT count(*) FROM pg_namespace WHERE nspname LIKE "
+                           "'staging%' OR nspname LIKE 'sync_fdw%')")[0]
+    # a DSN with a password is refused before anything is recorded, not shown
+    for dsn in (p.src + f" password={pw}", f"postgresql://127.0.0.1/x?%70assword={pw}"):
+        r = p.sync("link", env={"MINITWIT_SOURCE_DSN": dsn}, check=False)
+        assert r.returncode != 0 and "password" in r.stderr and pw not in r.stderr, r.stderr
+    # --check creates nothing and sends no password
+    r = p.sync("link", "--check", env=env)
+    assert "MISSING" not in r.stdout, r.stdout
+    assert fdw_objects() == ["0", "0", "0"]
+    assert pw not in server_log(p.tgt)
+    # link keeps it in the user mapping (said in the README and man page),
+    # and out of the server log
+    p.sync("link", env=env)
+    assert psql(p.tgt, "SELECT count(*) FROM pg_user_mappings WHERE srvname = $$hop_%s$$ AND "
+                       "$$password=%s$$ = ANY (umoptions)" % (p.name, pw))[0][0] == "1"
+    log = server_log(p.tgt)
+    assert pw not in log and "CREATE SERVER" in log, log[-3000:]
+    # unlink removes the mapping (migrate finish: test_migrate)
+    p.sync("unlink")
+    assert fdw_objects()[:2] == ["0", "0"]
+    assert pw not in server_log(p.tgt)
+
+
+@test
+def test_target_without_standard_conforming_strings(c):
+    # a source database whose name holds a backslash (the link's server
+    # options are SQL literals), a target that reads 'a\\b' as "ab", and
+    # texts with backslashes applied exactly
+    psql(c.a.dsn, 'DROP DATABASE IF EXISTS "bs\\src"')
+    psql(c.a.dsn, 'CREATE DATABASE "bs\\src"')
+    src = dsn_db(c.a.dsn, "'bs\\\\src'")
+    migrate_schema(src)
+    p = Pair(c, "scs", source_dsn=src)
+    db = re.search(r"dbname=(\S+)", p.tgt).group(1)
+    psql(p.tgt, f"ALTER DATABASE \"{db}\" SET standard_conforming_strings = off")
+    env = {"MINITWIT_SOURCE_DSN": src}
+    p.sync("link", env=env)
+    p.sync("capture", "install", env=env)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('b\\s', 'e', 'h')")
+    for t in ["back\\slash", "\\'quote\\", "tab\\t and \\\\ two", "\\x41"]:
+        psql(src, "INSERT INTO message (author_id, text, pub_date, flagged) SELECT user_id, %s, 1, 0 "
+                  "FROM \"user\"" % ("'" + t.replace("'", "''") + "'"))
+    psql(src, "UPDATE message SET text = text || '\\end' WHERE text = 'back\\slash'")
+    p.sync("run", "--once", env=env)
+    got = sorted(r[0] for r in psql(p.tgt, "SELECT text FROM message"))
+    want = sorted(r[0] for r in psql(src, "SELECT text FROM message"))
+    assert got == want and "back\\slash\\end" in got and "\\x41" in got, (got, want)
+    p.sync("unlink", env=env)
 
 
 def randomized_workload_exact(c, name, extra=""):

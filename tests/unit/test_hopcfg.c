@@ -717,6 +717,54 @@ static void test_release(void **state)
 	hopcfg_release(&cfg);
 }
 
+/* link.schema leaves room for its "_cdc" schema within 63 bytes */
+static void test_error_long_schema(void **state)
+{
+	char s59[60], s60[61], yaml[256], want[512];
+	memset(s59, 's', 59);
+	s59[59] = '\0';
+	memset(s60, 's', 60);
+	s60[60] = '\0';
+	struct hop_config cfg;
+	snprintf(yaml, sizeof yaml, "link:\n  schema: %s\n", s59);
+	load_text(yaml, &cfg);
+	assert_int_equal(strlen(cfg.s.link_schema), 59);
+	hopcfg_release(&cfg);
+	snprintf(yaml, sizeof yaml, "link:\n  schema: %s\n", s60);
+	snprintf(want, sizeof want, "2:11: link.schema \"%s\" is longer than 59 bytes: its change "
+		 "log schema \"%s_cdc\" would pass PostgreSQL's 63", s60, s60);
+	expect_error(yaml, want);
+	setenv("MINITWIT_LINK_SCHEMA", s60, 1);
+	struct cfg_error err = { "" };
+	assert_false(hopcfg_load(NULL, &cfg, &err));
+	hopcfg_release(&cfg);
+	snprintf(want, sizeof want, "environment MINITWIT_LINK_SCHEMA: link.schema \"%s\" is longer "
+		 "than 59 bytes: its change log schema \"%s_cdc\" would pass PostgreSQL's 63", s60, s60);
+	assert_string_equal(err.msg, want);
+}
+
+/* --print-config: passwords in DSNs and in admin URLs' user info are masked */
+static void test_print_masks(void **state)
+{
+	struct hop_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	load_text("source:\n  dsn: \"postgresql://db/x?%70assword=hunter2\"\n"
+		  "target:\n  dsn: \"host=t sslpassword='a\\\\ b' dbname=x\"\n"
+		  "tables: {}\n"
+		  "cutover:\n  servers:\n    - admin_url: \"http://admin:hunter3@10.0.0.1:8081/\"\n",
+		  &cfg);
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	hopcfg_print(&cfg, f);
+	fclose(f);
+	hopcfg_release(&cfg);
+	if (strstr(text, "hunter") || strstr(text, "a\\ b"))
+		fail_msg("a password is printed:\n%s", text);
+	assert_non_null(strstr(text, "#   - admin_url: http://admin:********@10.0.0.1:8081/\n"));
+	free(text);
+}
+
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
 int main(void)
@@ -745,6 +793,8 @@ int main(void)
 		T(test_error_shapes),
 		T(test_error_missing_file),
 		T(test_release),
+		T(test_print_masks),
+		T(test_error_long_schema),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	clear_env(NULL);

@@ -232,6 +232,9 @@ static void test_literal(void **state)
 	check_literal("a''b", "'a''''b'");
 	check_literal("", "''");
 	check_literal("say \"hi\"", "'say \"hi\"'");	/* double quotes are not special here */
+	/* backslashes: E'' syntax, read the same with standard_conforming_strings off */
+	check_literal("a\\b", " E'a\\\\b'");
+	check_literal("c:\\it's\\", " E'c:\\\\it''s\\\\'");
 }
 
 /* Appending keeps what the buffer held. */
