@@ -141,6 +141,12 @@ static void get_latest(struct session *s)
 	apijson_latest(&s->resp->body, v);
 }
 
+static bool too_long(const char *s, size_t max_chars)
+{
+	size_t n = strlen(s);
+	return n > max_chars && utf8_len(s, n) > max_chars;
+}
+
 static void post_register(struct session *s)
 {
 	struct apijson_register in;
@@ -159,6 +165,12 @@ static void post_register(struct session *s)
 		error = "You have to enter a valid email address";
 	else if (!in.pwd || !*in.pwd)
 		error = "You have to enter a password";
+	else if (too_long(in.username, HTTP_MAX_USERNAME))
+		error = "The username is too long (at most 100 characters)";
+	else if (too_long(in.email, HTTP_MAX_EMAIL))
+		error = "The email address is too long (at most 254 characters)";
+	else if (strlen(in.pwd) > HTTP_MAX_PASSWORD)
+		error = "The password is too long (at most 1024 bytes)";
 	if (error) {
 		apijson_error_resp(s->resp, 400, error);
 		goto out;
@@ -367,6 +379,17 @@ static void metrics(struct session *s)
 		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
 		 atomic_load(&s->req->app->active), (unsigned long long)st.switches);
 	hold_metrics(&s->req->app->hold, &s->resp->body);
+	uint64_t hashes, verifications;
+	pw_stats(&hashes, &verifications);
+	buf_addf(&s->resp->body,
+		 "# HELP minitwit_password_hashes_total Passwords hashed (sign-ups, upgrades).\n"
+		 "# TYPE minitwit_password_hashes_total counter\n"
+		 "minitwit_password_hashes_total %llu\n"
+		 "# HELP minitwit_password_verifications_total Passwords checked against a hash "
+		 "(sign-ins, unknown users included).\n"
+		 "# TYPE minitwit_password_verifications_total counter\n"
+		 "minitwit_password_verifications_total %llu\n",
+		 (unsigned long long)hashes, (unsigned long long)verifications);
 	s->resp->status = 200;
 	s->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

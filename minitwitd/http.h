@@ -77,9 +77,17 @@ struct http_req {
 	bool gated;		/* asks hold_begin before running */
 	bool in_flight;		/* counted in app->hold's writes in flight */
 	unsigned runs;		/* extra runs after hitting the old host's fence */
+	bool was_held;		/* suspended by a pause; its client may have gone since */
 	struct hold_waiter waiter;
 	struct dbreq_fence fence;
 };
+
+/* Field limits of a sign-up, the web form's and the API's (characters;
+ * the password in bytes).  Longer input is refused with 400 and a message
+ * before anything is hashed or stored, never truncated. */
+#define HTTP_MAX_USERNAME 100
+#define HTTP_MAX_EMAIL 254
+#define HTTP_MAX_PASSWORD 1024
 
 /* the web UI sends up to: Set-Cookie, Location, Cache-Control, Retry-After
  * or Allow, and its security headers */

@@ -7,6 +7,7 @@ restart under load and a full replay of the course scenario.
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AUTH, REPO, SHARED, MINITWITD, Cluster, Server, api, psql, q, sanitized,  # noqa: E402
+from harness import (AUTH, REPO, SHARED, MINITWITD, Cluster, Server, api, metric, psql, q, sanitized,  # noqa: E402
                      request, run_tests, test, wait_until)
 
 
@@ -44,6 +45,7 @@ def latest(url):
     st, _, body = request(url, "GET", "/latest")
     assert st == 200, st
     return json.loads(body)["latest"]
+
 
 
 # ---- the course's API test sequence (minitwit_sim_api_test.py), in order
@@ -754,6 +756,32 @@ def test_full_scenario_replay(c):
     s1.stop()
     s2.stop()
 
+
+
+@test
+def test_register_overlong_fields_refused_before_hashing(c):
+    """A user name too long for the unique index used to cost a hash and
+    then a 500; now it is a 400 with a message, and nothing is hashed."""
+    u = c.srv.url
+    before = metric(u, "minitwit_password_hashes_total")
+    cases = [
+        ({"username": "x" * 5000, "email": "a@b", "pwd": "pw"},
+         "The username is too long (at most 100 characters)"),
+        ({"username": "é" * 101, "email": "a@b", "pwd": "pw"},
+         "The username is too long (at most 100 characters)"),
+        ({"username": uniq(), "email": "a@" + "b" * 300, "pwd": "pw"},
+         "The email address is too long (at most 254 characters)"),
+        ({"username": uniq(), "email": "a@b", "pwd": "p" * 1025},
+         "The password is too long (at most 1024 bytes)"),
+    ]
+    for body, msg in cases:
+        st, _, raw = api(u, "POST", "/register", body)
+        assert st == 400 and json.loads(raw) == {"status": 400, "error_msg": msg}, (st, raw[:200])
+    assert metric(u, "minitwit_password_hashes_total") == before
+    # 100 characters (not bytes) is still a name
+    name = "é" * 90 + uuid.uuid4().hex[:10]
+    assert register(u, name)[0] == 204
+    assert metric(u, "minitwit_password_hashes_total") == before + 1
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

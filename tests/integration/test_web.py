@@ -19,7 +19,7 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (REPO, SHARED, Cluster, Server, api, request, run_tests,  # noqa: E402
+from harness import (REPO, SHARED, Cluster, Server, api, metric, request, run_tests,  # noqa: E402
                      test, wait_until)
 
 COOKIE = "minitwit_session"
@@ -1089,6 +1089,25 @@ def test_import_legacy_and_pbkdf2_upgrade(c):
             srv.stop()
         db.stop()
 
+
+
+
+@test
+def test_unknown_user_sign_in_checks_a_hash(c):
+    """A sign-in for a name that does not exist checks the password against
+    a dummy hash, as a wrong password does, so that its time does not tell
+    which names exist; the message stays the course's."""
+    b = Browser(c.srv.url, source="127.0.0.9")
+    me = uniq("tim")
+    register(b, me, "pw")
+    v0 = metric(c.srv.url, "minitwit_password_verifications_total")
+    st, _, page = login(Browser(c.srv.url, source="127.0.0.9"), me, "wrong")
+    assert st == 200 and "Invalid password" in page
+    v1 = metric(c.srv.url, "minitwit_password_verifications_total")
+    assert v1 == v0 + 1, (v0, v1)
+    st, _, page = login(Browser(c.srv.url, source="127.0.0.9"), uniq("nobody"), "pw")
+    assert st == 200 and "Invalid username" in page
+    assert metric(c.srv.url, "minitwit_password_verifications_total") == v1 + 1
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
