@@ -125,7 +125,13 @@ static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
 			ret = reply_error(conn, ar, 400, buf_str(&msg));
 			goto out;
 		}
-		max_hold = (int64_t)json_integer_value(mh);
+		/* admin.max_hold bounds every pause: a caller cannot hold the
+		 * service's writes longer than its operator allows */
+		if ((int64_t)json_integer_value(mh) > max_hold)
+			log_info("max_hold_ms %lld capped at admin.max_hold (%lld ms)",
+				 (long long)json_integer_value(mh), (long long)max_hold);
+		else
+			max_hold = (int64_t)json_integer_value(mh);
 	}
 	struct hold_status st;
 	int64_t waited;
@@ -138,8 +144,9 @@ static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
 	}
 	log_info("writes paused (max_hold %lld ms): %u held, %u in flight after %lld ms",
 		 (long long)max_hold, st.held, st.inflight, (long long)waited);
-	json_t *o = json_pack("{s:b,s:I,s:I,s:I}", "paused", st.paused, "held", (json_int_t)st.held,
-			      "inflight", (json_int_t)st.inflight, "waited_ms", (json_int_t)waited);
+	json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I}", "paused", st.paused, "held",
+			      (json_int_t)st.held, "inflight", (json_int_t)st.inflight, "waited_ms",
+			      (json_int_t)waited, "max_hold_ms", (json_int_t)max_hold);
 	if (st.inflight) {
 		buf_addf(&msg, "%u writes were still running after %lld ms", st.inflight,
 			 (long long)waited);

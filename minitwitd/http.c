@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netdb.h>
@@ -329,6 +330,25 @@ static bool is_write(const struct http_req *req)
 	return api_claims(req) ? api_writes(req) : web_writes(req);
 }
 
+/*
+ * Whether the client closed the connection (or reset it) while its request
+ * was held: a peek at the socket sees the end of the stream.  A client that
+ * only shut down its sending side counts as gone too: an HTTP client
+ * waiting for an answer keeps its side open.
+ */
+static bool client_gone(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+	if (!ci)
+		return false;
+	ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return true;
+	return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 /* Runs of a request after it hit the old host's fence: one on the new host
  * after a switch, and more only after being held by a pause. */
 #define MAX_FENCE_RUNS 3
@@ -386,6 +406,7 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 		if (req->gated) {
 			switch (hold_begin(&app->hold, &req->waiter, req->conn, req->is_write)) {
 			case HOLD_HELD:
+				req->was_held = true;
 				return MHD_YES;	/* back here when released */
 			case HOLD_REFUSED:
 				answer_stopping(req, &resp);
@@ -394,6 +415,18 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 				req->in_flight = req->is_write;
 				break;
 			}
+			if (req->was_held && client_gone(req->conn)) {
+				/* it gave up (and may have retried): running it now
+				 * would write what nobody waits for, maybe twice */
+				if (req->in_flight)
+					hold_end(&app->hold);
+				req->in_flight = false;
+				hold_dropped(&app->hold);
+				log_info("dropped a held %s %s: its client closed the connection",
+					 req->method_name, req->target.path ? req->target.path : "");
+				return MHD_NO;
+			}
+			req->was_held = false;
 		}
 		dbreq_fence_clear(&req->fence);
 		dispatch(req, &resp);
