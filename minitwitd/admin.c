@@ -216,7 +216,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 	if (fr != FENCE_SWITCHED) {
 		struct hold_status st;
 		hold_get_status(&app->hold, &st);
-		ret = reply(conn, ar, fr == FENCE_UNREACHABLE ? 502 : 503,
+		ret = reply(conn, ar, fr == FENCE_FORBIDDEN ? 403 : fr == FENCE_UNREACHABLE ? 502 : 503,
 			    json_pack("{s:s,s:b,s:b}", "error", buf_str(&msg), "switched", 0,
 				      "paused", st.paused));
 		goto out;

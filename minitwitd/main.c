@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 		.connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
 		.attempts = (int)cfg->db_startup_attempts, .backoff_ms = 200,
 	};
+	fence_set_allowed_hosts(cfg->db_allowed_hosts, cfg->db_dsn);
 	PGconn *mc = pgx_connect(cfg->db_dsn, &co);
 	if (!mc) {
 		rc = EXIT_TARGET;

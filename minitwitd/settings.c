@@ -26,6 +26,9 @@ const struct cfg_key settings_keys[] = {
 	{ "database", "dsn", CFG_STRING, "host=127.0.0.1 port=5432 dbname=minitwit user=minitwit", 0,
 	  0, false, false, S(db_dsn),
 	  "libpq connection string (no password here: use PGPASSWORD or a pgpass file)" },
+	{ "database", "allowed_hosts", CFG_STRING, "", 0, 0, false, false, S(db_allowed_hosts),
+	  "comma-separated hosts a switch or moved_to may lead to (any port); empty: only "
+	  "database.dsn's host" },
 	{ "database", "pool_size", CFG_INT, "8", 1, 512, false, false, S(db_pool_size),
 	  "PostgreSQL connections; at least http.threads so no worker waits for one" },
 	{ "database", "connect_timeout", CFG_MILLIS, "2s", 1000, 60000, false, true,

@@ -28,6 +28,7 @@ struct settings {
 	int64_t db_acquire_timeout_ms;
 	int64_t db_statement_timeout_ms;
 	int64_t db_startup_attempts;
+	char *db_allowed_hosts;		/* "db1.internal, 10.0.0.7": where a switch may go; "" = dsn's */
 	/* api */
 	char *api_auth;			/* the Authorization header value the simulator sends */
 	int64_t api_max_no;

@@ -630,5 +630,85 @@ def test_pause_max_hold_capped_at_admin_max_hold(c):
     srv.admin("POST", "/admin/resume")
     srv.stop()
 
+
+class FakePostgres(threading.Thread):
+    """A listener on host that records whether anyone connected (and what
+    the first bytes were) and then closes: a stand-in for a foreign host."""
+
+    def __init__(self, host):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@test
+def test_switch_and_moved_to_limited_to_allowed_hosts(c):
+    """A switch or a moved_to naming a host that database.allowed_hosts
+    does not list (by default: only database.dsn's host) is refused before
+    connecting: libpq would hand that host the database password."""
+    fake = FakePostgres("127.0.0.2")
+    try:
+        foreign = f"host=127.0.0.2 port={fake.port} dbname=minitwit user=minitwit"
+        srv = AdminServer(c.a.dsn)
+        u = uniq()
+        register(srv.url, u)
+        gen0 = srv.status()["generation"]
+        for dsn in (foreign, f"host=127.0.0.1 hostaddr=127.0.0.2 port={fake.port} dbname=x",
+                    f"postgresql://127.0.0.2:{fake.port}/minitwit",
+                    f"host=127.0.0.1,127.0.0.2 port=1,{fake.port} dbname=x"):
+            st, _, r = srv.admin("POST", "/admin/switch", {"dsn": dsn})
+            assert st == 403 and r["switched"] is False, (dsn, st, r)
+            assert '"127.0.0.2"' in r["error"] and "database.allowed_hosts" in r["error"], r
+        assert fake.connections == 0
+        assert srv.status()["generation"] == gen0
+        assert "database.allowed_hosts" in srv.logtext()
+        # other clusters of the allowed host (other ports) are fine
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": c.b.dsn})
+        assert st == 200 and r["switched"], r
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": c.a.dsn})
+        assert st == 200 and r["switched"], r
+        srv.stop()
+        # a moved_to naming the foreign host is not followed
+        old = new_database(c.a, "ah_old")
+        srv = Server(old)
+        register(srv.url, u)
+        text = uniq("nofollow")
+        fence(old, foreign)
+        st, _, _ = post_msg(srv.url, u, text, timeout=20)
+        assert st == 503, st
+        assert fake.connections == 0
+        assert "database.allowed_hosts" in srv.logtext()
+        srv.stop()
+        # nor at start
+        srv = Server(old, wait=False)
+        assert srv.proc.wait(timeout=60) != 0
+        assert "database.allowed_hosts" in srv.logtext() and fake.connections == 0
+        # listed, the host is tried (the fake is no PostgreSQL: 502)
+        srv = AdminServer(c.a.dsn, extra_env={
+            "MINITWIT_DATABASE_ALLOWED_HOSTS": "127.0.0.1, 127.0.0.2",
+            "MINITWIT_DATABASE_CONNECT_TIMEOUT": "1s"})
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": foreign}, timeout=20)
+        assert st == 502 and r["switched"] is False, (st, r)
+        assert fake.connections >= 1
+        srv.stop()
+    finally:
+        fake.close()
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
