@@ -349,12 +349,12 @@ static void healthz(struct session *s)
 	buf_adds(&s->resp->body, "{\"database\":\"ok\",\"status\":\"ok\"}\n");
 }
 
-static void metrics(struct session *s)
+void api_metrics_text(struct app *app, struct buf *out)
 {
 	struct db_stats st;
-	db_pool_stats(&s->req->app->pool, &st);
-	metrics_render(&s->resp->body);
-	buf_addf(&s->resp->body,
+	db_pool_stats(&app->pool, &st);
+	metrics_render(out);
+	buf_addf(out,
 		 "# HELP minitwit_db_pool_connections Database pool connections.\n"
 		 "# TYPE minitwit_db_pool_connections gauge\n"
 		 "minitwit_db_pool_connections{state=\"in_use\"} %u\n"
@@ -377,11 +377,11 @@ static void metrics(struct session *s)
 		 "minitwit_db_switches_total %llu\n",
 		 st.in_use, st.size, st.waiting, (unsigned long long)st.connects,
 		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
-		 atomic_load(&s->req->app->active), (unsigned long long)st.switches);
-	hold_metrics(&s->req->app->hold, &s->resp->body);
+		 atomic_load(&app->active), (unsigned long long)st.switches);
+	hold_metrics(&app->hold, out);
 	uint64_t hashes, verifications;
 	pw_stats(&hashes, &verifications);
-	buf_addf(&s->resp->body,
+	buf_addf(out,
 		 "# HELP minitwit_password_hashes_total Passwords hashed (sign-ups, upgrades).\n"
 		 "# TYPE minitwit_password_hashes_total counter\n"
 		 "minitwit_password_hashes_total %llu\n"
@@ -390,8 +390,18 @@ static void metrics(struct session *s)
 		 "# TYPE minitwit_password_verifications_total counter\n"
 		 "minitwit_password_verifications_total %llu\n",
 		 (unsigned long long)hashes, (unsigned long long)verifications);
+}
+
+static void metrics(struct session *s)
+{
+	if (*s->req->cfg->metrics_listen) {
+		/* served on metrics.listen only */
+		apijson_error_resp(s->resp, 404, "not found");
+		return;
+	}
+	api_metrics_text(s->req->app, &s->resp->body);
 	s->resp->status = 200;
-	s->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	s->resp->content_type = API_METRICS_TYPE;
 }
 
 static void method_not_allowed(struct http_resp *resp, const char *allow)

@@ -8,6 +8,11 @@
 #include "db.h"
 #include "http.h"
 
+#define API_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* The Prometheus text of /metrics, appended to out. */
+void api_metrics_text(struct app *app, struct buf *out);
+
 /* Answer req when its path is an API route; false (resp untouched) when
  * the path belongs to someone else (the web UI, or nobody: 404). */
 bool api_handle(struct http_req *req, struct http_resp *resp);

@@ -677,3 +677,82 @@ void http_stop(struct app *app, int grace_ms)
 	MHD_stop_daemon(app->daemon);
 	app->daemon = NULL;
 }
+
+/* metrics.listen: GET or HEAD /metrics, nothing else. */
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_data_size,
+				       void **con_cls)
+{
+	struct app *app = cls;
+	if (!*con_cls) {
+		*con_cls = app;	/* first call: headers only */
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;	/* a body is ignored */
+		return MHD_YES;
+	}
+	struct buf b = BUF_INIT;
+	unsigned status = 200;
+	const char *type = API_METRICS_TYPE;
+	if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+		type = "text/plain; charset=utf-8";
+		buf_adds(&b, "not found\n");
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+		type = "text/plain; charset=utf-8";
+		buf_adds(&b, "use GET\n");
+	} else {
+		api_metrics_text(app, &b);
+	}
+	size_t len = b.len;
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback(len, buf_detach(&b), free);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == 405)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+bool http_metrics_start(struct app *app)
+{
+	const struct settings *cfg = atomic_load(&app->cfg);
+	struct sockaddr_storage ss;
+	unsigned sslen;
+	if (!*cfg->metrics_listen)
+		return true;
+	if (!http_resolve_listen("metrics.listen", cfg->metrics_listen, &ss, &sslen))
+		return false;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	app->metrics = MHD_start_daemon(flags, 0, NULL, NULL, metrics_handler, app,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+					MHD_OPTION_CONNECTION_LIMIT, 64u,
+					MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+					MHD_OPTION_END);
+	if (!app->metrics) {
+		log_error("could not listen on metrics.listen \"%s\"", cfg->metrics_listen);
+		return false;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(app->metrics, MHD_DAEMON_INFO_BIND_PORT);
+	app->metrics_port = info ? info->port : 0;
+	log_info("metrics listening on %s (port %u)", cfg->metrics_listen, app->metrics_port);
+	return true;
+}
+
+void http_metrics_stop(struct app *app)
+{
+	if (app->metrics) {
+		MHD_stop_daemon(app->metrics);
+		app->metrics = NULL;
+	}
+}

@@ -44,6 +44,8 @@ struct app {
 	struct ratelimit login_by_pair;	/* web sign-in failures per (client, user name) */
 	struct ratelimit login_by_addr;	/* ... and per client address */
 	struct hold hold;		/* write requests held during a cutover */
+	struct MHD_Daemon *metrics;	/* metrics.listen's listener; NULL when /metrics is public */
+	unsigned short metrics_port;
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
 	unsigned short admin_port;
 	unsigned char admin_auth[32];	/* hash of "Bearer <token>" */
@@ -125,6 +127,11 @@ __attribute__((warn_unused_result)) bool http_resolve_listen(const char *key, co
 __attribute__((warn_unused_result)) bool http_start(struct app *app);
 /* Stop accepting, wait up to grace_ms for running requests, stop. */
 void http_stop(struct app *app, int grace_ms);
+
+/* Serve /metrics on metrics.listen when it is set (else nothing to do);
+ * false (logged) when it cannot listen. */
+__attribute__((warn_unused_result)) bool http_metrics_start(struct app *app);
+void http_metrics_stop(struct app *app);
 
 int64_t http_now_ns(void);
 

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	if (!http_start(&app) || !admin_start(&app)) {
+	if (!http_start(&app) || !http_metrics_start(&app) || !admin_start(&app)) {
 		rc = EXIT_CONFIG;
 		goto out;
 	}
@@ -251,10 +251,12 @@ int main(int argc, char **argv)
 	 * left when the daemon stops, and a pause waiting for writes ends */
 	hold_stop(&app.hold);
 	admin_stop(&app);
+	http_metrics_stop(&app);
 	http_stop(&app, 10000);
 	log_info("stopped");
 out:
 	http_stop(&app, 0);	/* when the admin listener failed after it started */
+	http_metrics_stop(&app);
 	admin_release(&app);
 	hold_release(&app.hold);
 	db_pool_release(&app.pool);

@@ -73,6 +73,8 @@ const struct cfg_key settings_keys[] = {
 	  "address:port of the cutover admin API (on only when MINITWIT_ADMIN_TOKEN is set)" },
 	{ "admin", "max_hold", CFG_MILLIS, "2s", 10, 3600000, false, true, S(admin_max_hold_ms),
 	  "a pause holding writes longer than this resumes by itself on the current database" },
+	{ "metrics", "listen", CFG_STRING, "", 0, 0, false, false, S(metrics_listen),
+	  "address:port of a listener serving only /metrics; empty: /metrics on http.listen" },
 	{ "log", "level", CFG_STRING, "info", 0, 0, false, true, S(log_level),
 	  "debug, info, warn or error" },
 };

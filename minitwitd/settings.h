@@ -49,6 +49,8 @@ struct settings {
 	/* admin (the token comes from MINITWIT_ADMIN_TOKEN only, never a key) */
 	char *admin_listen;		/* "127.0.0.1:8081" */
 	int64_t admin_max_hold_ms;	/* a pause longer than this resumes by itself */
+	/* metrics */
+	char *metrics_listen;		/* "127.0.0.1:9100"; "" = /metrics on http.listen */
 	/* log */
 	char *log_level;
 };

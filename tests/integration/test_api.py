@@ -783,5 +783,30 @@ def test_register_overlong_fields_refused_before_hashing(c):
     assert register(u, name)[0] == 204
     assert metric(u, "minitwit_password_hashes_total") == before + 1
 
+
+@test
+def test_metrics_on_their_own_listener(c):
+    """metrics.listen moves /metrics off the public listener (which then
+    answers 404) to a listener that serves nothing else."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_METRICS_LISTEN": "127.0.0.1:0"})
+    try:
+        m = wait_until(lambda: re.search(r"metrics listening on 127\.0\.0\.1:0 \(port (\d+)\)",
+                                         srv.logtext()), timeout=10, what="metrics port in log")
+        murl = f"http://127.0.0.1:{m.group(1)}"
+        assert request(srv.url, "GET", "/latest")[0] == 200
+        st, h, body = request(murl, "GET", "/metrics")
+        assert st == 200 and h["Content-Type"].startswith("text/plain; version=0.0.4"), (st, h)
+        assert 'minitwit_requests_total{route="GET /latest",status="200"} 1' in body.decode()
+        assert metric(murl, "minitwit_writes_paused") == 0
+        st, _, body = request(srv.url, "GET", "/metrics")
+        assert st == 404 and json.loads(body)["status"] == 404, (st, body)
+        for path in ("/latest", "/healthz", "/metrics/x"):
+            assert request(murl, "GET", path)[0] == 404, path
+        assert request(murl, "POST", "/metrics", raw_body=b"")[0] == 405
+    finally:
+        srv.stop()
+    # the default: on the public listener
+    assert metric(c.srv.url, "minitwit_writes_paused") == 0
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
