@@ -55,6 +55,7 @@ struct web {
 
 bool web_init(struct app *app)
 {
+	websess_init();
 	if (!rl_init(&app->login_by_pair, RL_CAPACITY) || !rl_init(&app->login_by_addr, RL_CAPACITY)) {
 		log_error("could not allocate the sign-in rate limiters");
 		rl_release(&app->login_by_pair);
@@ -203,17 +204,16 @@ static bool load_session(struct web *w)
 	return false;
 }
 
-/* A session for a form's CSRF token: the current one, else a new anonymous one. */
+/* A form's CSRF token: the session's, else the cookie nonce's, else a new
+ * nonce's (in a new cookie); never a database row (websess.h). */
 static bool ensure_session(struct web *w)
 {
-	char token[WEBSESS_TOKEN_LEN + 1];
-	if (w->sess.id)
+	char nonce[WEBSESS_TOKEN_LEN + 1];
+	if (w->sess.id || w->sess.nonce)
 		return true;
-	if (!websess_create(&w->db, 0, NULL, NULL, anon_ttl(w), w->now, &w->sess, token)) {
-		fail_db(w);
-		return false;
-	}
-	set_cookie(w, token, anon_ttl(w));
+	websess_random_token(nonce);
+	websess_anonymous(&w->sess, nonce);
+	set_cookie(w, nonce, anon_ttl(w));
 	return true;
 }
 

@@ -1109,5 +1109,36 @@ def test_unknown_user_sign_in_checks_a_hash(c):
     assert st == 200 and "Invalid username" in page
     assert metric(c.srv.url, "minitwit_password_verifications_total") == v1 + 1
 
+
+@test
+def test_anonymous_forms_store_no_session(c):
+    """The sign-in and sign-up forms of a visitor without a session create
+    no row: their token comes from a nonce in the cookie; it still lets
+    that visitor's form through whatever the headers say, and no other."""
+    me = uniq("nonce")
+    register(Browser(c.srv.url), me, "pw")
+    before = session_rows(c)
+    hostile = {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}
+    pages = []
+    for path in ("/login", "/register", "/login"):
+        b = Browser(c.srv.url)
+        st, _, page = b.get(path)
+        assert st == 200 and b.cookie and "Max-Age=3600" in b.set_cookie, (path, st)
+        pages.append((b, b.csrf(page)))
+    assert session_rows(c) == before
+    (b1, t1), (b2, t2), (b3, t3) = pages
+    assert len({t1, t2, t3}) == 3 and len({b1.cookie, b2.cookie, b3.cookie}) == 3
+    # the same visitor keeps its nonce and token
+    _, _, page = b1.get("/login")
+    assert b1.csrf(page) == t1 and session_rows(c) == before
+    # another visitor's token is not this one's
+    st, _, _ = b3.req("POST", "/login", form={"username": me, "password": "pw", "csrf_token": t1},
+                      headers=hostile)
+    assert st == 403
+    st, _, page = b1.req("POST", "/login", form={"username": me, "password": "pw",
+                                                 "csrf_token": t1}, headers=hostile)
+    assert st == 200 and "You were logged in" in page, st
+    assert session_rows(c) == before + 1
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
