@@ -147,6 +147,24 @@ static bool too_long(const char *s, size_t max_chars)
 	return n > max_chars && utf8_len(s, n) > max_chars;
 }
 
+/* Why a register is refused before the database (400), or NULL. */
+static const char *register_error(const struct apijson_register *in)
+{
+	if (!in->username || !*in->username)
+		return "You have to enter a username";
+	if (!in->email || !*in->email || !strchr(in->email, '@'))
+		return "You have to enter a valid email address";
+	if (!in->pwd || !*in->pwd)
+		return "You have to enter a password";
+	if (too_long(in->username, HTTP_MAX_USERNAME))
+		return "The username is too long (at most 100 characters)";
+	if (too_long(in->email, HTTP_MAX_EMAIL))
+		return "The email address is too long (at most 254 characters)";
+	if (strlen(in->pwd) > HTTP_MAX_PASSWORD)
+		return "The password is too long (at most 1024 bytes)";
+	return NULL;
+}
+
 static void post_register(struct session *s)
 {
 	struct apijson_register in;
@@ -158,19 +176,7 @@ static void post_register(struct session *s)
 		apijson_error_resp(s->resp, 400, err.data);
 		goto out;
 	}
-	const char *error = NULL;
-	if (!in.username || !*in.username)
-		error = "You have to enter a username";
-	else if (!in.email || !*in.email || !strchr(in.email, '@'))
-		error = "You have to enter a valid email address";
-	else if (!in.pwd || !*in.pwd)
-		error = "You have to enter a password";
-	else if (too_long(in.username, HTTP_MAX_USERNAME))
-		error = "The username is too long (at most 100 characters)";
-	else if (too_long(in.email, HTTP_MAX_EMAIL))
-		error = "The email address is too long (at most 254 characters)";
-	else if (strlen(in.pwd) > HTTP_MAX_PASSWORD)
-		error = "The password is too long (at most 1024 bytes)";
+	const char *error = register_error(&in);
 	if (error) {
 		apijson_error_resp(s->resp, 400, error);
 		goto out;
@@ -379,6 +385,7 @@ void api_metrics_text(struct app *app, struct buf *out)
 		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
 		 atomic_load(&app->active), (unsigned long long)st.switches);
 	hold_metrics(&app->hold, out);
+	hashq_metrics(&app->hashq, out);
 	uint64_t hashes, verifications;
 	pw_stats(&hashes, &verifications);
 	buf_addf(out,
@@ -488,20 +495,21 @@ bool api_writes(const struct http_req *req)
 	return v && route_parse_int(v, &n) && n != -1;
 }
 
-void api_prehash(struct http_req *req)
+bool api_register_password(const struct http_req *req, struct buf *pwd)
 {
 	struct apijson_register in;
 	struct buf err = BUF_INIT;
-	char hash[crypto_pwhash_STRBYTES];
-	if (req->method == HTTP_POST && api_wants_register(req) &&
+	bool want = false;
+	if (req->method == HTTP_POST && api_wants_register(req) && req->body.len &&
+	    utf8_valid(req->body.data, req->body.len) &&
 	    apijson_parse_register(req->body.data, req->body.len, &in, &err)) {
-		if (in.pwd && *in.pwd && pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
-			req->prehash = strdup(hash);
-			sodium_memzero(hash, sizeof hash);
-		}
+		want = !register_error(&in);
+		if (want)
+			buf_adds(pwd, in.pwd);
 		apijson_register_release(&in);
 	}
 	buf_release(&err);
+	return want;
 }
 
 bool api_wants_register(const struct http_req *req)

@@ -28,10 +28,12 @@ bool api_claims(const struct http_req *req);
  * have parsed. */
 bool api_writes(const struct http_req *req);
 
-/* Hash the password of an API register now (req->prehash), so that
- * holding the request does not add the hash to its latency; nothing when
- * the body is not a register with a password. */
-void api_prehash(struct http_req *req);
+/*
+ * The password of an API register whose fields pass the checks that come
+ * before hashing, into pwd: true when it needs a hash (hashq.h); false for
+ * anything that will be answered without one.
+ */
+bool api_register_password(const struct http_req *req, struct buf *pwd);
 
 /* POST /register is the API's unless the body is a form (the web UI's). */
 bool api_wants_register(const struct http_req *req);

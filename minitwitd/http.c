@@ -231,6 +231,7 @@ static void request_free(struct http_req *req)
 	if (req->prehash)
 		sodium_memzero(req->prehash, strlen(req->prehash));
 	free(req->prehash);
+	hashq_job_release(&req->hashjob);
 	dbreq_fence_clear(&req->fence);
 	route_target_release(&req->target);
 	buf_release(&req->body);
@@ -370,9 +371,9 @@ static bool follow_fence(struct app *app, struct http_req *req)
 	return fr == FENCE_SWITCHED;
 }
 
-static void answer_stopping(struct http_req *req, struct http_resp *resp)
+/* 503 with Retry-After, in the API's shape or as a page. */
+static void answer_503(struct http_req *req, struct http_resp *resp, const char *msg)
 {
-	const char *msg = "the server is shutting down, try again";
 	if (api_claims(req))
 		apijson_error_resp(resp, 503, msg);
 	else
@@ -394,13 +395,31 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 		req->classified = true;
 		req->is_write = is_write(req);
 		req->gated = req->is_write;
-		/* a register about to be held hashes its password first: the
-		 * CPU work is done while it waits, not added after the switch */
-		struct hold_status hs;
-		hold_get_status(&app->hold, &hs);
-		if (req->is_write && hs.paused && req->target.path && api_claims(req) &&
+		/* a sign-up's password is hashed on a hash thread while its
+		 * connection is suspended (hashq.h): the workers go on serving,
+		 * and a register about to be held does the CPU work while it
+		 * waits, not after the switch */
+		struct buf pwd = BUF_INIT;
+		bool hash = false;
+		if (req->is_write && req->method == HTTP_POST && req->target.path &&
 		    strcmp(req->target.path, "/register") == 0)
-			api_prehash(req);
+			hash = api_claims(req) ? api_register_password(req, &pwd)
+					       : web_register_password(req, &pwd);
+		bool queued = hash && hashq_submit(&app->hashq, &req->hashjob, req->conn,
+						   buf_str(&pwd), pwd.len);
+		if (pwd.data)
+			sodium_memzero(pwd.data, pwd.len);
+		buf_release(&pwd);
+		if (queued)
+			return MHD_YES;	/* back here once hashed */
+	}
+	if (req->hashjob.state == HASHQ_DONE && req->hashjob.hash) {
+		req->prehash = req->hashjob.hash;
+		req->hashjob.hash = NULL;
+	} else if (req->hashjob.state == HASHQ_REFUSED) {
+		/* the hash queue was full (or the server stopping) */
+		answer_503(req, &resp, "too many sign-ups at once, try again in a moment");
+		return send_resp(req, &resp);
 	}
 	for (;;) {
 		if (req->gated) {
@@ -409,7 +428,7 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 				req->was_held = true;
 				return MHD_YES;	/* back here when released */
 			case HOLD_REFUSED:
-				answer_stopping(req, &resp);
+				answer_503(req, &resp, "the server is shutting down, try again");
 				return send_resp(req, &resp);
 			case HOLD_RUN:
 				req->in_flight = req->is_write;

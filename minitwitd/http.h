@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "db.h"
 #include "dbreq.h"
+#include "hashq.h"
 #include "hold.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -44,6 +45,8 @@ struct app {
 	struct ratelimit login_by_pair;	/* web sign-in failures per (client, user name) */
 	struct ratelimit login_by_addr;	/* ... and per client address */
 	struct hold hold;		/* write requests held during a cutover */
+	struct hashq hashq;		/* sign-up passwords hashed off the workers */
+	struct ratelimit signup_by_addr; /* web sign-ups per client address */
 	struct MHD_Daemon *metrics;	/* metrics.listen's listener; NULL when /metrics is public */
 	unsigned short metrics_port;
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
@@ -73,7 +76,9 @@ struct http_req {
 	enum metrics_route mroute;
 	unsigned status;
 	/* cutover (hold.h, fence.h) */
-	char *prehash;		/* a register's password hash, made before it was held */
+	char *prehash;		/* a register's password hash, made by hashq before it ran */
+	struct hashq_job hashjob;
+	int64_t signup_wait_ms;	/* > 0: a web sign-up over its client's limit (429) */
 	bool classified;	/* is_write decided (once the body is in) */
 	bool is_write;		/* held while paused, counted in flight */
 	bool gated;		/* asks hold_begin before running */

@@ -160,7 +160,8 @@ int main(int argc, char **argv)
 
 	int rc = EXIT_OK;
 	struct app app = { .admin_lock = PTHREAD_MUTEX_INITIALIZER };
-	char *db_dsn = NULL;	/* where the database is (database.dsn, or where it moved) */
+	char *db_dsn = NULL;
+	bool hashq_ready = false;	/* where the database is (database.dsn, or where it moved) */
 	atomic_store(&app.cfg, cfg);
 	struct settings *retired[64];	/* old settings stay valid for running requests */
 	unsigned nretired = 0;
@@ -197,7 +198,9 @@ int main(int argc, char **argv)
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 	};
 	if (!web_init(&app) || !db_pool_init(&app.pool, &pc, queries, Q_COUNT) ||
-	    !hold_init(&app.hold)) {
+	    !hold_init(&app.hold) ||
+	    !(hashq_ready = hashq_init(&app.hashq, (unsigned)cfg->pw_hash_threads,
+				       (unsigned)cfg->pw_hash_queue))) {
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
@@ -250,6 +253,7 @@ int main(int argc, char **argv)
 	/* held writes are answered (503) first: no suspended connection may be
 	 * left when the daemon stops, and a pause waiting for writes ends */
 	hold_stop(&app.hold);
+	hashq_stop(&app.hashq);
 	admin_stop(&app);
 	http_metrics_stop(&app);
 	http_stop(&app, 10000);
@@ -259,6 +263,10 @@ out:
 	http_metrics_stop(&app);
 	admin_release(&app);
 	hold_release(&app.hold);
+	if (hashq_ready) {
+		hashq_stop(&app.hashq);	/* when a listener failed to start */
+		hashq_release(&app.hashq);
+	}
 	db_pool_release(&app.pool);
 	free(db_dsn);
 	web_release(&app);

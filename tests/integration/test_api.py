@@ -808,5 +808,47 @@ def test_metrics_on_their_own_listener(c):
     # the default: on the public listener
     assert metric(c.srv.url, "minitwit_writes_paused") == 0
 
+
+@test
+def test_register_hashes_off_the_workers_with_a_bounded_queue(c):
+    """Registers are hashed on hash threads while their connection waits
+    suspended: reads are served meanwhile, even by a single worker; past
+    password.hash_queue waiting sign-ups the answer is 503 with Retry-After."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_HTTP_THREADS": "1", "MINITWIT_PASSWORD_HASH_THREADS": "1",
+                                      "MINITWIT_PASSWORD_HASH_QUEUE": "2",
+                                      "MINITWIT_PASSWORD_OPSLIMIT": "60"})
+    try:
+        names = [uniq("burst") for _ in range(6)]
+        calls = []
+        for n in names:
+            calls.append(threading.Thread(target=lambda n=n: results.append(
+                (n,) + api(srv.url, "POST", "/register", {"username": n, "email": "a@b", "pwd": "pw"},
+                           timeout=120)[:2])))
+        results = []
+        for t in calls:
+            t.start()
+        # one hashing, two waiting: the single worker still answers reads
+        wait_until(lambda: metric(srv.url, "minitwit_hash_queue_waiting") == 2, timeout=60,
+                   what="two sign-ups waiting for the hash thread")
+        assert request(srv.url, "GET", "/latest")[0] == 200
+        assert api(srv.url, "GET", "/msgs?no=1")[0] == 200
+        for t in calls:
+            t.join(120)
+        by_status = {}
+        for n, st, h in results:
+            by_status.setdefault(st, []).append((n, h))
+        assert sorted(by_status) == [204, 503], {k: len(v) for k, v in by_status.items()}
+        assert len(by_status[204]) == 3, len(by_status[204])
+        assert all(h.get("Retry-After") == "1" for _, h in by_status[503])
+        assert metric(srv.url, "minitwit_hash_queue_refused_total") == 3
+        assert metric(srv.url, "minitwit_hash_queue_hashed_total") == 3
+        for n, _ in by_status[204]:
+            h = psql(c.db.dsn, f"SELECT pw_hash FROM \"user\" WHERE username = '{n}'")
+            assert len(h) == 1 and h[0][0].startswith("$argon2id$"), h
+        for n, _ in by_status[503]:
+            assert psql(c.db.dsn, f"SELECT count(*) FROM \"user\" WHERE username = '{n}'") == [["0"]]
+    finally:
+        srv.stop()
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -25,6 +25,10 @@ from harness import (REPO, SHARED, Cluster, Server, api, metric, request, run_te
 COOKIE = "minitwit_session"
 
 
+# the suites register many users from 127.0.0.1 through the web form
+os.environ.setdefault("MINITWIT_WEB_SIGNUP_LIMIT", "100000")
+
+
 class Ctx:
     pass
 
@@ -1139,6 +1143,38 @@ def test_anonymous_forms_store_no_session(c):
                                                  "csrf_token": t1}, headers=hostile)
     assert st == 200 and "You were logged in" in page, st
     assert session_rows(c) == before + 1
+
+
+@test
+def test_web_sign_ups_limited_per_client_not_the_api(c):
+    """web.signup_limit sign-ups per client address through the web form,
+    then 429 with Retry-After; other clients and the simulator API's
+    /register (the simulator registers hundreds from one address) go on."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_SIGNUP_LIMIT": "3"})
+
+    def sign_up(source, name):
+        return Browser(srv.url, source=source).req(
+            "POST", "/register", form={"username": name, "password": "pw", "password2": "pw",
+                                       "email": "a@b"})
+    try:
+        for i in range(3):
+            st, _, page = sign_up("127.0.0.21", uniq("lim"))
+            assert st == 200 and "You were successfully registered" in page, (i, st)
+        name = uniq("lim")
+        st, h, page = sign_up("127.0.0.21", name)
+        assert st == 429 and "Too many sign-ups" in page, st
+        assert int(h["Retry-After"]) > 0
+        assert c.db.scalar(f"SELECT count(*) FROM \"user\" WHERE username = '{name}'") == "0"
+        st, _, page = sign_up("127.0.0.22", uniq("lim"))
+        assert st == 200 and "You were successfully registered" in page
+        for i in range(10):
+            st, _, _ = api(srv.url, "POST", "/register", {"username": uniq("sim"), "email": "a@b",
+                                                          "pwd": "pw"})
+            assert st == 204, (i, st)
+        st, _, body = request(srv.url, "GET", "/metrics")
+        assert 'minitwit_web_refused_total{reason="signup-limit-client"} 1' in body.decode()
+    finally:
+        srv.stop()
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
