@@ -193,7 +193,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 	}
 	if (dsn_has_password(dsn, &bad)) {
 		ret = reply_error(conn, ar, 400, "the DSN holds a password; hint: give it to minitwitd "
-						 "with PGPASSWORD or a pgpass file");
+						 "in a pgpass line for that host");
 		goto out;
 	}
 	if (bad) {

@@ -7,8 +7,8 @@
  * worker and every other request waited behind them (200 registers at
  * concurrency 20 took GET /latest's p95 from 2 to 422 ms).  Instead, the
  * access handler suspends the register's connection (MHD_suspend_connection)
- * and queues a job; one of password.hash_threads threads (run at a lower
- * CPU priority than the workers) hashes it and resumes the connection, and
+ * and queues a job; one of password.hash_threads threads hashes it and
+ * resumes the connection, and
  * libmicrohttpd calls the handler again, which finds the hash made.  A
  * waiting register holds no worker and no database connection.  The queue
  * is bounded (password.hash_queue jobs waiting): past it a register is

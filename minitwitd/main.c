@@ -49,8 +49,9 @@ static void usage(FILE *out)
 	      "  -V, --version        show the version and exit\n"
 	      "\n"
 	      "Every setting can be overridden by the environment as MINITWIT_<SECTION>_<KEY>,\n"
-	      "e.g. MINITWIT_DATABASE_DSN, MINITWIT_HTTP_LISTEN.  Passwords come from PGPASSWORD\n"
-	      "or a pgpass file, never from the configuration.\n"
+	      "e.g. MINITWIT_DATABASE_DSN, MINITWIT_HTTP_LISTEN.  Passwords come from a pgpass\n"
+	      "file with a line per host (PGPASSWORD would be offered to any host), never from\n"
+	      "the configuration.\n"
 	      "\n"
 	      "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n",
 	      out);

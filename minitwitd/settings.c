@@ -25,7 +25,7 @@ const struct cfg_key settings_keys[] = {
 	  "comma-separated proxy addresses whose X-Forwarded-For names the client" },
 	{ "database", "dsn", CFG_STRING, "host=127.0.0.1 port=5432 dbname=minitwit user=minitwit", 0,
 	  0, false, false, S(db_dsn),
-	  "libpq connection string (no password here: use PGPASSWORD or a pgpass file)" },
+	  "libpq connection string (no password here: use a pgpass line per host)" },
 	{ "database", "allowed_hosts", CFG_STRING, "", 0, 0, false, false, S(db_allowed_hosts),
 	  "comma-separated hosts a switch or moved_to may lead to (any port); empty: only "
 	  "database.dsn's host" },
