@@ -85,18 +85,21 @@ bool hashq_init(struct hashq *q, unsigned threads, unsigned max_waiting)
 	q->threads = calloc(threads, sizeof *q->threads);
 	if (!q->threads) {
 		log_error("could not start the password hashing threads: out of memory");
-		return false;
+		goto fail;
 	}
 	for (unsigned i = 0; i < threads; i++) {
 		int rc = pthread_create(&q->threads[i], NULL, hash_main, q);
 		if (rc != 0) {
 			log_error("could not start a password hashing thread: %s", strerror(rc));
-			hashq_stop(q);
-			return false;
+			goto fail;
 		}
 		q->nthreads++;
 	}
 	return true;
+fail:
+	hashq_stop(q);
+	hashq_release(q);
+	return false;
 }
 
 bool hashq_submit(struct hashq *q, struct hashq_job *j, struct MHD_Connection *conn,

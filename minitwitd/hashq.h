@@ -62,7 +62,8 @@ struct hashq {
 
 /*
  * Start threads hashing threads (0: one per online CPU) with at most
- * max_waiting jobs waiting; false (logged) when they cannot start.
+ * max_waiting jobs waiting; false (logged) when they cannot start, with
+ * nothing left to release.
  */
 __attribute__((warn_unused_result)) bool hashq_init(struct hashq *q, unsigned threads,
 						    unsigned max_waiting);
