@@ -850,5 +850,32 @@ def test_register_hashes_off_the_workers_with_a_bounded_queue(c):
     finally:
         srv.stop()
 
+
+@test
+def test_sigterm_answers_sign_ups_waiting_for_a_hash(c):
+    """Stopping with sign-ups queued for a hash answers each (the one being
+    hashed finishes, the waiting ones get 503) and leaves nothing suspended."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_PASSWORD_HASH_THREADS": "1",
+                                      "MINITWIT_PASSWORD_OPSLIMIT": "60"})
+    results = []
+
+    def reg():
+        try:
+            results.append(api(srv.url, "POST", "/register",
+                               {"username": uniq("stop"), "email": "a@b", "pwd": "pw"},
+                               timeout=120)[0])
+        except OSError as e:
+            results.append(e)
+    calls = [threading.Thread(target=reg) for _ in range(4)]
+    for t in calls:
+        t.start()
+    wait_until(lambda: metric(srv.url, "minitwit_hash_queue_waiting") == 3, timeout=60,
+               what="three sign-ups waiting")
+    assert srv.stop() == 0
+    for t in calls:
+        t.join(60)
+    assert sorted(results) == [204, 503, 503, 503], results
+    assert "answering the 3 sign-ups waiting for a hash 503" in srv.logtext()
+
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
