@@ -68,7 +68,9 @@ static bool host_listed(const char *list, const char *host)
 
 /* The hosts a DSN reaches, comma-separated, into out: its host and
  * hostaddr lists, else libpq's defaults (PGHOST, PGHOSTADDR), else ""
- * (the local socket).  false with why filled for a DSN libpq refuses. */
+ * (the local socket); a service (pg_service.conf, which may name any host)
+ * is one more entry, "service=<name>", that must be allowed too.  false
+ * with why filled for a DSN libpq refuses. */
 static bool dsn_hosts(const char *dsn, struct buf *out, struct buf *why)
 {
 	char *err = NULL;
@@ -78,6 +80,7 @@ static bool dsn_hosts(const char *dsn, struct buf *out, struct buf *why)
 		PQfreemem(err);
 		return false;
 	}
+	const char *service = getenv("PGSERVICE");
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
 		    o->val && *o->val) {
@@ -86,11 +89,16 @@ static bool dsn_hosts(const char *dsn, struct buf *out, struct buf *why)
 			buf_adds(out, o->val);
 		}
 	}
-	PQconninfoFree(opts);
 	const char *env[] = { "PGHOST", "PGHOSTADDR" };
 	for (size_t i = 0; !out->len && i < 2; i++)
 		if (getenv(env[i]) && *getenv(env[i]))
 			buf_adds(out, getenv(env[i]));
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "service") == 0 && o->val && *o->val)
+			service = o->val;
+	if (service && *service)
+		buf_addf(out, "%sservice=%s", out->len ? "," : "", service);
+	PQconninfoFree(opts);
 	return true;
 }
 

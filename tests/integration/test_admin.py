@@ -676,6 +676,9 @@ def test_switch_and_moved_to_limited_to_allowed_hosts(c):
             st, _, r = srv.admin("POST", "/admin/switch", {"dsn": dsn})
             assert st == 403 and r["switched"] is False, (dsn, st, r)
             assert '"127.0.0.2"' in r["error"] and "database.allowed_hosts" in r["error"], r
+        # a pg_service.conf service may name any host: it must be allowed itself
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": "service=elsewhere dbname=x"})
+        assert st == 403 and '"service=elsewhere"' in r["error"], (st, r)
         assert fake.connections == 0
         assert srv.status()["generation"] == gen0
         assert "database.allowed_hosts" in srv.logtext()
