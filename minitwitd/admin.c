@@ -158,7 +158,13 @@ static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
 			ret = reply_error(conn, ar, 400, buf_str(&msg));
 			goto out;
 		}
-		max_hold = (int64_t)json_integer_value(mh);
+		/* admin.max_hold bounds every pause: a caller cannot hold the
+		 * service's writes longer than its operator allows */
+		if ((int64_t)json_integer_value(mh) > max_hold)
+			log_info("max_hold_ms %lld capped at admin.max_hold (%lld ms)",
+				 (long long)json_integer_value(mh), (long long)max_hold);
+		else
+			max_hold = (int64_t)json_integer_value(mh);
 	}
 	struct hold_status st;
 	int64_t waited;
@@ -171,8 +177,9 @@ static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
 	}
 	log_info("writes paused (max_hold %lld ms): %u held, %u in flight after %lld ms",
 		 (long long)max_hold, st.held, st.inflight, (long long)waited);
-	json_t *o = json_pack("{s:b,s:I,s:I,s:I}", "paused", st.paused, "held", (json_int_t)st.held,
-			      "inflight", (json_int_t)st.inflight, "waited_ms", (json_int_t)waited);
+	json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I}", "paused", st.paused, "held",
+			      (json_int_t)st.held, "inflight", (json_int_t)st.inflight, "waited_ms",
+			      (json_int_t)waited, "max_hold_ms", (json_int_t)max_hold);
 	if (st.inflight) {
 		buf_addf(&msg, "%u writes were still running after %lld ms", st.inflight,
 			 (long long)waited);
@@ -205,7 +212,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 	case DSN_HAS_SECRET:
 		buf_addf(&msg, "the DSN sets \"%s\", which would be stored on the old "
 			       "database for every server to read; hint: give the password to minitwitd "
-			       "with PGPASSWORD or a pgpass file", secret);
+			       "in a pgpass line for that host", secret);
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
 		goto out;
 	case DSN_INVALID:
@@ -226,7 +233,7 @@ static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
 	if (fr != FENCE_SWITCHED) {
 		struct hold_status st;
 		hold_get_status(&app->hold, &st);
-		ret = reply(conn, ar, fr == FENCE_UNREACHABLE ? 502 : 503,
+		ret = reply(conn, ar, fr == FENCE_FORBIDDEN ? 403 : fr == FENCE_UNREACHABLE ? 502 : 503,
 			    json_pack("{s:s,s:b,s:b}", "error", buf_str(&msg), "switched", 0,
 				      "paused", st.paused));
 		goto out;

@@ -141,6 +141,30 @@ static void get_latest(struct session *s)
 	apijson_latest(&s->resp->body, v);
 }
 
+static bool too_long(const char *s, size_t max_chars)
+{
+	size_t n = strlen(s);
+	return n > max_chars && utf8_len(s, n) > max_chars;
+}
+
+/* Why a register is refused before the database (400), or NULL. */
+static const char *register_error(const struct apijson_register *in)
+{
+	if (!in->username || !*in->username)
+		return "You have to enter a username";
+	if (!in->email || !*in->email || !strchr(in->email, '@'))
+		return "You have to enter a valid email address";
+	if (!in->pwd || !*in->pwd)
+		return "You have to enter a password";
+	if (too_long(in->username, HTTP_MAX_USERNAME))
+		return "The username is too long (at most 100 characters)";
+	if (too_long(in->email, HTTP_MAX_EMAIL))
+		return "The email address is too long (at most 254 characters)";
+	if (strlen(in->pwd) > HTTP_MAX_PASSWORD)
+		return "The password is too long (at most 1024 bytes)";
+	return NULL;
+}
+
 static void post_register(struct session *s)
 {
 	struct apijson_register in;
@@ -152,13 +176,7 @@ static void post_register(struct session *s)
 		apijson_error_resp(s->resp, 400, err.data);
 		goto out;
 	}
-	const char *error = NULL;
-	if (!in.username || !*in.username)
-		error = "You have to enter a username";
-	else if (!in.email || !*in.email || !strchr(in.email, '@'))
-		error = "You have to enter a valid email address";
-	else if (!in.pwd || !*in.pwd)
-		error = "You have to enter a password";
+	const char *error = register_error(&in);
 	if (error) {
 		apijson_error_resp(s->resp, 400, error);
 		goto out;
@@ -337,12 +355,12 @@ static void healthz(struct session *s)
 	buf_adds(&s->resp->body, "{\"database\":\"ok\",\"status\":\"ok\"}\n");
 }
 
-static void metrics(struct session *s)
+void api_metrics_text(struct app *app, struct buf *out)
 {
 	struct db_stats st;
-	db_pool_stats(&s->req->app->pool, &st);
-	metrics_render(&s->resp->body);
-	buf_addf(&s->resp->body,
+	db_pool_stats(&app->pool, &st);
+	metrics_render(out);
+	buf_addf(out,
 		 "# HELP minitwit_db_pool_connections Database pool connections.\n"
 		 "# TYPE minitwit_db_pool_connections gauge\n"
 		 "minitwit_db_pool_connections{state=\"in_use\"} %u\n"
@@ -365,10 +383,32 @@ static void metrics(struct session *s)
 		 "minitwit_db_switches_total %llu\n",
 		 st.in_use, st.size, st.waiting, (unsigned long long)st.connects,
 		 (unsigned long long)st.connect_failures, (unsigned long long)st.acquire_timeouts,
-		 atomic_load(&s->req->app->active), (unsigned long long)st.switches);
-	hold_metrics(&s->req->app->hold, &s->resp->body);
+		 atomic_load(&app->active), (unsigned long long)st.switches);
+	hold_metrics(&app->hold, out);
+	hashq_metrics(&app->hashq, out);
+	uint64_t hashes, verifications;
+	pw_stats(&hashes, &verifications);
+	buf_addf(out,
+		 "# HELP minitwit_password_hashes_total Passwords hashed (sign-ups, upgrades).\n"
+		 "# TYPE minitwit_password_hashes_total counter\n"
+		 "minitwit_password_hashes_total %llu\n"
+		 "# HELP minitwit_password_verifications_total Passwords checked against a hash "
+		 "(sign-ins, unknown users included).\n"
+		 "# TYPE minitwit_password_verifications_total counter\n"
+		 "minitwit_password_verifications_total %llu\n",
+		 (unsigned long long)hashes, (unsigned long long)verifications);
+}
+
+static void metrics(struct session *s)
+{
+	if (*s->req->cfg->metrics_listen) {
+		/* served on metrics.listen only */
+		apijson_error_resp(s->resp, 404, "not found");
+		return;
+	}
+	api_metrics_text(s->req->app, &s->resp->body);
 	s->resp->status = 200;
-	s->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	s->resp->content_type = API_METRICS_TYPE;
 }
 
 static void method_not_allowed(struct http_resp *resp, const char *allow)
@@ -455,20 +495,21 @@ bool api_writes(const struct http_req *req)
 	return v && route_parse_int(v, &n) && n != -1;
 }
 
-void api_prehash(struct http_req *req)
+bool api_register_password(const struct http_req *req, struct buf *pwd)
 {
 	struct apijson_register in;
 	struct buf err = BUF_INIT;
-	char hash[crypto_pwhash_STRBYTES];
-	if (req->method == HTTP_POST && api_wants_register(req) &&
+	bool want = false;
+	if (req->method == HTTP_POST && api_wants_register(req) && req->body.len &&
+	    utf8_valid(req->body.data, req->body.len) &&
 	    apijson_parse_register(req->body.data, req->body.len, &in, &err)) {
-		if (in.pwd && *in.pwd && pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
-			req->prehash = strdup(hash);
-			sodium_memzero(hash, sizeof hash);
-		}
+		want = !register_error(&in);
+		if (want)
+			buf_adds(pwd, in.pwd);
 		apijson_register_release(&in);
 	}
 	buf_release(&err);
+	return want;
 }
 
 bool api_wants_register(const struct http_req *req)

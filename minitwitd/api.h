@@ -8,6 +8,11 @@
 #include "db.h"
 #include "http.h"
 
+#define API_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* The Prometheus text of /metrics, appended to out. */
+void api_metrics_text(struct app *app, struct buf *out);
+
 /* Answer req when its path is an API route; false (resp untouched) when
  * the path belongs to someone else (the web UI, or nobody: 404). */
 bool api_handle(struct http_req *req, struct http_resp *resp);
@@ -23,10 +28,12 @@ bool api_claims(const struct http_req *req);
  * have parsed. */
 bool api_writes(const struct http_req *req);
 
-/* Hash the password of an API register now (req->prehash), so that
- * holding the request does not add the hash to its latency; nothing when
- * the body is not a register with a password. */
-void api_prehash(struct http_req *req);
+/*
+ * The password of an API register whose fields pass the checks that come
+ * before hashing, into pwd: true when it needs a hash (hashq.h); false for
+ * anything that will be answered without one.
+ */
+bool api_register_password(const struct http_req *req, struct buf *pwd);
 
 /* POST /register is the API's unless the body is a form (the web UI's). */
 bool api_wants_register(const struct http_req *req);

@@ -3,10 +3,12 @@
  */
 #include "fence.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn.h"
 #include "log.h"
@@ -16,6 +18,132 @@
 #define PGX_INVALID_SCHEMA_NAME "3F000"
 
 static pthread_mutex_t switch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *allowed_hosts, *allowed_base_dsn;
+
+void fence_set_allowed_hosts(const char *allowed, const char *base_dsn)
+{
+	allowed_hosts = allowed;
+	allowed_base_dsn = base_dsn;
+}
+
+/* The text of [p, p+n) without surrounding blanks into out (NUL-ended). */
+static void trimmed(const char *p, size_t n, struct buf *out)
+{
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	buf_reset(out);
+	buf_add(out, p, n);
+}
+
+/* Whether two host entries name the same host: addresses by their bytes,
+ * names and socket directories by their text (names without case). */
+static bool same_host(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	if (inet_pton(AF_INET, a, x) == 1)
+		return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+	if (inet_pton(AF_INET6, a, x) == 1)
+		return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+	return strcasecmp(a, b) == 0;
+}
+
+/* Whether host is one of the comma-separated entries of list. */
+static bool host_listed(const char *list, const char *host)
+{
+	struct buf e = BUF_INIT;
+	bool found = false;
+	for (const char *p = list; !found;) {
+		size_t l = strcspn(p, ",");
+		trimmed(p, l, &e);
+		found = same_host(buf_str(&e), host);
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+	buf_release(&e);
+	return found;
+}
+
+/* The hosts a DSN reaches, comma-separated, into out: its host and
+ * hostaddr lists, else libpq's defaults (PGHOST, PGHOSTADDR), else ""
+ * (the local socket); a service (pg_service.conf, which may name any host)
+ * is one more entry, "service=<name>", that must be allowed too.  false
+ * with why filled for a DSN libpq refuses. */
+static bool dsn_hosts(const char *dsn, struct buf *out, struct buf *why)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &err);
+	if (!opts) {
+		buf_addf(why, "invalid DSN: %s", err ? err : "out of memory");
+		PQfreemem(err);
+		return false;
+	}
+	const char *service = getenv("PGSERVICE");
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
+		    o->val && *o->val) {
+			if (out->len)
+				buf_addc(out, ',');
+			buf_adds(out, o->val);
+		}
+	}
+	const char *env[] = { "PGHOST", "PGHOSTADDR" };
+	for (size_t i = 0; !out->len && i < 2; i++)
+		if (getenv(env[i]) && *getenv(env[i]))
+			buf_adds(out, getenv(env[i]));
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "service") == 0 && o->val && *o->val)
+			service = o->val;
+	if (service && *service)
+		buf_addf(out, "%sservice=%s", out->len ? "," : "", service);
+	PQconninfoFree(opts);
+	return true;
+}
+
+bool fence_host_allowed(const char *dsn, struct buf *why)
+{
+	struct buf hosts = BUF_INIT, base = BUF_INIT, e = BUF_INIT, masked = BUF_INIT;
+	const char *list = allowed_hosts;
+	bool ok = false;
+	if (!dsn_hosts(dsn, &hosts, why))
+		goto out;
+	if (!list || !*list) {
+		if (!allowed_base_dsn) {
+			ok = true;	/* never configured (tools, tests): no limit */
+			goto out;
+		}
+		if (!dsn_hosts(allowed_base_dsn, &base, why))
+			goto out;
+		list = buf_str(&base);
+	}
+	for (const char *p = buf_str(&hosts);;) {
+		size_t l = strcspn(p, ",");
+		trimmed(p, l, &e);
+		if (!host_listed(list, buf_str(&e))) {
+			pgx_mask_dsn(dsn, &masked);
+			buf_addf(why, "database \"%s\" is on host \"%s\", which database.allowed_hosts "
+				      "does not list (%s); hint: add the host to database.allowed_hosts "
+				      "if minitwitd may move there",
+				 buf_str(&masked), e.len ? buf_str(&e) : "the local socket",
+				 allowed_hosts && *allowed_hosts ? "it allows only the hosts listed"
+								 : "by default only the host of database.dsn");
+			goto out;
+		}
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+	ok = true;
+out:
+	buf_release(&hosts);
+	buf_release(&base);
+	buf_release(&e);
+	buf_release(&masked);
+	return ok;
+}
 
 bool fence_moved_to(PGconn *c, char **dsn)
 {
@@ -111,7 +239,7 @@ PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *
 		log_moved(ch.dsn[ch.n - 1], to);
 		char *next = to;
 		to = NULL;
-		if (!chain_add(&ch, next, &why))
+		if (!chain_add(&ch, next, &why) || !fence_host_allowed(ch.dsn[ch.n - 1], &why))
 			goto fail;
 		PQfinish(c);
 		c = pgx_connect(ch.dsn[ch.n - 1], co);
@@ -221,6 +349,10 @@ enum fence_result fence_switch(struct db_pool *p, const char *dsn, unsigned if_e
 	if (!cur || !chain_add(&ch, cur, why))
 		goto out;
 	for (;;) {
+		if (!fence_host_allowed(ch.dsn[ch.n - 1], why)) {
+			res = FENCE_FORBIDDEN;
+			break;
+		}
 		res = check_target(ch.dsn[ch.n - 1], connect_timeout_ms, &to, why);
 		if (res != FENCE_MOVED || !follow)
 			break;

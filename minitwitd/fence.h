@@ -40,12 +40,30 @@ MUST_CHECK bool fence_moved_to(PGconn *c, char **dsn);
 MUST_CHECK PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *co,
 				char **final_dsn);
 
+/*
+ * The hosts minitwitd may follow the database to (database.allowed_hosts):
+ * a switch or a moved_to naming any other host is refused before
+ * connecting, since libpq answers the new host's password request with
+ * whatever PGPASSWORD or pgpass holds.  allowed is a comma-separated list
+ * of host names, addresses or socket directories; empty (or NULL) means
+ * the hosts of base_dsn (database.dsn) only.  Ports are not checked: a
+ * cutover may move to another cluster of the same host.  Both strings must
+ * stay valid while switches can happen (they are not copied).
+ */
+void fence_set_allowed_hosts(const char *allowed, const char *base_dsn);
+/*
+ * Whether every host dsn names (each of host and hostaddr; libpq's default
+ * when none) is allowed; false with why saying which is not.
+ */
+bool fence_host_allowed(const char *dsn, struct buf *why);
+
 enum fence_result {
 	FENCE_SWITCHED,		/* the pool points at the new database */
 	FENCE_UNREACHABLE,	/* could not connect to it */
 	FENCE_NOT_READY,	/* connected, but its schema is not this build's, or it is read-only */
 	FENCE_MOVED,		/* it is fenced too (and follow was false) */
 	FENCE_REFUSED,		/* a loop or too many hops */
+	FENCE_FORBIDDEN,	/* on a host database.allowed_hosts does not list (not connected) */
 };
 
 /*

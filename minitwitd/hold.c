@@ -150,6 +150,13 @@ void hold_end(struct hold *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
+void hold_dropped(struct hold *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->dropped++;
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void status_locked(struct hold *h, struct hold_status *st)
 {
 	st->paused = h->paused;
@@ -225,6 +232,7 @@ void hold_metrics(struct hold *h, struct buf *out)
 	bool paused = h->paused;
 	unsigned held = h->nheld, inflight = h->inflight;
 	uint64_t total = h->held_total, pauses = h->pauses, autos = h->auto_resumes;
+	uint64_t dropped = h->dropped;
 	pthread_mutex_unlock(&h->lock);
 	buf_addf(out,
 		 "# HELP minitwit_writes_paused 1 while write requests are held (cutover pause).\n"
@@ -244,7 +252,11 @@ void hold_metrics(struct hold *h, struct buf *out)
 		 "minitwit_pauses_total %llu\n"
 		 "# HELP minitwit_auto_resumes_total Pauses ended by admin.max_hold.\n"
 		 "# TYPE minitwit_auto_resumes_total counter\n"
-		 "minitwit_auto_resumes_total %llu\n",
+		 "minitwit_auto_resumes_total %llu\n"
+		 "# HELP minitwit_held_dropped_total Held requests not run on release: their client "
+		 "had closed the connection.\n"
+		 "# TYPE minitwit_held_dropped_total counter\n"
+		 "minitwit_held_dropped_total %llu\n",
 		 paused ? 1 : 0, held, inflight, (unsigned long long)total, (unsigned long long)pauses,
-		 (unsigned long long)autos);
+		 (unsigned long long)autos, (unsigned long long)dropped);
 }

@@ -54,6 +54,7 @@ struct hold {
 	unsigned nheld;
 	unsigned inflight;
 	uint64_t held_total, pauses, auto_resumes;
+	uint64_t dropped;		/* released, but the client had closed its connection */
 	pthread_t timer;
 	bool timer_started;
 };
@@ -81,6 +82,8 @@ enum hold_decision hold_begin(struct hold *h, struct hold_waiter *w, struct MHD_
 			      bool count);
 /* A counted write finished. */
 void hold_end(struct hold *h);
+/* A released request was not run: its client had gone (counted). */
+void hold_dropped(struct hold *h);
 
 /*
  * Pause: hold new writes from now on (for at most max_hold_ms, then the

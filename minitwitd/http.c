@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netdb.h>
@@ -230,6 +231,7 @@ static void request_free(struct http_req *req)
 	if (req->prehash)
 		sodium_memzero(req->prehash, strlen(req->prehash));
 	free(req->prehash);
+	hashq_job_release(&req->hashjob);
 	dbreq_fence_clear(&req->fence);
 	route_target_release(&req->target);
 	buf_release(&req->body);
@@ -329,6 +331,25 @@ static bool is_write(const struct http_req *req)
 	return api_claims(req) ? api_writes(req) : web_writes(req);
 }
 
+/*
+ * Whether the client closed the connection (or reset it) while its request
+ * was held: a peek at the socket sees the end of the stream.  A client that
+ * only shut down its sending side counts as gone too: an HTTP client
+ * waiting for an answer keeps its side open.
+ */
+static bool client_gone(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+	if (!ci)
+		return false;
+	ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return true;
+	return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 /* Runs of a request after it hit the old host's fence: one on the new host
  * after a switch, and more only after being held by a pause. */
 #define MAX_FENCE_RUNS 3
@@ -350,9 +371,9 @@ static bool follow_fence(struct app *app, struct http_req *req)
 	return fr == FENCE_SWITCHED;
 }
 
-static void answer_stopping(struct http_req *req, struct http_resp *resp)
+/* 503 with Retry-After, in the API's shape or as a page. */
+static void answer_503(struct http_req *req, struct http_resp *resp, const char *msg)
 {
-	const char *msg = "the server is shutting down, try again";
 	if (api_claims(req))
 		apijson_error_resp(resp, 503, msg);
 	else
@@ -374,26 +395,57 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 		req->classified = true;
 		req->is_write = is_write(req);
 		req->gated = req->is_write;
-		/* a register about to be held hashes its password first: the
-		 * CPU work is done while it waits, not added after the switch */
-		struct hold_status hs;
-		hold_get_status(&app->hold, &hs);
-		if (req->is_write && hs.paused && req->target.path && api_claims(req) &&
+		/* a sign-up's password is hashed on a hash thread while its
+		 * connection is suspended (hashq.h): the workers go on serving,
+		 * and a register about to be held does the CPU work while it
+		 * waits, not after the switch */
+		struct buf pwd = BUF_INIT;
+		bool hash = false;
+		if (req->is_write && req->method == HTTP_POST && req->target.path &&
 		    strcmp(req->target.path, "/register") == 0)
-			api_prehash(req);
+			hash = api_claims(req) ? api_register_password(req, &pwd)
+					       : web_register_password(req, &pwd);
+		bool queued = hash && hashq_submit(&app->hashq, &req->hashjob, req->conn,
+						   buf_str(&pwd), pwd.len);
+		if (pwd.data)
+			sodium_memzero(pwd.data, pwd.len);
+		buf_release(&pwd);
+		if (queued)
+			return MHD_YES;	/* back here once hashed */
+	}
+	if (req->hashjob.state == HASHQ_DONE && req->hashjob.hash) {
+		req->prehash = req->hashjob.hash;
+		req->hashjob.hash = NULL;
+	} else if (req->hashjob.state == HASHQ_REFUSED) {
+		/* the hash queue was full (or the server stopping) */
+		answer_503(req, &resp, "too many sign-ups at once, try again in a moment");
+		return send_resp(req, &resp);
 	}
 	for (;;) {
 		if (req->gated) {
 			switch (hold_begin(&app->hold, &req->waiter, req->conn, req->is_write)) {
 			case HOLD_HELD:
+				req->was_held = true;
 				return MHD_YES;	/* back here when released */
 			case HOLD_REFUSED:
-				answer_stopping(req, &resp);
+				answer_503(req, &resp, "the server is shutting down, try again");
 				return send_resp(req, &resp);
 			case HOLD_RUN:
 				req->in_flight = req->is_write;
 				break;
 			}
+			if (req->was_held && client_gone(req->conn)) {
+				/* it gave up (and may have retried): running it now
+				 * would write what nobody waits for, maybe twice */
+				if (req->in_flight)
+					hold_end(&app->hold);
+				req->in_flight = false;
+				hold_dropped(&app->hold);
+				log_info("dropped a held %s %s: its client closed the connection",
+					 req->method_name, req->target.path ? req->target.path : "");
+				return MHD_NO;
+			}
+			req->was_held = false;
 		}
 		dbreq_fence_clear(&req->fence);
 		dispatch(req, &resp);
@@ -643,4 +695,83 @@ void http_stop(struct app *app, int grace_ms)
 	}
 	MHD_stop_daemon(app->daemon);
 	app->daemon = NULL;
+}
+
+/* metrics.listen: GET or HEAD /metrics, nothing else. */
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_data_size,
+				       void **con_cls)
+{
+	struct app *app = cls;
+	if (!*con_cls) {
+		*con_cls = app;	/* first call: headers only */
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;	/* a body is ignored */
+		return MHD_YES;
+	}
+	struct buf b = BUF_INIT;
+	unsigned status = 200;
+	const char *type = API_METRICS_TYPE;
+	if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+		type = "text/plain; charset=utf-8";
+		buf_adds(&b, "not found\n");
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+		type = "text/plain; charset=utf-8";
+		buf_adds(&b, "use GET\n");
+	} else {
+		api_metrics_text(app, &b);
+	}
+	size_t len = b.len;
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback(len, buf_detach(&b), free);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == 405)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+bool http_metrics_start(struct app *app)
+{
+	const struct settings *cfg = atomic_load(&app->cfg);
+	struct sockaddr_storage ss;
+	unsigned sslen;
+	if (!*cfg->metrics_listen)
+		return true;
+	if (!http_resolve_listen("metrics.listen", cfg->metrics_listen, &ss, &sslen))
+		return false;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	app->metrics = MHD_start_daemon(flags, 0, NULL, NULL, metrics_handler, app,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+					MHD_OPTION_CONNECTION_LIMIT, 64u,
+					MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+					MHD_OPTION_END);
+	if (!app->metrics) {
+		log_error("could not listen on metrics.listen \"%s\"", cfg->metrics_listen);
+		return false;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(app->metrics, MHD_DAEMON_INFO_BIND_PORT);
+	app->metrics_port = info ? info->port : 0;
+	log_info("metrics listening on %s (port %u)", cfg->metrics_listen, app->metrics_port);
+	return true;
+}
+
+void http_metrics_stop(struct app *app)
+{
+	if (app->metrics) {
+		MHD_stop_daemon(app->metrics);
+		app->metrics = NULL;
+	}
 }

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "db.h"
 #include "dbreq.h"
+#include "hashq.h"
 #include "hold.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -44,6 +45,10 @@ struct app {
 	struct ratelimit login_by_pair;	/* web sign-in failures per (client, user name) */
 	struct ratelimit login_by_addr;	/* ... and per client address */
 	struct hold hold;		/* write requests held during a cutover */
+	struct hashq hashq;		/* sign-up passwords hashed off the workers */
+	struct ratelimit signup_by_addr; /* web sign-ups per client address */
+	struct MHD_Daemon *metrics;	/* metrics.listen's listener; NULL when /metrics is public */
+	unsigned short metrics_port;
 	struct MHD_Daemon *admin;	/* the admin listener (admin.h); NULL when off */
 	unsigned short admin_port;
 	unsigned char admin_auth[32];	/* hash of "Bearer <token>" */
@@ -72,15 +77,25 @@ struct http_req {
 	enum metrics_route mroute;
 	unsigned status;
 	/* cutover (hold.h, fence.h) */
-	char *prehash;		/* a register's password hash, made before it was held */
+	char *prehash;		/* a register's password hash, made by hashq before it ran */
+	struct hashq_job hashjob;
+	int64_t signup_wait_ms;	/* > 0: a web sign-up over its client's limit (429) */
 	bool classified;	/* is_write decided (once the body is in) */
 	bool is_write;		/* held while paused, counted in flight */
 	bool gated;		/* asks hold_begin before running */
 	bool in_flight;		/* counted in app->hold's writes in flight */
 	unsigned runs;		/* extra runs after hitting the old host's fence */
+	bool was_held;		/* suspended by a pause; its client may have gone since */
 	struct hold_waiter waiter;
 	struct dbreq_fence fence;
 };
+
+/* Field limits of a sign-up, the web form's and the API's (characters;
+ * the password in bytes).  Longer input is refused with 400 and a message
+ * before anything is hashed or stored, never truncated. */
+#define HTTP_MAX_USERNAME 100
+#define HTTP_MAX_EMAIL 254
+#define HTTP_MAX_PASSWORD 1024
 
 /* the web UI sends up to: Set-Cookie, Location, Cache-Control, Retry-After
  * or Allow, and its security headers */
@@ -118,6 +133,11 @@ __attribute__((warn_unused_result)) bool http_resolve_listen(const char *key, co
 __attribute__((warn_unused_result)) bool http_start(struct app *app);
 /* Stop accepting, wait up to grace_ms for running requests, stop. */
 void http_stop(struct app *app, int grace_ms);
+
+/* Serve /metrics on metrics.listen when it is set (else nothing to do);
+ * false (logged) when it cannot listen. */
+__attribute__((warn_unused_result)) bool http_metrics_start(struct app *app);
+void http_metrics_stop(struct app *app);
 
 int64_t http_now_ns(void);
 

@@ -50,8 +50,9 @@ static void usage(FILE *out)
 	      "  -V, --version        show the version and exit\n"
 	      "\n"
 	      "Every setting can be overridden by the environment as MINITWIT_<SECTION>_<KEY>,\n"
-	      "e.g. MINITWIT_DATABASE_DSN, MINITWIT_HTTP_LISTEN.  Passwords come from PGPASSWORD\n"
-	      "or a pgpass file, never from the configuration.\n"
+	      "e.g. MINITWIT_DATABASE_DSN, MINITWIT_HTTP_LISTEN.  Passwords come from a pgpass\n"
+	      "file with a line per host (PGPASSWORD would be offered to any host), never from\n"
+	      "the configuration.\n"
 	      "\n"
 	      "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n",
 	      out);
@@ -166,7 +167,8 @@ int main(int argc, char **argv)
 
 	int rc = EXIT_OK;
 	struct app app = { .admin_lock = PTHREAD_MUTEX_INITIALIZER };
-	char *db_dsn = NULL;	/* where the database is (database.dsn, or where it moved) */
+	char *db_dsn = NULL;
+	bool hashq_ready = false;	/* where the database is (database.dsn, or where it moved) */
 	atomic_store(&app.cfg, cfg);
 	struct settings *retired[64];	/* old settings stay valid for running requests */
 	unsigned nretired = 0;
@@ -176,6 +178,7 @@ int main(int argc, char **argv)
 		.connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
 		.attempts = (int)cfg->db_startup_attempts, .backoff_ms = 200,
 	};
+	fence_set_allowed_hosts(cfg->db_allowed_hosts, cfg->db_dsn);
 	PGconn *mc = pgx_connect(cfg->db_dsn, &co);
 	if (!mc) {
 		rc = EXIT_TARGET;
@@ -202,11 +205,13 @@ int main(int argc, char **argv)
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
 	};
 	if (!web_init(&app) || !db_pool_init(&app.pool, &pc, queries, Q_COUNT) ||
-	    !hold_init(&app.hold)) {
+	    !hold_init(&app.hold) ||
+	    !(hashq_ready = hashq_init(&app.hashq, (unsigned)cfg->pw_hash_threads,
+				       (unsigned)cfg->pw_hash_queue))) {
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	if (!http_start(&app) || !admin_start(&app)) {
+	if (!http_start(&app) || !http_metrics_start(&app) || !admin_start(&app)) {
 		rc = EXIT_CONFIG;
 		goto out;
 	}
@@ -255,13 +260,20 @@ int main(int argc, char **argv)
 	/* held writes are answered (503) first: no suspended connection may be
 	 * left when the daemon stops, and a pause waiting for writes ends */
 	hold_stop(&app.hold);
+	hashq_stop(&app.hashq);
 	admin_stop(&app);
+	http_metrics_stop(&app);
 	http_stop(&app, 10000);
 	log_info("stopped");
 out:
 	http_stop(&app, 0);	/* when the admin listener failed after it started */
+	http_metrics_stop(&app);
 	admin_release(&app);
 	hold_release(&app.hold);
+	if (hashq_ready) {
+		hashq_stop(&app.hashq);	/* when a listener failed to start */
+		hashq_release(&app.hashq);
+	}
 	db_pool_release(&app.pool);
 	free(db_dsn);
 	web_release(&app);

@@ -24,7 +24,7 @@ static const double bucket_s[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 
 static const char *const refusal_names[MREF_COUNT] = {
 	"cross-site", "foreign-origin", "null-origin", "foreign-referer", "login-limit-client",
-	"login-delay-client-user",
+	"login-delay-client-user", "signup-limit-client",
 };
 
 static _Atomic uint64_t refusals[MREF_COUNT];

@@ -22,7 +22,7 @@ void metrics_record(enum metrics_route route, unsigned status, int64_t elapsed_n
  * per-route status counts so that forged requests and guessing show. */
 enum metrics_refusal {
 	MREF_CROSS_SITE, MREF_FOREIGN_ORIGIN, MREF_NULL_ORIGIN, MREF_FOREIGN_REFERER,
-	MREF_LOGIN_CLIENT, MREF_LOGIN_CLIENT_USER, MREF_COUNT
+	MREF_LOGIN_CLIENT, MREF_LOGIN_CLIENT_USER, MREF_SIGNUP_CLIENT, MREF_COUNT
 };
 
 void metrics_refused(enum metrics_refusal why);

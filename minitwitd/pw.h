@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MUST_CHECK __attribute__((warn_unused_result))
 
@@ -35,5 +36,16 @@ enum pw_check {
  * (constant-time compare).  Counts against the same concurrency bound.
  */
 enum pw_check pw_check(const char *hash, const char *pwd, size_t len);
+
+/*
+ * A sign-in for a user name that does not exist: check pwd against a
+ * dummy argon2id hash of the current cost (made once, remade when the cost
+ * changes), so that the answer takes as long as a wrong password and does
+ * not tell which user names exist.
+ */
+void pw_check_nobody(const char *pwd, size_t len);
+
+/* Hashes made and verifications done since start (for /metrics). */
+void pw_stats(uint64_t *hashes, uint64_t *verifications);
 
 #endif

@@ -28,6 +28,7 @@ struct settings {
 	int64_t db_acquire_timeout_ms;
 	int64_t db_statement_timeout_ms;
 	int64_t db_startup_attempts;
+	char *db_allowed_hosts;		/* "db1.internal, 10.0.0.7": where a switch may go; "" = dsn's */
 	/* api */
 	char *api_auth;			/* the Authorization header value the simulator sends */
 	int64_t api_max_no;
@@ -35,6 +36,8 @@ struct settings {
 	int64_t pw_memlimit_kib;
 	int64_t pw_opslimit;
 	int64_t pw_max_concurrent;
+	int64_t pw_hash_threads;	/* threads hashing sign-ups (hashq.h); 0 = one per CPU */
+	int64_t pw_hash_queue;		/* sign-ups waiting for them; more get 503 */
 	/* web */
 	int64_t web_session_ttl_ms;	/* signed-in sessions end after this */
 	int64_t web_anon_session_ttl_ms; /* anonymous (CSRF/flash-only) sessions */
@@ -45,9 +48,13 @@ struct settings {
 	int64_t web_login_delay_ms;	/* first delay of a (client, user name); doubles */
 	int64_t web_login_max_delay_ms;
 	int64_t web_max_message;	/* characters in a posted message */
+	int64_t web_signup_limit;	/* web sign-ups per client address per window */
+	int64_t web_signup_window_ms;
 	/* admin (the token comes from MINITWIT_ADMIN_TOKEN only, never a key) */
 	char *admin_listen;		/* "127.0.0.1:8081" */
 	int64_t admin_max_hold_ms;	/* a pause longer than this resumes by itself */
+	/* metrics */
+	char *metrics_listen;		/* "127.0.0.1:9100"; "" = /metrics on http.listen */
 	/* log */
 	char *log_level;
 };

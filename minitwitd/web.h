@@ -39,6 +39,15 @@ void web_handle(struct http_req *req, struct http_resp *resp);
  * the old host's fence they are held then; http.c.) */
 bool web_writes(const struct http_req *req);
 
+/*
+ * The password of a web sign-up (a form POST /register) whose fields pass
+ * the checks that come before hashing, into pwd: true when it needs a hash
+ * (hashq.h).  Counts the sign-up against its client's limit (web.signup_limit
+ * per web.signup_window): over it, false with req->signup_wait_ms set, and
+ * the form is answered 429.
+ */
+bool web_register_password(struct http_req *req, struct buf *pwd);
+
 /* An error page without session information (shared errors of http.c). */
 void web_error_page(struct http_req *req, struct http_resp *resp, unsigned status,
 		    const char *detail);

@@ -69,9 +69,30 @@ void websess_set_cookie(struct buf *b, const char *token, int64_t max_age_s, boo
 		 token, max_age_s, secure ? "; Secure" : "");
 }
 
+static unsigned char anon_key[crypto_auth_hmacsha256_KEYBYTES];
+
+void websess_init(void)
+{
+	crypto_auth_hmacsha256_keygen(anon_key);
+}
+
+void websess_anonymous(struct websess *s, const char *nonce)
+{
+	static const char domain[] = "minitwit anonymous form token\n";
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, anon_key, sizeof anon_key);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)domain, sizeof domain - 1);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)nonce, strlen(nonce));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2base64(s->csrf, sizeof s->csrf, mac, sizeof mac,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	s->nonce = true;
+}
+
 bool websess_csrf_ok(const struct websess *s, const char *given)
 {
-	if (!s->id || !given || strlen(given) != WEBSESS_TOKEN_LEN)
+	if ((!s->id && !s->nonce) || !given || strlen(given) != WEBSESS_TOKEN_LEN)
 		return false;
 	return sodium_memcmp(s->csrf, given, WEBSESS_TOKEN_LEN) == 0;
 }
@@ -122,6 +143,8 @@ bool websess_load(struct dbreq *d, const char *cookie_header, int64_t now, struc
 		snprintf(s->csrf, sizeof s->csrf, "%s", PQgetvalue(r, 0, 3));
 		if (!PQgetisnull(r, 0, 4))
 			s->flashes = dup_or_die(PQgetvalue(r, 0, 4));
+	} else {
+		websess_anonymous(s, token);
 	}
 	PQclear(r);
 	return true;

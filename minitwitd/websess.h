@@ -10,16 +10,21 @@
  * CSRF: every session has its own random CSRF token, put in every form
  * (and in the follow/unfollow links) and compared in constant time on
  * every state-changing request.  The sign-in and sign-up forms need one
- * before anybody is signed in, so visiting them creates an *anonymous*
- * session (user_id NULL, short TTL): a real server-side token rather than a
- * signed double-submit cookie, because it needs no server secret shared by
- * all replicas, cannot be forged by a cookie planted from a sibling domain
- * (the token is looked up, not just compared with another cookie), and the
- * same row carries flash messages across redirects for signed-out visitors
- * ("You were logged out").  Signing in replaces the anonymous session by a
- * new one (new token, new CSRF token), so a token planted before sign-in
- * (session fixation) is worthless afterwards.  Pages without a form
- * (/public, a user's page) create no session, so crawlers create no rows.
+ * before anybody is signed in; showing them stores nothing: the visitor
+ * gets a random *nonce* in the same cookie, and the form's token is an
+ * HMAC-SHA-256 of the nonce under a random key of this process
+ * (websess_init), so a crawler or a flood of GET /login creates no rows.
+ * Such a token is only as good as the cookie: one planted from a sibling
+ * domain together with its token (fetched by the attacker) would pass, as
+ * with any signed double-submit cookie; the browser headers (csrf.h) still
+ * refuse such a post from another site unless it carries that token, and
+ * the worst it can do is sign the victim in as the attacker.  After a
+ * restart, or on another replica, the token no longer matches and the
+ * headers alone decide.  An anonymous *row* (user_id NULL, short TTL) is
+ * created only to carry a flash across a redirect for a signed-out visitor
+ * ("You were logged out").  Signing in replaces the anonymous session or
+ * nonce by a new session (new token, new CSRF token), so a token planted
+ * before sign-in (session fixation) is worthless afterwards.
  */
 #ifndef WEBSESS_H
 #define WEBSESS_H
@@ -41,7 +46,13 @@ struct websess {
 	char *username;		/* signed-in user's name; NULL when anonymous */
 	char csrf[WEBSESS_TOKEN_LEN + 1];
 	char *flashes;		/* pending flashes as a JSON array; NULL when none */
+	bool nonce;		/* no row: csrf is derived from the cookie's nonce */
 };
+
+/* Make this process's key for anonymous form tokens; call once at start. */
+void websess_init(void);
+/* No row for s: a form token from a nonce (the cookie's value) into s. */
+void websess_anonymous(struct websess *s, const char *nonce);
 
 /* ---- pure helpers (unit-tested) ---- */
 
@@ -57,7 +68,8 @@ bool websess_csrf_ok(const struct websess *s, const char *given);
 /* ---- database; each false means d->err says why (nothing changed) ---- */
 
 /* Find the live session of a Cookie header (may be NULL); s->id is 0 when
- * there is none (no cookie, unknown or expired token). */
+ * there is none (no cookie, unknown or expired token); for a well-formed
+ * cookie without a row, s is anonymous with that nonce (websess_anonymous). */
 MUST_CHECK bool websess_load(struct dbreq *d, const char *cookie_header, int64_t now,
 			     struct websess *s);
 /* Create a session for user_id (0: anonymous) lasting ttl_s, holding flash

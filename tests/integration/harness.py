@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -319,6 +320,14 @@ def api(base, method, path, body=None, auth=True, **kw):
     h = {"Authorization": AUTH} if auth else {}
     h.update(kw.pop("headers", {}))
     return request(base, method, path, body=body, headers=h, **kw)
+
+
+def metric(url, name):
+    """The value of an unlabelled counter or gauge of url's /metrics."""
+    st, _, body = request(url, "GET", "/metrics")
+    m = re.search(rf"^{re.escape(name)} (\d+)$", body.decode(), re.M)
+    assert st == 200 and m, f"no {name} in /metrics"
+    return int(m.group(1))
 
 
 def q(name):

@@ -15,7 +15,7 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (MINITWITD, Cluster, Server, api, free_port, psql, q,  # noqa: E402
+from harness import (AUTH, MINITWITD, Cluster, Server, api, metric, free_port, psql, q,  # noqa: E402
                      request, run_tests, test, wait_until)
 from pgsession import PsqlSession  # noqa: E402
 
@@ -62,7 +62,8 @@ class AdminServer(Server):
     port 0), found in its log."""
 
     def __init__(self, dsn, token=TOKEN, extra_env=None, **kw):
-        env = {"MINITWIT_ADMIN_LISTEN": "127.0.0.1:0"}
+        # pauses of the tests last up to 30 s; admin.max_hold caps them
+        env = {"MINITWIT_ADMIN_LISTEN": "127.0.0.1:0", "MINITWIT_ADMIN_MAX_HOLD": "60s"}
         if token is not None:
             env["MINITWIT_ADMIN_TOKEN"] = token
         env.update(extra_env or {})
@@ -356,7 +357,8 @@ def test_pause_holds_web_form_posts(c):
     wait_until(lambda: srv.status()["held"] == 1, timeout=10, what="held form post")
     assert request(srv.url, "GET", "/public")[0] == 200
     srv.admin("POST", "/admin/resume")
-    assert w.done(10) and w.result[0] == 403   # released: answered (no CSRF token)
+    # released and answered: no browser headers, so no forgery; no such user
+    assert w.done(10) and w.result[0] == 200 and b"Invalid username" in w.result[2], w.result
     srv.stop()
 
 
@@ -660,6 +662,147 @@ def test_fence_loop_refused_at_start(c):
     assert psql(x, "SELECT to_regclass('schema_migrations') IS NULL") == [["t"]]
     assert psql(y, "SELECT to_regclass('schema_migrations') IS NULL") == [["t"]]
 
+
+
+def raw_post_msg(url, user, text):
+    """A POST /msgs/<user> on a socket of the caller's: returns it, open."""
+    body = json.dumps({"content": text}).encode()
+    port = int(url.rsplit(":", 1)[1])
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall((f"POST /msgs/{q(user)} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+              + body)
+    return s
+
+
+
+@test
+def test_held_write_of_a_client_that_left_is_dropped(c):
+    """A client that gave up during a pause (closed its connection) must
+    not have its write run on resume: it may have retried already."""
+    srv = AdminServer(c.a.dsn)
+    u = uniq()
+    register(srv.url, u)
+    gone, live = uniq("gone"), uniq("live")
+    srv.admin("POST", "/admin/pause", {"max_hold_ms": 30000})
+    s = raw_post_msg(srv.url, u, gone)
+    wait_until(lambda: srv.status()["held"] == 1, timeout=10, what="the held write")
+    w = Call(post_msg, srv.url, u, live)
+    wait_until(lambda: srv.status()["held"] == 2, timeout=10, what="two held writes")
+    s.close()
+    st, _, r = srv.admin("POST", "/admin/resume")
+    assert st == 200 and r["released"] == 2, r
+    assert w.done(10) and w.error is None and w.result[0] == 204, (w.error, w.result)
+    assert count_msgs(c.a.dsn, live) == 1
+    wait_until(lambda: metric(srv.url, "minitwit_held_dropped_total") == 1, timeout=10,
+               what="the dropped write counted")
+    assert count_msgs(c.a.dsn, gone) == 0
+    # a held client that stays gets its answer
+    srv.admin("POST", "/admin/pause", {"max_hold_ms": 30000})
+    s = raw_post_msg(srv.url, u, gone + "2")
+    wait_until(lambda: srv.status()["held"] == 1, timeout=10, what="the held write")
+    srv.admin("POST", "/admin/resume")
+    assert b" 204 " in s.recv(4096).split(b"\r\n")[0] + b" "
+    s.close()
+    assert count_msgs(c.a.dsn, gone + "2") == 1
+    srv.stop()
+
+
+@test
+def test_pause_max_hold_capped_at_admin_max_hold(c):
+    """A pause asks for max_hold_ms; admin.max_hold is the most it gets."""
+    srv = AdminServer(c.a.dsn, extra_env={"MINITWIT_ADMIN_MAX_HOLD": "1500ms"})
+    st, _, p = srv.admin("POST", "/admin/pause", {"max_hold_ms": 3600000})
+    assert st == 200 and p["max_hold_ms"] == 1500, p
+    assert srv.status()["max_hold_ms"] == 1500
+    wait_until(lambda: not srv.status()["paused"], timeout=20, what="the capped pause to end")
+    st, _, p = srv.admin("POST", "/admin/pause", {"max_hold_ms": 700})
+    assert st == 200 and p["max_hold_ms"] == 700, p
+    srv.admin("POST", "/admin/resume")
+    srv.stop()
+
+
+class FakePostgres(threading.Thread):
+    """A listener on host that records whether anyone connected (and what
+    the first bytes were) and then closes: a stand-in for a foreign host."""
+
+    def __init__(self, host):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@test
+def test_switch_and_moved_to_limited_to_allowed_hosts(c):
+    """A switch or a moved_to naming a host that database.allowed_hosts
+    does not list (by default: only database.dsn's host) is refused before
+    connecting: libpq would hand that host the database password."""
+    fake = FakePostgres("127.0.0.2")
+    try:
+        foreign = f"host=127.0.0.2 port={fake.port} dbname=minitwit user=minitwit"
+        srv = AdminServer(c.a.dsn)
+        u = uniq()
+        register(srv.url, u)
+        gen0 = srv.status()["generation"]
+        for dsn in (foreign, f"host=127.0.0.1 hostaddr=127.0.0.2 port={fake.port} dbname=x",
+                    f"postgresql://127.0.0.2:{fake.port}/minitwit",
+                    f"host=127.0.0.1,127.0.0.2 port=1,{fake.port} dbname=x"):
+            st, _, r = srv.admin("POST", "/admin/switch", {"dsn": dsn})
+            assert st == 403 and r["switched"] is False, (dsn, st, r)
+            assert '"127.0.0.2"' in r["error"] and "database.allowed_hosts" in r["error"], r
+        # a pg_service.conf service may name any host: it must be allowed itself
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": "service=elsewhere dbname=x"})
+        assert st == 403 and '"service=elsewhere"' in r["error"], (st, r)
+        assert fake.connections == 0
+        assert srv.status()["generation"] == gen0
+        assert "database.allowed_hosts" in srv.logtext()
+        # other clusters of the allowed host (other ports) are fine
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": c.b.dsn})
+        assert st == 200 and r["switched"], r
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": c.a.dsn})
+        assert st == 200 and r["switched"], r
+        srv.stop()
+        # a moved_to naming the foreign host is not followed
+        old = new_database(c.a, "ah_old")
+        srv = Server(old)
+        register(srv.url, u)
+        text = uniq("nofollow")
+        fence(old, foreign)
+        st, _, _ = post_msg(srv.url, u, text, timeout=20)
+        assert st == 503, st
+        assert fake.connections == 0
+        assert "database.allowed_hosts" in srv.logtext()
+        srv.stop()
+        # nor at start
+        srv = Server(old, wait=False)
+        assert srv.proc.wait(timeout=60) != 0
+        assert "database.allowed_hosts" in srv.logtext() and fake.connections == 0
+        # listed, the host is tried (the fake is no PostgreSQL: 502)
+        srv = AdminServer(c.a.dsn, extra_env={
+            "MINITWIT_DATABASE_ALLOWED_HOSTS": "127.0.0.1, 127.0.0.2",
+            "MINITWIT_DATABASE_CONNECT_TIMEOUT": "1s"})
+        st, _, r = srv.admin("POST", "/admin/switch", {"dsn": foreign}, timeout=20)
+        assert st == 502 and r["switched"] is False, (st, r)
+        assert fake.connections >= 1
+        srv.stop()
+    finally:
+        fake.close()
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AUTH, REPO, MINITWITD, Cluster, Server, api, psql, q, sanitized, scenario,  # noqa: E402
+from harness import (AUTH, REPO, MINITWITD, Cluster, Server, api, metric, psql, q, sanitized, scenario,  # noqa: E402
                      request, run_tests, test, wait_until)
 
 
@@ -45,6 +45,7 @@ def latest(url):
     st, _, body = request(url, "GET", "/latest")
     assert st == 200, st
     return json.loads(body)["latest"]
+
 
 
 # ---- the course's API test sequence (minitwit_sim_api_test.py), in order
@@ -765,6 +766,126 @@ def test_full_scenario_replay(c):
     s1.stop()
     s2.stop()
 
+
+
+@test
+def test_register_overlong_fields_refused_before_hashing(c):
+    """A user name too long for the unique index used to cost a hash and
+    then a 500; now it is a 400 with a message, and nothing is hashed."""
+    u = c.srv.url
+    before = metric(u, "minitwit_password_hashes_total")
+    cases = [
+        ({"username": "x" * 5000, "email": "a@b", "pwd": "pw"},
+         "The username is too long (at most 100 characters)"),
+        ({"username": "é" * 101, "email": "a@b", "pwd": "pw"},
+         "The username is too long (at most 100 characters)"),
+        ({"username": uniq(), "email": "a@" + "b" * 300, "pwd": "pw"},
+         "The email address is too long (at most 254 characters)"),
+        ({"username": uniq(), "email": "a@b", "pwd": "p" * 1025},
+         "The password is too long (at most 1024 bytes)"),
+    ]
+    for body, msg in cases:
+        st, _, raw = api(u, "POST", "/register", body)
+        assert st == 400 and json.loads(raw) == {"status": 400, "error_msg": msg}, (st, raw[:200])
+    assert metric(u, "minitwit_password_hashes_total") == before
+    # 100 characters (not bytes) is still a name
+    name = "é" * 90 + uuid.uuid4().hex[:10]
+    assert register(u, name)[0] == 204
+    assert metric(u, "minitwit_password_hashes_total") == before + 1
+
+
+@test
+def test_metrics_on_their_own_listener(c):
+    """metrics.listen moves /metrics off the public listener (which then
+    answers 404) to a listener that serves nothing else."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_METRICS_LISTEN": "127.0.0.1:0"})
+    try:
+        m = wait_until(lambda: re.search(r"metrics listening on 127\.0\.0\.1:0 \(port (\d+)\)",
+                                         srv.logtext()), timeout=10, what="metrics port in log")
+        murl = f"http://127.0.0.1:{m.group(1)}"
+        assert request(srv.url, "GET", "/latest")[0] == 200
+        st, h, body = request(murl, "GET", "/metrics")
+        assert st == 200 and h["Content-Type"].startswith("text/plain; version=0.0.4"), (st, h)
+        assert 'minitwit_requests_total{route="GET /latest",status="200"} 1' in body.decode()
+        assert metric(murl, "minitwit_writes_paused") == 0
+        st, _, body = request(srv.url, "GET", "/metrics")
+        assert st == 404 and json.loads(body)["status"] == 404, (st, body)
+        for path in ("/latest", "/healthz", "/metrics/x"):
+            assert request(murl, "GET", path)[0] == 404, path
+        assert request(murl, "POST", "/metrics", raw_body=b"")[0] == 405
+    finally:
+        srv.stop()
+    # the default: on the public listener
+    assert metric(c.srv.url, "minitwit_writes_paused") == 0
+
+
+@test
+def test_register_hashes_off_the_workers_with_a_bounded_queue(c):
+    """Registers are hashed on hash threads while their connection waits
+    suspended: reads are served meanwhile, even by a single worker; past
+    password.hash_queue waiting sign-ups the answer is 503 with Retry-After."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_HTTP_THREADS": "1", "MINITWIT_PASSWORD_HASH_THREADS": "1",
+                                      "MINITWIT_PASSWORD_HASH_QUEUE": "2",
+                                      "MINITWIT_PASSWORD_OPSLIMIT": "60"})
+    try:
+        names = [uniq("burst") for _ in range(6)]
+        calls = []
+        for n in names:
+            calls.append(threading.Thread(target=lambda n=n: results.append(
+                (n,) + api(srv.url, "POST", "/register", {"username": n, "email": "a@b", "pwd": "pw"},
+                           timeout=120)[:2])))
+        results = []
+        for t in calls:
+            t.start()
+        # one hashing, two waiting: the single worker still answers reads
+        wait_until(lambda: metric(srv.url, "minitwit_hash_queue_waiting") == 2, timeout=60,
+                   what="two sign-ups waiting for the hash thread")
+        assert request(srv.url, "GET", "/latest")[0] == 200
+        assert api(srv.url, "GET", "/msgs?no=1")[0] == 200
+        for t in calls:
+            t.join(120)
+        by_status = {}
+        for n, st, h in results:
+            by_status.setdefault(st, []).append((n, h))
+        assert sorted(by_status) == [204, 503], {k: len(v) for k, v in by_status.items()}
+        assert len(by_status[204]) == 3, len(by_status[204])
+        assert all(h.get("Retry-After") == "1" for _, h in by_status[503])
+        assert metric(srv.url, "minitwit_hash_queue_refused_total") == 3
+        assert metric(srv.url, "minitwit_hash_queue_hashed_total") == 3
+        for n, _ in by_status[204]:
+            h = psql(c.db.dsn, f"SELECT pw_hash FROM \"user\" WHERE username = '{n}'")
+            assert len(h) == 1 and h[0][0].startswith("$argon2id$"), h
+        for n, _ in by_status[503]:
+            assert psql(c.db.dsn, f"SELECT count(*) FROM \"user\" WHERE username = '{n}'") == [["0"]]
+    finally:
+        srv.stop()
+
+
+@test
+def test_sigterm_answers_sign_ups_waiting_for_a_hash(c):
+    """Stopping with sign-ups queued for a hash answers each (the one being
+    hashed finishes, the waiting ones get 503) and leaves nothing suspended."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_PASSWORD_HASH_THREADS": "1",
+                                      "MINITWIT_PASSWORD_OPSLIMIT": "60"})
+    results = []
+
+    def reg():
+        try:
+            results.append(api(srv.url, "POST", "/register",
+                               {"username": uniq("stop"), "email": "a@b", "pwd": "pw"},
+                               timeout=120)[0])
+        except OSError as e:
+            results.append(e)
+    calls = [threading.Thread(target=reg) for _ in range(4)]
+    for t in calls:
+        t.start()
+    wait_until(lambda: metric(srv.url, "minitwit_hash_queue_waiting") == 3, timeout=60,
+               what="three sign-ups waiting")
+    assert srv.stop() == 0
+    for t in calls:
+        t.join(60)
+    assert sorted(results) == [204, 503, 503, 503], results
+    assert "answering the 3 sign-ups waiting for a hash 503" in srv.logtext()
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))

@@ -19,10 +19,14 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (REPO, Cluster, Server, api, q, request, run_tests,  # noqa: E402
+from harness import (REPO, Cluster, Server, api, metric, q, request, run_tests,  # noqa: E402
                      scenario, test, wait_until)
 
 COOKIE = "minitwit_session"
+
+
+# the suites register many users from 127.0.0.1 through the web form
+os.environ.setdefault("MINITWIT_WEB_SIGNUP_LIMIT", "100000")
 
 
 class Ctx:
@@ -1090,6 +1094,88 @@ def test_import_legacy_and_pbkdf2_upgrade(c):
             srv.stop()
         db.stop()
 
+
+
+
+@test
+def test_unknown_user_sign_in_checks_a_hash(c):
+    """A sign-in for a name that does not exist checks the password against
+    a dummy hash, as a wrong password does, so that its time does not tell
+    which names exist; the message stays the course's."""
+    b = Browser(c.srv.url, source="127.0.0.9")
+    me = uniq("tim")
+    register(b, me, "pw")
+    v0 = metric(c.srv.url, "minitwit_password_verifications_total")
+    st, _, page = login(Browser(c.srv.url, source="127.0.0.9"), me, "wrong")
+    assert st == 200 and "Invalid password" in page
+    v1 = metric(c.srv.url, "minitwit_password_verifications_total")
+    assert v1 == v0 + 1, (v0, v1)
+    st, _, page = login(Browser(c.srv.url, source="127.0.0.9"), uniq("nobody"), "pw")
+    assert st == 200 and "Invalid username" in page
+    assert metric(c.srv.url, "minitwit_password_verifications_total") == v1 + 1
+
+
+@test
+def test_anonymous_forms_store_no_session(c):
+    """The sign-in and sign-up forms of a visitor without a session create
+    no row: their token comes from a nonce in the cookie; it still lets
+    that visitor's form through whatever the headers say, and no other."""
+    me = uniq("nonce")
+    register(Browser(c.srv.url), me, "pw")
+    before = session_rows(c)
+    hostile = {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}
+    pages = []
+    for path in ("/login", "/register", "/login"):
+        b = Browser(c.srv.url)
+        st, _, page = b.get(path)
+        assert st == 200 and b.cookie and "Max-Age=3600" in b.set_cookie, (path, st)
+        pages.append((b, b.csrf(page)))
+    assert session_rows(c) == before
+    (b1, t1), (b2, t2), (b3, t3) = pages
+    assert len({t1, t2, t3}) == 3 and len({b1.cookie, b2.cookie, b3.cookie}) == 3
+    # the same visitor keeps its nonce and token
+    _, _, page = b1.get("/login")
+    assert b1.csrf(page) == t1 and session_rows(c) == before
+    # another visitor's token is not this one's
+    st, _, _ = b3.req("POST", "/login", form={"username": me, "password": "pw", "csrf_token": t1},
+                      headers=hostile)
+    assert st == 403
+    st, _, page = b1.req("POST", "/login", form={"username": me, "password": "pw",
+                                                 "csrf_token": t1}, headers=hostile)
+    assert st == 200 and "You were logged in" in page, st
+    assert session_rows(c) == before + 1
+
+
+@test
+def test_web_sign_ups_limited_per_client_not_the_api(c):
+    """web.signup_limit sign-ups per client address through the web form,
+    then 429 with Retry-After; other clients and the simulator API's
+    /register (the simulator registers hundreds from one address) go on."""
+    srv = Server(c.db.dsn, extra_env={"MINITWIT_WEB_SIGNUP_LIMIT": "3"})
+
+    def sign_up(source, name):
+        return Browser(srv.url, source=source).req(
+            "POST", "/register", form={"username": name, "password": "pw", "password2": "pw",
+                                       "email": "a@b"})
+    try:
+        for i in range(3):
+            st, _, page = sign_up("127.0.0.21", uniq("lim"))
+            assert st == 200 and "You were successfully registered" in page, (i, st)
+        name = uniq("lim")
+        st, h, page = sign_up("127.0.0.21", name)
+        assert st == 429 and "Too many sign-ups" in page, st
+        assert int(h["Retry-After"]) > 0
+        assert c.db.scalar(f"SELECT count(*) FROM \"user\" WHERE username = '{name}'") == "0"
+        st, _, page = sign_up("127.0.0.22", uniq("lim"))
+        assert st == 200 and "You were successfully registered" in page
+        for i in range(10):
+            st, _, _ = api(srv.url, "POST", "/register", {"username": uniq("sim"), "email": "a@b",
+                                                          "pwd": "pw"})
+            assert st == 204, (i, st)
+        st, _, body = request(srv.url, "GET", "/metrics")
+        assert 'minitwit_web_refused_total{reason="signup-limit-client"} 1' in body.decode()
+    finally:
+        srv.stop()
 
 if __name__ == "__main__":
     sys.exit(run_tests(setup=setup))
