@@ -218,7 +218,7 @@ bench: $(PROGRAMS)
 demo:
 	scripts/install-deps --check-or-install
 	$(MAKE) all install-ext
-	scripts/rehearse $(REHEARSE_ARGS)
+	scripts/rehearse --via pgbouncer $(REHEARSE_ARGS)
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
