@@ -111,9 +111,12 @@ def test_pgbouncer_run_under_load():
 @test
 def test_pgbouncer_unreachable_refused_before_the_fence():
     a, b, pgb = source_with_pgbouncer("pu")
-    pgb.stop()
     cfg = write_config(a.dsn, b.dsn, "hoppu", pgb_entry(pgb))
     migrate(cfg, "copy")
+    pgb.stop()
+    # plan (and so copy and run) says so before anything is written
+    r = migrate(cfg, "plan", check=False)
+    assert r.returncode == 3 and "PgBouncer's admin console" in r.stdout + r.stderr, r.stdout + r.stderr
     r = migrate(cfg, "cutover", check=False)
     assert r.returncode != 0 and "preflight" in r.stdout and "FAILED" in r.stdout, r.stdout
     assert "admin console" in r.stdout + r.stderr
@@ -213,9 +216,9 @@ def test_pgbouncer_preflight_refusals():
     # session pooling: refused with the reason
     a2, b2, pgs = source_with_pgbouncer("ps", pool_mode="session")
     cfg3 = write_config(a2.dsn, b2.dsn, "hopps", pgb_entry(pgs))
-    migrate(cfg3, "copy")
-    r = migrate(cfg3, "cutover", check=False)
-    assert r.returncode != 0 and "uses pool_mode session" in r.stdout, r.stdout
+    r = migrate(cfg3, "copy", check=False)   # refused by the plan: nothing written
+    assert r.returncode == 3 and "uses pool_mode session" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert psql(b2.dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]]
     assert writable(a2.dsn)
 
 
@@ -248,15 +251,15 @@ def test_command_hooks_record_their_calls():
     a, b = Cluster("cm-a"), Cluster("cm-b")
     psql(a.dsn, APP_TABLE)
     log = tempfile.NamedTemporaryFile(suffix=".log", delete=False).name
-    # the source's password (ignored by the sandbox) must reach no hook
-    cfg = write_config(a.dsn + " password=sekrit", b.dsn, "hopcm", command_entry(hook_script(log)))
+    # (a DSN with a password is refused by the plan: test_migrate.py)
+    cfg = write_config(a.dsn, b.dsn, "hopcm", command_entry(hook_script(log)))
     migrate(cfg, "run")
     calls = [ln.split(" ", 1) for ln in file_text(log).splitlines()]
     assert [c[0] for c in calls] == ["pause", "switch", "resume"], calls
     for step, env in calls:
         assert f"port={port_of(b.dsn)}" in env.split(" source=")[0], calls   # MIGRATE_TARGET_DSN
         assert f"port='{port_of(a.dsn)}'" in env.split(" source=")[1], calls  # MIGRATE_SOURCE_DSN
-        assert "password" not in env and "sekrit" not in env
+        assert "password" not in env
     assert not writable(a.dsn)
 
 
@@ -311,7 +314,7 @@ def test_admin_dns_replica_caught_before_the_switch():
              f"mv {hosts}.new {hosts};")
     servers = f'    - admin_dns: "tasks.minitwitd:{port}"\n' + command_entry(hook_script(log, extra_pause=extra))
     cfg = write_config(a.dsn, b.dsn, "hopdn", servers, max_hold=3000)
-    migrate(cfg, "copy")
+    migrate(cfg, "copy", env={"MIGRATE_HOSTS_FILE": hosts})
     # preflight: every address answers; nothing paused
     migrate(cfg, "cutover", "--dry-run", env={"MIGRATE_HOSTS_FILE": hosts})
     assert not any(admin_status(u)["paused"] for u in url.values())
