@@ -129,8 +129,8 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 					return false;
 			}
 		} else {
-			return cfg_fail(err, doc, body->keys[i], "table \"%s\": unknown key \"%s\"; "
-					"hint: a table takes key, offset, refs and conflict", t->name, k);
+			return cfg_fail(err, doc, body->keys[i], "table \"%s\": unknown key \"%s\""
+					"\nhint: a table takes key, offset, refs and conflict", t->name, k);
 		}
 	}
 	return true;
@@ -155,7 +155,7 @@ static bool read_servers(const struct cfg_doc *doc, const struct cfg_node *list,
 			for (size_t k = 0; k < item->n; k++)
 				if (strcmp(item->keys[k]->scalar, "admin_url") != 0)
 					return cfg_fail(err, doc, item->keys[k], "cutover.servers: unknown key "
-							"\"%s\"; hint: a server takes admin_url",
+							"\"%s\"\nhint: a server takes admin_url",
 							item->keys[k]->scalar);
 		if (!scalar(url) || (strncmp(url->scalar, "http://", 7) != 0 &&
 				     strncmp(url->scalar, "https://", 8) != 0))

@@ -129,22 +129,26 @@ static bool carry_ledger(struct hop *h)
 {
 	PGresult *r = PQexec(h->src,
 		"SELECT hop, server, source, target, table_name, key_column, \"offset\","
-		" source_min, source_max FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
+		" source_min, source_max, target_before_min, target_before_max, recorded_at"
+		" FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
 	int hop_no = 1;
 	bool ok = true;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		for (int i = 0; i < PQntuples(r) && ok; i++) {
-			const char *v[9];
-			for (int k = 0; k < 9; k++)
+			/* every column as the source has it: a carried hop keeps
+			 * the time it was recorded, whatever the number of hops */
+			const char *v[12];
+			for (int k = 0; k < 12; k++)
 				v[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
 			int n = (int)strtol(v[0], NULL, 10);
 			if (n >= hop_no)
 				hop_no = n + 1;
 			PGresult *w = PQexecParams(h->tgt,
 				"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
-				" \"offset\", source_min, source_max, carried)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true) ON CONFLICT DO NOTHING",
-				9, NULL, v, NULL, NULL, 0);
+				" \"offset\", source_min, source_max, target_before_min, target_before_max,"
+				" recorded_at, carried)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true) ON CONFLICT DO NOTHING",
+				12, NULL, v, NULL, NULL, 0);
 			ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "carry the source's ledger");
 			PQclear(w);
 		}
@@ -200,7 +204,7 @@ bool link_create(struct hop *h)
 		goto out;
 	for (size_t i = 0; i < h->plan.n; i++)
 		if (!h->plan.t[i].tgt) {
-			log_error("the target has no table \"%s\"; hint: \"migrate schema\" creates the "
+			log_error("the target has no table \"%s\"\nhint: \"migrate schema\" creates the "
 				  "target's tables from the source's definition", h->plan.t[i].src->name);
 			goto out;
 		}
@@ -247,8 +251,8 @@ static void warn_dropped_indexes(struct hop *h)
 	PGresult *r = PQexecParams(h->tgt, "SELECT string_agg(format('%I', name), ', ' ORDER BY name)"
 					   " FROM sync_fdw.copy_index WHERE server = $1", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s; "
-			 "hint: run \"migrate copy\" again to finish it, or rebuild them from "
+		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s"
+			 "\nhint: run \"migrate copy\" again to finish it, or rebuild them from "
 			 "sync_fdw.copy_index.def", h->server, PQgetvalue(r, 0, 0));
 	PQclear(r);
 }

@@ -352,7 +352,7 @@ bool admin_start(struct app *app)
 		return true;
 	}
 	if (strlen(token) < 16)
-		log_warn("%s is shorter than 16 characters; hint: use a long random token "
+		log_warn("%s is shorter than 16 characters\nhint: use a long random token "
 			 "(openssl rand -hex 32)", ADMIN_TOKEN_ENV);
 	buf_addf(&auth, "Bearer %s", token);
 	token_hash(auth.data, auth.len, app->admin_auth);
@@ -362,7 +362,7 @@ bool admin_start(struct app *app)
 		return false;
 	if (!is_loopback(&ss))
 		log_warn("admin.listen \"%s\" is not a loopback address: the admin API (which can "
-			 "stop writes and move the database) is reachable from the network; hint: keep it "
+			 "stop writes and move the database) is reachable from the network\nhint: keep it "
 			 "on 127.0.0.1 or behind a firewall", cfg->admin_listen);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_ERROR_LOG;

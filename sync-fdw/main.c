@@ -296,6 +296,9 @@ static void usage(FILE *out)
 	cli_list(commands, out);
 	fputs("\nOptions:\n"
 	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
+	      "      --log-format auto|text|json\n"
+	      "                     messages on stderr as lines a person reads (text) or\n"
+	      "                     JSON lines (json); auto: text on a terminal (default)\n"
 	      "  -h, --help         show this help and exit\n"
 	      "  -V, --version      show the version and exit\n\n"
 	      "\"sync-fdw COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
@@ -306,6 +309,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -318,6 +322,14 @@ int main(int argc, char **argv)
 		case 'c':
 			config_path = optarg;
 			config_given = true;
+			break;
+		case 'L':
+			if (!log_set_format_name(optarg)) {
+				fprintf(stderr, "sync-fdw: --log-format must be auto, text or json, not \"%s\"\n",
+					optarg);
+				cli_try_help("sync-fdw", NULL);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);

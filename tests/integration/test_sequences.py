@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, Cluster, psql, run_tests, test  # noqa: E402
+from harness import REPO, Cluster, log_message, psql, run_tests, test  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
 
@@ -25,7 +25,7 @@ def msgs(stderr):
     out = []
     for line in stderr.splitlines():
         try:
-            out.append(json.loads(line)["msg"])
+            out.append(log_message(json.loads(line)))
         except (ValueError, KeyError, TypeError):
             out.append(line)
     return "\n".join(out)

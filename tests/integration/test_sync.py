@@ -15,7 +15,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, Cluster, _cleanups, psql, run_tests, test, wait_until  # noqa: E402
+from harness import REPO, MINITWITD, Cluster, _cleanups, log_message, psql, run_tests, test, wait_until  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 SYNC = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
@@ -36,7 +36,7 @@ def msgs(stderr):
     out = []
     for line in stderr.splitlines():
         try:
-            out.append(json.loads(line)["msg"])
+            out.append(log_message(json.loads(line)))
         except (ValueError, KeyError):
             out.append(line)
     return "\n".join(out)
