@@ -317,6 +317,22 @@ static void check(struct checks *c, bool ok, const char *what, const char *hint)
 	}
 }
 
+/* A check that could not be tried because an earlier one failed: neither
+ * ok nor missing ("ok": null in JSON). */
+static void check_skipped(struct checks *c, const char *what, const char *why)
+{
+	if (c->json) {
+		buf_adds(c->out, c->n++ ? ",{\"check\":" : "[{\"check\":");
+		buf_add_json_str(c->out, what, strlen(what));
+		buf_adds(c->out, ",\"ok\":null,\"hint\":");
+		buf_add_json_str(c->out, why, strlen(why));
+		buf_addc(c->out, '}');
+	} else {
+		buf_addf(c->out, "%-8s %s\n         hint: %s\n", "SKIPPED", what, why);
+		c->n++;
+	}
+}
+
 static bool query_bool(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -326,11 +342,104 @@ static bool query_bool(PGconn *c, const char *sql)
 	return v;
 }
 
+/* The connection's user and database as quoted identifiers, for the
+ * statements the hints give. */
+static void conn_names(PGconn *c, struct buf *user, struct buf *db)
+{
+	sqlgen_ident(user, PQuser(c));
+	sqlgen_ident(db, PQdb(c));
+}
+
+/* What the target needs for the link; *fdw_ready tells whether the link
+ * itself can be tried. */
+static void check_target(struct checks *c, PGconn *tgt, PGconn *src, bool *fdw_ready)
+{
+	struct buf user = BUF_INIT, db = BUF_INIT, hint = BUF_INIT;
+	conn_names(tgt, &user, &db);
+	bool super = query_bool(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+	bool avail = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
+				     "WHERE name = 'postgres_fdw')");
+	check(c, avail, "postgres_fdw is available on the target's host",
+	      "install the PostgreSQL contrib modules on the target host (managed services have it)");
+	bool installed = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
+					 "WHERE extname = 'postgres_fdw')");
+	buf_addf(&hint, "the target's user %s is not a superuser: an administrator (a superuser, or the "
+			"provider's admin role: rds_superuser on RDS, cloudsqlsuperuser on Cloud SQL, "
+			"doadmin on DigitalOcean) must run, connected to database %s: "
+			"CREATE EXTENSION postgres_fdw", user.data, db.data);
+	check(c, installed || super, "postgres_fdw is installed in the target's database", hint.data);
+	bool usage = super || (installed && query_bool(tgt, "SELECT has_foreign_data_wrapper_privilege("
+							    "'postgres_fdw', 'USAGE')"));
+	buf_reset(&hint);
+	buf_addf(&hint, "%sthe same administrator must run, connected to database %s: GRANT USAGE ON "
+			"FOREIGN DATA WRAPPER postgres_fdw TO %s", installed ? "" : "once postgres_fdw is installed, ",
+		 db.data, user.data);
+	check(c, usage, "the target's user may use postgres_fdw (USAGE ON FOREIGN DATA WRAPPER postgres_fdw)",
+	      hint.data);
+	buf_reset(&hint);
+	buf_addf(&hint, "the database's owner or an administrator must run: GRANT CREATE ON DATABASE %s TO %s",
+		 db.data, user.data);
+	check(c, query_bool(tgt, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+	      "the target's user can create schemas (CREATE on the target's database)", hint.data);
+	bool pw_ok = true;
+	if (src && !super) {
+		const char *pw = PQpass(src);
+		pw_ok = pw && *pw;
+		check(c, pw_ok, "a password for the source's user, for the user mapping (postgres_fdw requires "
+				"one when the target's user is not a superuser)",
+		      "give sync-fdw the source's password in a pgpass file (PGPASSFILE, or ~/.pgpass) or "
+		      "PGPASSWORD, never in source.dsn; the source must ask for it (scram-sha-256 in its "
+		      "pg_hba.conf for the target's address)");
+	}
+	*fdw_ready = (installed || super) && usage && pw_ok;
+	buf_release(&user);
+	buf_release(&db);
+	buf_release(&hint);
+}
+
+static void check_source(struct checks *c, PGconn *src)
+{
+	struct buf user = BUF_INIT, db = BUF_INIT, hint = BUF_INIT;
+	conn_names(src, &user, &db);
+	buf_addf(&hint, "the database's owner or an administrator must run: GRANT CREATE ON DATABASE %s TO %s",
+		 db.data, user.data);
+	check(c, query_bool(src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+	      "the source's user can create the capture schema (CREATE on the source's database)", hint.data);
+	check(c, query_bool(src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
+				 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+				 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
+	      "the source's user may create triggers on every table",
+	      "run capture as the tables' owner, or GRANT TRIGGER on them");
+	buf_release(&user);
+	buf_release(&db);
+	buf_release(&hint);
+}
+
+/* The hint for a link that could not reach the source, from the error. */
+static void reach_hint(const PGresult *r, struct buf *hint)
+{
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	if (pgx_auth_failure(r))
+		buf_adds(hint, "the source refused the login of the user mapping: check the source's "
+			       "password in the pgpass file and its pg_hba.conf entry for the target's address");
+	else if (pgx_sqlstate_is(r, "2F003"))
+		buf_adds(hint, "the source did not ask for a password, which postgres_fdw requires of a "
+			       "non-superuser: use scram-sha-256 (not trust) in the source's pg_hba.conf for "
+			       "the target's address");
+	else
+		buf_adds(hint, "the source's host must be reachable from the target's host (firewall, "
+			       "trusted sources of a managed database), and accept the target's connection "
+			       "(pg_hba.conf)");
+	if (msg)
+		buf_addf(hint, "; the error was: %s%s%s", msg, detail ? ": " : "", detail ? detail : "");
+}
+
 bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 {
 	struct checks c = { out, json, true, 0 };
 	struct hop h;
-	bool src_ok, tgt_ok;
+	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
 	struct pgx_connect_opts o = { .what = "source", .application_name = "sync-fdw",
 				      .connect_timeout_s = 5, .attempts = 1 };
@@ -344,56 +453,43 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
 	check(&c, tgt_ok, "the target accepts connections (target.dsn)",
 	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
-	if (tgt_ok) {
-		bool avail = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
-					       "WHERE name = 'postgres_fdw')");
-		check(&c, avail, "postgres_fdw is available on the target",
-		      "install the PostgreSQL contrib modules on the target host");
-		bool installed = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
-						   "WHERE extname = 'postgres_fdw')");
-		bool super = query_bool(h.tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
-		check(&c, installed || super, "the target's user can create extension postgres_fdw",
-		      "as a superuser run: CREATE EXTENSION postgres_fdw");
-		check(&c, query_bool(h.tgt, "SELECT has_database_privilege(current_database(), 'CREATE')"),
-		      "the target's user can create schemas",
-		      "GRANT CREATE ON DATABASE ... TO the target's user");
-	}
-	if (src_ok) {
-		check(&c, query_bool(h.src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
-		      "the source's user can create the capture schema",
-		      "GRANT CREATE ON DATABASE ... TO the source's user");
-		check(&c, query_bool(h.src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
-					    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-					    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
-		      "the source's user may create triggers on every table",
-		      "run capture as the tables' owner, or GRANT TRIGGER on them");
-	}
-	if (src_ok && tgt_ok) {
+	if (tgt_ok)
+		check_target(&c, h.tgt, h.src, &fdw_ready);
+	if (src_ok)
+		check_source(&c, h.src);
+	const char *reach_what = "the target reaches the source through postgres_fdw";
+	if (src_ok && tgt_ok && !fdw_ready)
+		check_skipped(&c, reach_what, "not tried: fix what is missing above first");
+	if (src_ok && tgt_ok && fdw_ready) {
 		/* reach the source from the target inside a transaction that is
 		 * rolled back: nothing is changed */
 		h.server = strdup("sync_fdw_check");
 		h.staging = strdup("sync_fdw_check");
-		struct buf sql = BUF_INIT;
+		struct buf sql = BUF_INIT, hint = BUF_INIT;
 		bool reach = hop_exec(h.tgt, "BEGIN", "begin");
 		if (reach && !query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')"))
 			reach = hop_exec(h.tgt, "CREATE EXTENSION postgres_fdw", "create postgres_fdw (rolled back)");
 		buf_adds(&sql, "CREATE SERVER sync_fdw_check FOREIGN DATA WRAPPER postgres_fdw");
 		reach = reach && server_options(&h, &sql) &&
 			hop_exec(h.tgt, sql.data, "create a test server (rolled back)") && user_mapping(&h);
-		reach = reach && query_bool(h.tgt, "SELECT 1 = 1 FROM (SELECT 1) x");
 		if (reach) {
 			buf_reset(&sql);
 			buf_adds(&sql, "CREATE SCHEMA sync_fdw_check; IMPORT FOREIGN SCHEMA pg_catalog LIMIT TO "
 				       "(pg_namespace) FROM SERVER sync_fdw_check INTO sync_fdw_check;"
 				       " SELECT count(*) FROM sync_fdw_check.pg_namespace");
-			reach = hop_exec(h.tgt, sql.data, "query the source through the link (rolled back)");
+			/* the error itself says what is wrong: read, not logged */
+			PGresult *q = PQexec(h.tgt, sql.data);
+			reach = PQresultStatus(q) == PGRES_TUPLES_OK;
+			if (!reach)
+				reach_hint(q, &hint);
+			PQclear(q);
 		}
 		PGresult *r = PQexec(h.tgt, "ROLLBACK");
 		PQclear(r);
-		check(&c, reach, "the target reaches the source through postgres_fdw",
-		      "the source's host must be reachable from the target's host, and accept the "
-		      "target's connection (pg_hba.conf, password in the user mapping)");
+		check(&c, reach, reach_what, hint.len ? hint.data :
+		      "the target could not set up a test link (see the log above)");
 		buf_release(&sql);
+		buf_release(&hint);
 		free(h.server);
 		free(h.staging);
 	}

@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, SHARED, Cluster, log_message, psql, run_tests, test  # noqa: E402
+from harness import REPO, MINITWITD, SHARED, Cluster, log_messages, psql, run_tests, test  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
@@ -26,14 +26,7 @@ TABLES = """tables:
 """
 
 
-def msgs(stderr):
-    out = []
-    for line in stderr.splitlines():
-        try:
-            out.append(log_message(json.loads(line)))
-        except (ValueError, KeyError):
-            out.append(line)
-    return "\n".join(out)
+msgs = log_messages
 
 
 class Ctx:
