@@ -236,7 +236,8 @@ static int cmd_cutover(int argc, char **argv)
 		       "source and resumes every server where it was.  Run again after a crash, it\n"
 		       "finishes the cutover.  The admin token comes from the environment variable\n"
 		       "named by cutover.token_env.\n\nOptions:\n"
-		       "      --dry-run  run the preflight only\n", &o, &h, HOP_PLAN);
+		       "      --dry-run  run the preflight and say what the cutover would do;\n"
+		       "                 change nothing\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;

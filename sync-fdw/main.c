@@ -106,8 +106,10 @@ static int cmd_link(int argc, char **argv)
 		       "schema (link.schema).  The hop's state and ledger are created on the target;\n"
 		       "the source's ledger is carried along.  Idempotent: run again to re-link.\n\n"
 		       "Options:\n"
-		       "      --check    report what is missing (extension, privileges, reachability\n"
-		       "                 of both ends and from the target to the source) without\n"
+		       "      --check    report what is missing, each piece with who must run what\n"
+		       "                 (postgres_fdw installed, USAGE on it, a password for the\n"
+		       "                 user mapping, CREATE on each database, reachability of\n"
+		       "                 both ends and from the target to the source) without\n"
 		       "                 changing anything; exit 1 if something is\n", &o, &h, 0);
 	if (rc >= 0)
 		return rc;
@@ -241,7 +243,8 @@ static int cmd_status(int argc, char **argv)
 		       "Usage: sync-fdw [--config FILE] status [--json]\n\n"
 		       "Where the sync stands, from the state recorded on the target: changes\n"
 		       "pending on the source, lag in seconds (age of the oldest pending change),\n"
-		       "apply rate, last error.\n\nOptions:\n", &o, &h, HOP_TARGET);
+		       "apply rate, last error; after \"migrate finish\", that the hop is finished.\n\n"
+		       "Options:\n", &o, &h, HOP_TARGET);
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
