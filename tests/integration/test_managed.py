@@ -259,6 +259,24 @@ def test_refused_login_is_final(c):
     assert "not-the-password" not in r.stderr
     r = run(SYNC, cfg, "run", "--once", env={"PGPASSFILE": wrong, "MINITWIT_SYNC_CONNECT_ATTEMPTS": "50"})
     assert r.returncode == 5 and "retrying in" not in r.stderr and "attempt" not in r.stderr, r.stderr
+    # the source refuses the link's login (its password changed after the
+    # link): postgres_fdw relays it as a connection failure, which is final too
+    subprocess.run([MINITWITD, "--migrate-only"], env=dict(os.environ, MINITWIT_DATABASE_DSN=src), check=True,
+                   capture_output=True)
+    r = run(MIGRATE, cfg, "copy")
+    assert r.returncode == 0, msgs(r.stderr)
+    psql(src.replace("user=shop", "user=minitwit"), "ALTER ROLE shop PASSWORD 'changed-pw'")
+    try:
+        port = src.split("port=")[1].split()[0]
+        changed = tempfile.NamedTemporaryFile(prefix="pgpass-", delete=False).name
+        with open(changed, "w") as f:
+            f.write(f"127.0.0.1:{port}:*:shop:changed-pw\n127.0.0.1:*:*:shop:{ROLE_PW}\n")
+        os.chmod(changed, 0o600)
+        r = run(SYNC, cfg, "run", "--once", env={"PGPASSFILE": changed, "MINITWIT_SYNC_CONNECT_ATTEMPTS": "50"})
+        assert r.returncode != 0 and "retrying in" not in r.stderr, msgs(r.stderr)
+        assert "password authentication failed" in msgs(r.stderr), msgs(r.stderr)
+    finally:
+        psql(src.replace("user=shop", "user=minitwit"), f"ALTER ROLE shop PASSWORD '{ROLE_PW}'")
 
 
 if __name__ == "__main__":
