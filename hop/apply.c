@@ -886,21 +886,26 @@ out:
 	return ok;
 }
 
-/* A finished hop has no change log left to count: said plainly.  Returns
- * whether the hop is finished (its status then printed to out). */
-static bool status_finished(struct hop *h, struct buf *out, bool json)
+/* A finished hop has no change log left to count, and a target never
+ * linked has no state: both said plainly.  Returns 1 when the hop is
+ * finished (its status then printed to out), -1 when there is no hop
+ * state (logged), 0 to go on. */
+static int status_finished(struct hop *h, struct buf *out, bool json)
 {
 	const char *p[] = { h->server };
-	bool done = false;
+	int done = 0;
 	PGresult *r = PQexecParams(h->tgt, "SELECT source, cutover_at FROM sync_fdw.hop"
 					   " WHERE server = $1 AND stage = 'finished'", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		/* no sync_fdw schema or table yet: the main query says so */
+		if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))
+			log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);
+		else
+			pgx_log_failure(r, "read the hop's state");
 		PQclear(r);
-		return false;
+		return -1;
 	}
 	if (PQntuples(r) == 1) {
-		done = true;
+		done = 1;
 		const char *src = PQgetvalue(r, 0, 0);
 		const char *at = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
 		if (json) {
@@ -926,8 +931,9 @@ static bool status_finished(struct hop *h, struct buf *out, bool json)
 bool apply_status(struct hop *h, struct buf *out, bool json)
 {
 	struct buf sql = BUF_INIT;
-	if (status_finished(h, out, json))
-		return true;
+	int finished = status_finished(h, out, json);
+	if (finished)
+		return finished > 0;
 	buf_adds(&sql, "SELECT h.stage, h.pos, h.applied_changes, h.skipped_changes, h.batches, h.rate,"
 		       " h.last_batch_at, h.last_change_at, h.last_error, h.last_error_at,"
 		       " (SELECT count(*) FROM ");

@@ -6,6 +6,7 @@ with non-zero offsets.  Tests with minitwitd servers under simulator load
 are in test_cutover.py."""
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -422,6 +423,32 @@ def test_log_format_text_and_json(c):
                         'hint: migrate plan, then migrate run\n'), r.stderr
     r = subprocess.run([MIGRATE, "--log-format=json", "--config", h.cfg, "status"], capture_output=True, text=True)
     assert json.loads(r.stderr.splitlines()[0])["hint"]
+    # stderr on a terminal: text without being asked
+    master, slave = pty.openpty()
+    try:
+        rc = subprocess.run([MIGRATE, "--config", h.cfg, "status"], stdout=subprocess.DEVNULL, stderr=slave).returncode
+        os.close(slave)
+        slave = None
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert rc == 5 and tty.decode().replace("\r\n", "\n") == (
+        'migrate: error: no hop "hop" recorded on the target\nhint: migrate plan, then migrate run\n'), tty
+    sync = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
+    r = subprocess.run([sync, "--log-format", "text", "--config", h.cfg, "status"], capture_output=True, text=True)
+    assert r.returncode == 5 and r.stderr.startswith("sync-fdw: error: ") and "\nhint: " in r.stderr, r.stderr
+    r = subprocess.run([sync, "--log-format", "xml", "status"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--log-format must be auto, text or json" in r.stderr
     r = subprocess.run([MIGRATE, "--log-format", "yaml", "status"], capture_output=True, text=True)
     assert r.returncode == 2 and "--log-format must be auto, text or json" in r.stderr
     assert "--log-format" in subprocess.run([MIGRATE, "--help"], capture_output=True, text=True).stdout
