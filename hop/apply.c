@@ -163,6 +163,10 @@ static bool transient(PGconn *c, const PGresult *r)
 {
 	if (!c || PQstatus(c) != CONNECTION_OK)
 		return true;
+	/* a refused login (also postgres_fdw's to the source, class 08) is
+	 * final: retrying cannot fix a password */
+	if (pgx_auth_failure(r))
+		return false;
 	const char *s = pgx_sqlstate(r);
 	/* class 08 (also postgres_fdw's "could not connect" for the source),
 	 * server shutting down, serialization failure, deadlock, lock timeout */
@@ -393,11 +397,11 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 		goto fail;
 	}
 	if (PQntuples(r) != 1) {
-		log_error("no hop \"%s\" on the target; hint: run \"sync-fdw link\" first", h->server);
+		log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);
 		goto fail;
 	}
 	if (PQgetvalue(r, 0, 3)[0] == 't') {
-		log_error("the copy of hop \"%s\" has not finished; hint: finish it (migrate copy) "
+		log_error("the copy of hop \"%s\" has not finished\nhint: finish it (migrate copy) "
 			  "before applying changes", h->server);
 		goto fail;
 	}
@@ -447,7 +451,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 		struct buf msg = BUF_INIT;
 		buf_addf(&msg, "the source's change log was reset: its change sequence is at %" PRId64
 			       ", below the change id %" PRId64 " this hop has already read: its new "
-			       "changes would be skipped, so the sync stops; hint: run \"sync-fdw capture "
+			       "changes would be skipped, so the sync stops\nhint: run \"sync-fdw capture "
 			       "install\" again (it moves the sequence above the hop's position), then check "
 			       "the target (migrate verify): changes captured since the reset may be "
 			       "missing", s->seq, s->seen_max);
@@ -506,8 +510,8 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 		if (PQntuples(r) > 0) {
 			struct buf msg = BUF_INIT;
 			buf_addf(&msg, "the source's table \"%s\" changed since capture was installed "
-				       "(columns were: %s; now: %s): the sync stops rather than drop data; "
-				       "hint: apply the same change to the target, then run \"sync-fdw link\" "
+				       "(columns were: %s; now: %s): the sync stops rather than drop data"
+				       "\nhint: apply the same change to the target, then run \"sync-fdw link\" "
 				       "and \"sync-fdw capture install\" again",
 				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
 				 PQgetisnull(r, 0, 2) ? "(table gone)" : PQgetvalue(r, 0, 2));
@@ -773,8 +777,8 @@ static bool lock_hop(struct hop *h)
 	bool got = ok && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	if (ok && !got)
-		log_error("another applier is running for hop \"%s\" (only one may apply at a time); "
-			  "hint: stop it, or wait for it to finish", h->server);
+		log_error("another applier is running for hop \"%s\" (only one may apply at a time)"
+			  "\nhint: stop it, or wait for it to finish", h->server);
 	return got;
 }
 
@@ -787,9 +791,12 @@ static bool reconnect(struct applier *a)
 		if (a->o->stop && *a->o->stop)
 			return false;
 		PQfinish(h->tgt);
+		bool refused = false;
 		struct pgx_connect_opts o = { .what = "target", .application_name = "sync-fdw",
-					      .connect_timeout_s = 5, .attempts = 1 };
+					      .connect_timeout_s = 5, .attempts = 1, .auth_failed = &refused };
 		h->tgt = pgx_connect(h->cfg->s.target_dsn, &o);
+		if (refused)
+			return false;
 		if (h->tgt && !pgx_exec(h->tgt, HOP_SESSION_SETUP, "prepare the session")) {
 			PQfinish(h->tgt);
 			h->tgt = NULL;
@@ -929,9 +936,54 @@ out:
 	return ok;
 }
 
+/* A finished hop has no change log left to count, and a target never
+ * linked has no state: both said plainly.  Returns 1 when the hop is
+ * finished (its status then printed to out), -1 when there is no hop
+ * state (logged), 0 to go on. */
+static int status_finished(struct hop *h, struct buf *out, bool json)
+{
+	const char *p[] = { h->server };
+	int done = 0;
+	PGresult *r = PQexecParams(h->tgt, "SELECT source, cutover_at FROM sync_fdw.hop"
+					   " WHERE server = $1 AND stage = 'finished'", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))
+			log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);
+		else
+			pgx_log_failure(r, "read the hop's state");
+		PQclear(r);
+		return -1;
+	}
+	if (PQntuples(r) == 1) {
+		done = 1;
+		const char *src = PQgetvalue(r, 0, 0);
+		const char *at = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
+		if (json) {
+			buf_adds(out, "{\"hop\":");
+			buf_add_json_str(out, h->server, strlen(h->server));
+			buf_adds(out, ",\"source\":");
+			buf_add_json_str(out, src, strlen(src));
+			buf_adds(out, ",\"stage\":\"finished\",\"finished\":true,\"cutover_at\":");
+			if (at)
+				buf_add_json_str(out, at, strlen(at));
+			else
+				buf_adds(out, "null");
+			buf_adds(out, "}\n");
+		} else
+			buf_addf(out, "hop:              %s (from %s)\nstage:            finished: link and "
+				      "capture removed (migrate finish), nothing left to sync\ncutover:          %s\n",
+				 h->server, src, at ? at : "none");
+	}
+	PQclear(r);
+	return done;
+}
+
 bool apply_status(struct hop *h, struct buf *out, bool json)
 {
 	struct buf sql = BUF_INIT;
+	int finished = status_finished(h, out, json);
+	if (finished)
+		return finished > 0;
 	buf_adds(&sql, "SELECT h.stage, h.pos, h.applied_changes, h.skipped_changes, h.batches, h.rate,"
 		       " h.last_batch_at, h.last_change_at, h.last_error, h.last_error_at,"
 		       " (SELECT count(*) FROM ");
@@ -950,7 +1002,7 @@ bool apply_status(struct hop *h, struct buf *out, bool json)
 	PGresult *r = PQexecParams(h->tgt, sql.data, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 14, "read the hop's status");
 	if (ok && PQntuples(r) == 0) {
-		log_error("no hop \"%s\" on the target; hint: run \"sync-fdw link\" first", h->server);
+		log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);
 		ok = false;
 	}
 	if (ok) {

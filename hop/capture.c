@@ -54,7 +54,7 @@ static bool capture_extension(PGconn *db, const struct hop_config *cfg, enum sql
 	if (!available) {
 		if (required) {
 			log_error("capture.function is c, but the extension sync_fdw_capture is not installed "
-				  "on this database's host (%s:%s); hint: install it there (make install-ext, "
+				  "on this database's host (%s:%s)\nhint: install it there (make install-ext, "
 				  "as root, from a build against the same PostgreSQL major version), or set "
 				  "capture.function to auto or plpgsql", PQhost(db), PQport(db));
 			return false;

@@ -694,7 +694,7 @@ static bool capture_present(struct hop *h)
 			 PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	if (!linked || !installed) {
-		log_error("capture is not installed for hop \"%s\"; hint: run \"sync-fdw link\" and "
+		log_error("capture is not installed for hop \"%s\"\nhint: run \"sync-fdw link\" and "
 			  "\"sync-fdw capture install\" before copying, so no change is missed", h->server);
 		return false;
 	}

@@ -93,7 +93,7 @@ static bool take_over(struct hop *h)
 		struct timespec ts = { 0, 50 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	log_error("the applier of hop \"%s\" did not stop within 15 s; hint: stop \"sync-fdw run\" by hand",
+	log_error("the applier of hop \"%s\" did not stop within 15 s\nhint: stop \"sync-fdw run\" by hand",
 		  h->server);
 	(void)set_flag(h, "UPDATE sync_fdw.hop SET stop_requested = false WHERE server = $1");
 	return false;
@@ -201,8 +201,8 @@ static bool wait_fenced(struct hop *h, double *waited_ms)
 			break;
 		}
 		if (i == 199)
-			log_error("transaction %s on the source was still running 10 s after the fence; "
-				  "hint: find it in pg_stat_activity (backend_xid) and end it",
+			log_error("transaction %s on the source was still running 10 s after the fence"
+				  "\nhint: find it in pg_stat_activity (backend_xid) and end it",
 				  PQgetvalue(r, 0, 1));
 		PQclear(r);
 		struct timespec ts = { 0, 50 * 1000000L };
@@ -341,6 +341,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	bool ok = false, paused = false, fenced = false, switched = false, resumed = false, already = false;
 	int64_t drained = 0, early = 0;
 	double fence_wait = 0, t;
+	size_t n = h->cfg->nservers;
 
 	drivers_open(&ds, h->cfg);
 	json_object_set_new(rep.root, "hop", json_string(h->server));
@@ -355,6 +356,19 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 		goto out;
 	}
 	if (o->dry_run) {
+		/* what the cutover would do, step by step; nothing is changed */
+		struct buf what = BUF_INIT;
+		if (n)
+			buf_addf(&what, "take over the sync, pause %zu server%s (writes held), fence the source, "
+					"drain, set sequences, switch the servers to the target", n, n == 1 ? "" : "s");
+		else
+			buf_adds(&what, "take over the sync, fence the source (fence only: applications' writes "
+					"fail from the fence to the switch), drain, set sequences, point the fence "
+					"at the target");
+		json_array_append_new(rep.steps, json_pack("{s:s, s:b, s:f, s:s}", "step", "would cut over",
+							   "ok", true, "ms", 0.0, "detail", what.data));
+		log_info("cutover --dry-run: nothing changed; a cutover would %s", what.data);
+		buf_release(&what);
 		ok = true;
 		goto out;
 	}
@@ -374,7 +388,11 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 		step(&rep, "pause servers", false, now_ms() - t, NULL);
 		goto out;
 	}
-	step(&rep, "pause servers", true, now_ms() - t, NULL);
+	if (n)
+		step(&rep, "pause servers", true, now_ms() - t, NULL);
+	else
+		step(&rep, "fence only", true, now_ms() - t,
+		     "no servers to pause: applications' writes fail from the fence to the switch");
 	double hold_start = now_ms();
 
 	/* 4: fence, then wait out the transactions that began before it */
@@ -466,7 +484,7 @@ out:
 		if (fenced && !capture_remove_db(h->tgt, &had))
 			log_error("could not remove the capture installed on the target");
 		if (fenced && !cutover_unfence(h->src))
-			log_error("the source is still fenced; hint: run \"migrate cutover\" again, or remove "
+			log_error("the source is still fenced\nhint: run \"migrate cutover\" again, or remove "
 				  "the fence by hand: DROP SCHEMA minitwit_fence CASCADE and the minitwit_fence "
 				  "triggers, ALTER DATABASE ... RESET default_transaction_read_only");
 		if (fenced)
@@ -509,7 +527,12 @@ out:
 				buf_addf(out, " (%s)", note);
 			buf_addc(out, '\n');
 		}
-		buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", now_ms() - rep.t0);
+		if (o->dry_run)
+			buf_addf(out, "dry run: the cutover %s; nothing was changed\n",
+				 ok ? (already ? "was done before" : "would proceed as above")
+				    : "would be refused (see the preflight)");
+		else
+			buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", now_ms() - rep.t0);
 	}
 	free(text);
 	drivers_close(&ds);

@@ -132,8 +132,8 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 					return false;
 			}
 		} else {
-			return cfg_fail(err, doc, body->keys[i], "table \"%s\": unknown key \"%s\"; "
-					"hint: a table takes key, offset, refs and conflict", t->name, k);
+			return cfg_fail(err, doc, body->keys[i], "table \"%s\": unknown key \"%s\""
+					"\nhint: a table takes key, offset, refs and conflict", t->name, k);
 		}
 	}
 	return true;

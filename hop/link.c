@@ -158,22 +158,26 @@ static bool carry_ledger(struct hop *h)
 {
 	PGresult *r = PQexec(h->src,
 		"SELECT hop, server, source, target, table_name, key_column, \"offset\","
-		" source_min, source_max FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
+		" source_min, source_max, target_before_min, target_before_max, recorded_at"
+		" FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
 	int hop_no = 1;
 	bool ok = true;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		for (int i = 0; i < PQntuples(r) && ok; i++) {
-			const char *v[9];
-			for (int k = 0; k < 9; k++)
+			/* every column as the source has it: a carried hop keeps
+			 * the time it was recorded, whatever the number of hops */
+			const char *v[12];
+			for (int k = 0; k < 12; k++)
 				v[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
 			int n = (int)strtol(v[0], NULL, 10);
 			if (n >= hop_no)
 				hop_no = n + 1;
 			PGresult *w = PQexecParams(h->tgt,
 				"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
-				" \"offset\", source_min, source_max, carried)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true) ON CONFLICT DO NOTHING",
-				9, NULL, v, NULL, NULL, 0);
+				" \"offset\", source_min, source_max, target_before_min, target_before_max,"
+				" recorded_at, carried)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true) ON CONFLICT DO NOTHING",
+				12, NULL, v, NULL, NULL, 0);
 			ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "carry the source's ledger");
 			PQclear(w);
 		}
@@ -248,7 +252,7 @@ bool link_create(struct hop *h)
 		goto out;
 	for (size_t i = 0; i < h->plan.n; i++)
 		if (!h->plan.t[i].tgt) {
-			log_error("the target has no table \"%s\"; hint: \"migrate schema\" creates the "
+			log_error("the target has no table \"%s\"\nhint: \"migrate schema\" creates the "
 				  "target's tables from the source's definition", h->plan.t[i].src->name);
 			goto out;
 		}
@@ -295,8 +299,8 @@ static void warn_dropped_indexes(struct hop *h)
 	PGresult *r = PQexecParams(h->tgt, "SELECT string_agg(format('%I', name), ', ' ORDER BY name)"
 					   " FROM sync_fdw.copy_index WHERE server = $1", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s; "
-			 "hint: run \"migrate copy\" again to finish it, or rebuild them from "
+		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s"
+			 "\nhint: run \"migrate copy\" again to finish it, or rebuild them from "
 			 "sync_fdw.copy_index.def", h->server, PQgetvalue(r, 0, 0));
 	PQclear(r);
 }
@@ -384,11 +388,84 @@ static bool query_bool(PGconn *c, const char *sql)
 	return v;
 }
 
+/* The connection's user and database as quoted identifiers, for the
+ * statements the hints give. */
+static void conn_names(PGconn *c, struct buf *user, struct buf *db)
+{
+	sqlgen_ident(user, PQuser(c));
+	sqlgen_ident(db, PQdb(c));
+}
+
+/* What the target needs for the link; *fdw_ready tells whether the link
+ * itself can be tried. */
+static void check_target(struct checks *c, PGconn *tgt, PGconn *src, bool *fdw_ready)
+{
+	struct buf user = BUF_INIT, db = BUF_INIT, hint = BUF_INIT;
+	conn_names(tgt, &user, &db);
+	bool super = query_bool(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+	bool avail = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
+				     "WHERE name = 'postgres_fdw')");
+	check(c, avail, "postgres_fdw is available on the target's host",
+	      "install the PostgreSQL contrib modules on the target host (managed services have it)");
+	bool installed = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
+					 "WHERE extname = 'postgres_fdw')");
+	buf_addf(&hint, "the target's user %s is not a superuser: an administrator (a superuser, or the "
+			"provider's admin role: rds_superuser on RDS, cloudsqlsuperuser on Cloud SQL, "
+			"doadmin on DigitalOcean) must run, connected to database %s: "
+			"CREATE EXTENSION postgres_fdw", user.data, db.data);
+	check(c, installed || super, "postgres_fdw is installed in the target's database", hint.data);
+	bool usage = super || (installed && query_bool(tgt, "SELECT has_foreign_data_wrapper_privilege("
+							    "'postgres_fdw', 'USAGE')"));
+	buf_reset(&hint);
+	buf_addf(&hint, "%sthe same administrator must run, connected to database %s: GRANT USAGE ON "
+			"FOREIGN DATA WRAPPER postgres_fdw TO %s", installed ? "" : "once postgres_fdw is installed, ",
+		 db.data, user.data);
+	check(c, usage, "the target's user may use postgres_fdw (USAGE ON FOREIGN DATA WRAPPER postgres_fdw)",
+	      hint.data);
+	buf_reset(&hint);
+	buf_addf(&hint, "the database's owner or an administrator must run: GRANT CREATE ON DATABASE %s TO %s",
+		 db.data, user.data);
+	check(c, query_bool(tgt, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+	      "the target's user can create schemas (CREATE on the target's database)", hint.data);
+	bool pw_ok = true;
+	if (src && !super) {
+		const char *pw = PQpass(src);
+		pw_ok = pw && *pw;
+		check(c, pw_ok, "a password for the source's user, for the user mapping (postgres_fdw requires "
+				"one when the target's user is not a superuser)",
+		      "give sync-fdw the source's password in a pgpass file (PGPASSFILE, or ~/.pgpass) or "
+		      "PGPASSWORD, never in source.dsn; the source must ask for it (scram-sha-256 in its "
+		      "pg_hba.conf for the target's address)");
+	}
+	*fdw_ready = (installed || super) && usage && pw_ok;
+	buf_release(&user);
+	buf_release(&db);
+	buf_release(&hint);
+}
+
+static void check_source(struct checks *c, PGconn *src)
+{
+	struct buf user = BUF_INIT, db = BUF_INIT, hint = BUF_INIT;
+	conn_names(src, &user, &db);
+	buf_addf(&hint, "the database's owner or an administrator must run: GRANT CREATE ON DATABASE %s TO %s",
+		 db.data, user.data);
+	check(c, query_bool(src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
+	      "the source's user can create the capture schema (CREATE on the source's database)", hint.data);
+	check(c, query_bool(src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
+				 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+				 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
+	      "the source's user may create triggers on every table",
+	      "run capture as the tables' owner, or GRANT TRIGGER on them");
+	buf_release(&user);
+	buf_release(&db);
+	buf_release(&hint);
+}
+
 bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 {
 	struct checks c = { out, json, true, 0 };
 	struct hop h;
-	bool src_ok, tgt_ok;
+	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
 	struct pgx_connect_opts o = { .what = "source", .application_name = "sync-fdw",
 				      .connect_timeout_s = 5, .attempts = 1 };
@@ -402,39 +479,21 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
 	check(&c, tgt_ok, "the target accepts connections (target.dsn)",
 	      "check host, port, dbname and user, and the password in PGPASSWORD or pgpass");
-	if (tgt_ok) {
-		bool avail = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
-					       "WHERE name = 'postgres_fdw')");
-		check(&c, avail, "postgres_fdw is available on the target",
-		      "install the PostgreSQL contrib modules on the target host");
-		bool installed = query_bool(h.tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
-						   "WHERE extname = 'postgres_fdw')");
-		bool super = query_bool(h.tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
-		check(&c, installed || super, "the target's user can create extension postgres_fdw",
-		      "as a superuser run: CREATE EXTENSION postgres_fdw");
-		check(&c, query_bool(h.tgt, "SELECT has_database_privilege(current_database(), 'CREATE')"),
-		      "the target's user can create schemas",
-		      "GRANT CREATE ON DATABASE ... TO the target's user");
-	}
-	if (src_ok) {
-		check(&c, query_bool(h.src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
-		      "the source's user can create the capture schema",
-		      "GRANT CREATE ON DATABASE ... TO the source's user");
-		check(&c, query_bool(h.src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
-					    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-					    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
-		      "the source's user may create triggers on every table",
-		      "run capture as the tables' owner, or GRANT TRIGGER on them");
-	}
+	if (tgt_ok)
+		check_target(&c, h.tgt, h.src, &fdw_ready);
+	if (src_ok)
+		check_source(&c, h.src);
 	/* Whether the target reaches the source through postgres_fdw is not
 	 * tried here: it takes a foreign server and a user mapping holding the
 	 * source's password, sent as SQL text (into the target's server log
 	 * with log_statement = ddl) even in a transaction rolled back.  --check
 	 * creates nothing; link tries it, and changes nothing when it fails. */
 	if (src_ok && tgt_ok)
-		note(&c, "the target reaching the source through postgres_fdw is not tried by --check "
-			 "(it would send the password to the target); link tries it and changes nothing "
-			 "when it fails");
+		note(&c, fdw_ready ? "the target reaching the source through postgres_fdw is not tried by "
+				     "--check (it would send the password to the target); link tries it and "
+				     "changes nothing when it fails"
+				   : "the target reaching the source through postgres_fdw is tried by link, "
+				     "once what is missing above is there");
 	PQfinish(h.src);
 	PQfinish(h.tgt);
 	if (json)

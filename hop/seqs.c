@@ -169,7 +169,7 @@ static bool set_one(struct hop *h, const struct seqs_state *st, bool *moved)
 	*moved = false;
 	if (up ? st->extreme >= st->max : st->extreme <= st->min) {
 		log_error("sequence %s cannot go %s %" PRId64 ", the %s id of %s: its %s is %" PRId64
-			  "; hint: ALTER SEQUENCE %s %s (or AS bigint), then run the cutover again",
+			  "\nhint: ALTER SEQUENCE %s %s (or AS bigint), then run the cutover again",
 			  st->sequence, up ? "above" : "below", st->extreme, up ? "largest" : "smallest",
 			  st->column, up ? "MAXVALUE" : "MINVALUE", up ? st->max : st->min, st->sequence,
 			  up ? "MAXVALUE ..." : "MINVALUE ...");
@@ -213,7 +213,7 @@ bool seqs_set(struct hop *h, int *count, int *moved)
 		if (st->exhausted) {
 			/* not the hop's doing, and setval would move it back: say so */
 			log_warn("sequence %s on the target is at its %s: the next insert drawing from it fails "
-				 "(or, cycling, lands on %s's ids); hint: ALTER SEQUENCE %s %s",
+				 "(or, cycling, lands on %s's ids)\nhint: ALTER SEQUENCE %s %s",
 				 st->sequence, st->increment > 0 ? "MAXVALUE" : "MINVALUE", st->column,
 				 st->sequence, st->increment > 0 ? "MAXVALUE ..." : "MINVALUE ...");
 			continue;

@@ -240,7 +240,7 @@ static bool verify_sequences(struct hop *h, bool json, struct buf *out, bool *ma
 		if (!st->clear) {
 			*match = false;
 			log_error("sequence %s is behind the ids on the target: its next value is %s, not %s "
-				  "%s, the %s id of %s; hint: SELECT setval('%s', %s)",
+				  "%s, the %s id of %s\nhint: SELECT setval('%s', %s)",
 				  st->sequence, next.data, up ? "above" : "below", ext.data,
 				  up ? "largest" : "smallest", st->column, st->sequence, ext.data);
 		}

@@ -62,7 +62,16 @@ PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts)
 		size_t n = strlen(err);
 		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
 			n--;
-		if (i == attempts)
+		bool final = pgx_auth_failure_text(err);
+		if (final && opts->auth_failed)
+			*opts->auth_failed = true;
+		if (final)
+			log_error("could not connect to %s \"%s\": %.*s\nhint: the login was refused; "
+				  "retrying cannot help: check the user and its password (PGPASSWORD or the "
+				  "pgpass file, PGPASSFILE) and pg_hba.conf",
+				  opts->what ? opts->what : "database", masked.data ? masked.data : "",
+				  (int)n, err);
+		else if (i == attempts)
 			log_error("could not connect to %s \"%s\": %.*s",
 				  opts->what ? opts->what : "database", masked.data ? masked.data : "",
 				  (int)n, err);
@@ -72,6 +81,8 @@ PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts)
 				 i, attempts, delay, (int)n, err);
 		PQfinish(c);
 		c = NULL;
+		if (final)
+			break;
 		if (i < attempts) {
 			sleep_ms(delay);
 			delay = delay * 2 > 5000 ? 5000 : delay * 2;
@@ -104,8 +115,11 @@ void pgx_log_failure(const PGresult *r, const char *what)
 		msg = PQresultErrorMessage(r);
 	if (!msg || !*msg)
 		msg = PQresStatus(PQresultStatus(r));
-	log_error("%s failed: %s (SQLSTATE %s)", what, msg,
-		  *pgx_sqlstate(r) ? pgx_sqlstate(r) : "none");
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+	log_error("%s failed: %s (SQLSTATE %s)%s%s%s%s", what, msg,
+		  *pgx_sqlstate(r) ? pgx_sqlstate(r) : "none", detail ? "\ndetail: " : "",
+		  detail ? detail : "", hint ? "\nhint: " : "", hint ? hint : "");
 }
 
 bool pgx_check(const PGresult *r, ExecStatusType expect, int nrows, int ncols,
@@ -126,6 +140,30 @@ bool pgx_check(const PGresult *r, ExecStatusType expect, int nrows, int ncols,
 		return false;
 	}
 	return true;
+}
+
+bool pgx_auth_failure_text(const char *msg)
+{
+	static const char *const refusals[] = {
+		"password authentication failed", "no password supplied", "no pg_hba.conf entry",
+		"SCRAM authentication failed", "authentication failed for user", NULL,
+	};
+	if (!msg)
+		return false;
+	for (size_t i = 0; refusals[i]; i++)
+		if (strstr(msg, refusals[i]))
+			return true;
+	return false;
+}
+
+bool pgx_auth_failure(const PGresult *r)
+{
+	if (!r)
+		return false;
+	if (pgx_sqlstate_is(r, "28P01") || pgx_sqlstate_is(r, "28000"))
+		return true;
+	return pgx_auth_failure_text(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) ||
+	       pgx_auth_failure_text(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL));
 }
 
 bool pgx_conn_lost(const PGconn *c, const PGresult *r)

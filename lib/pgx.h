@@ -39,12 +39,26 @@ struct pgx_connect_opts {
 	int connect_timeout_s;		/* per attempt; 0 = libpq default */
 	int attempts;			/* >= 1 */
 	int backoff_ms;			/* first delay, doubled per attempt, capped at 5 s */
+	bool *auth_failed;		/* optional: set when the server refused the login */
 };
+
+/*
+ * True when an error message from libpq or a server (also one relayed by
+ * postgres_fdw) says the login was refused: wrong or missing password, no
+ * pg_hba.conf entry, unknown role.  Such a failure is final: retrying
+ * cannot fix it and may lock the role out on a managed service.
+ */
+bool pgx_auth_failure_text(const char *msg);
+
+/* The same for a result: SQLSTATE 28P01 / 28000, or a relayed login
+ * refusal in its message or detail. */
+bool pgx_auth_failure(const PGresult *r);
 
 /*
  * Connect to dsn, retrying with exponential backoff.  Returns a connection
  * in CONNECTION_OK state, or NULL after logging the last error (with the DSN
- * masked).  The caller owns the connection (PQfinish).
+ * masked).  A refused login (pgx_auth_failure_text) is not retried.  The
+ * caller owns the connection (PQfinish).
  */
 MUST_CHECK PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts);
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "apply.h"
 #include "capture.h"
 #include "cli.h"
@@ -249,7 +251,8 @@ static int cmd_cutover(int argc, char **argv)
 		       "every server where it was.  Run again after a crash, it finishes the cutover.\n"
 		       "minitwitd's admin token comes from the environment variable named by\n"
 		       "cutover.token_env.\n\nOptions:\n"
-		       "      --dry-run  run the preflight only\n", &o, &h, HOP_PLAN);
+		       "      --dry-run  run the preflight and say what the cutover would do;\n"
+		       "                 change nothing\n", &o, &h, HOP_PLAN);
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
@@ -341,6 +344,65 @@ static int cmd_finish(int argc, char **argv)
 	return rc;
 }
 
+/* A JSON value as text: strings bare, null as "-", numbers as written. */
+static const char *jtext(json_t *v, char *tmp, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v))
+		snprintf(tmp, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(tmp, len, "%.1f", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(tmp, len, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		snprintf(tmp, len, "-");
+	return tmp;
+}
+
+/* migrate status for a person: the state migrate status --json prints. */
+static void status_text(json_t *st, struct buf *out)
+{
+	char t1[64], t2[64], t3[64];
+#define J(key) jtext(json_object_get(st, key), t1, sizeof t1)
+	buf_addf(out, "hop:         %s\n", J("hop"));
+	buf_addf(out, "source:      %s\n", J("source"));
+	const char *stage = json_string_value(json_object_get(st, "stage"));
+	buf_addf(out, "stage:       %s%s\n", stage ? stage : "-",
+		 stage && strcmp(stage, "finished") == 0 ?
+			 " (link, capture and staging removed; the ledger stays)" : "");
+	buf_addf(out, "copy:        started %s, ", J("copy_started_at"));
+	buf_addf(out, "finished %s\n", J("copy_finished_at"));
+	const char *name;
+	json_t *v;
+	json_object_foreach(json_object_get(st, "copied"), name, v)
+		buf_addf(out, "  %-18s %s rows in %s pieces\n", name,
+			 jtext(json_object_get(v, "rows"), t1, sizeof t1),
+			 jtext(json_object_get(v, "pieces"), t2, sizeof t2));
+	buf_addf(out, "applied:     %s changes, ", J("applied_changes"));
+	buf_addf(out, "last batch at %s\n", J("last_batch_at"));
+	json_t *rep = json_object_get(st, "report");
+	buf_addf(out, "cutover:     %s", J("cutover_at"));
+	if (json_is_object(rep))
+		buf_addf(out, " (last report: %s, writes held %s ms)",
+			 json_is_true(json_object_get(rep, "ok")) ? "ok" : "FAILED",
+			 jtext(json_object_get(rep, "hold_ms"), t2, sizeof t2));
+	buf_addc(out, '\n');
+	buf_addf(out, "last error:  %s\n", json_is_null(json_object_get(st, "last_error")) ? "none" : J("last_error"));
+	size_t i;
+	json_t *l;
+	buf_adds(out, "ledger:\n");
+	json_array_foreach(json_object_get(st, "ledger"), i, l)
+		buf_addf(out, "  hop %s  %-18s offset %s  from %s%s\n",
+			 jtext(json_object_get(l, "hop"), t1, sizeof t1),
+			 jtext(json_object_get(l, "table"), t2, sizeof t2),
+			 jtext(json_object_get(l, "offset"), t3, sizeof t3),
+			 json_string_value(json_object_get(l, "source")) ?
+				 json_string_value(json_object_get(l, "source")) : "-",
+			 json_is_true(json_object_get(l, "carried")) ? " (carried)" : "");
+#undef J
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -348,8 +410,10 @@ static int cmd_status(int argc, char **argv)
 	int rc = start(argc, argv, "status", "j",
 		       "Usage: migrate [--config FILE] status [--json]\n\n"
 		       "Where the hop stands, from the state recorded in the target: stage, copy\n"
-		       "progress per table, sync lag and pending changes, the last cutover's report.\n"
-		       "Can be asked from any machine that reaches the target.\n\nOptions:\n",
+		       "progress per table, sync lag and pending changes, the last cutover's report,\n"
+		       "the ledger; readable text (--json: one JSON object, then the sync's).  Also\n"
+		       "after \"migrate finish\".  Can be asked from any machine that reaches the\n"
+		       "target.\n\nOptions:\n",
 		       &o, &h, HOP_TARGET);
 	if (rc >= 0)
 		return rc;
@@ -370,7 +434,7 @@ static int cmd_status(int argc, char **argv)
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		if (PQresultStatus(r) == PGRES_TUPLES_OK || pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) ||
 		    pgx_sqlstate_is(r, "3F000"))
-			log_error("no hop \"%s\" recorded on the target; hint: migrate plan, then migrate run",
+			log_error("no hop \"%s\" recorded on the target\nhint: migrate plan, then migrate run",
 				  h.server);
 		else
 			pgx_log_failure(r, "read the hop's state");
@@ -378,14 +442,26 @@ static int cmd_status(int argc, char **argv)
 		hop_close(&h);
 		return EXIT_TARGET;
 	}
-	buf_adds(&out, PQgetvalue(r, 0, 0));
-	buf_addc(&out, '\n');
+	json_error_t jerr;
+	json_t *st = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+	if (o.json) {
+		buf_adds(&out, PQgetvalue(r, 0, 0));
+		buf_addc(&out, '\n');
+	} else if (st)
+		status_text(st, &out);
 	PQclear(r);
-	/* the sync's own view (pending, lag), when the change log is reachable */
-	struct buf sync = BUF_INIT;
-	if (apply_status(&h, &sync, o.json))
-		buf_adds(&out, sync.data);
-	buf_release(&sync);
+	/* the sync's own view (pending, lag), while the change log is linked:
+	 * "finish" removed it */
+	const char *stage = json_string_value(json_object_get(st, "stage"));
+	if (!stage || strcmp(stage, "finished") != 0) {
+		struct buf sync = BUF_INIT;
+		if (!o.json)
+			buf_adds(&out, "\nsync\n");
+		if (apply_status(&h, &sync, o.json))
+			buf_adds(&out, sync.data);
+		buf_release(&sync);
+	}
+	json_decref(st);
 	hop_close(&h);
 	return emit(&out, EXIT_OK);
 }
@@ -474,6 +550,9 @@ static void usage(FILE *out)
 	cli_list(commands, out);
 	fputs("\nOptions:\n"
 	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
+	      "      --log-format auto|text|json\n"
+	      "                     messages on stderr as lines a person reads (text) or\n"
+	      "                     JSON lines (json); auto: text on a terminal (default)\n"
 	      "  -h, --help         show this help and exit\n"
 	      "  -V, --version      show the version and exit\n\n"
 	      "\"migrate COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
@@ -498,6 +577,13 @@ int main(int argc, char **argv)
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
 			config_path = argv[i] + 9;
 			config_given = true;
+		} else if (strcmp(argv[i], "--log-format") == 0 || strncmp(argv[i], "--log-format=", 13) == 0) {
+			const char *v = argv[i][12] == '=' ? argv[i] + 13 : (i + 1 < argc ? argv[++i] : "");
+			if (!log_set_format_name(v)) {
+				fprintf(stderr, "migrate: --log-format must be auto, text or json, not \"%s\"\n", v);
+				cli_try_help("migrate", NULL);
+				return EXIT_USAGE;
+			}
 		} else {
 			fprintf(stderr, "migrate: unknown option \"%s\"\n", argv[i]);
 			cli_try_help("migrate", NULL);

@@ -404,7 +404,7 @@ bool admin_start(struct app *app)
 		return false;
 	if (!is_loopback(&ss))
 		log_warn("admin.listen \"%s\" is not a loopback address: the admin API (which can "
-			 "stop writes and move the database) is reachable from the network; hint: keep it "
+			 "stop writes and move the database) is reachable from the network\nhint: keep it "
 			 "on 127.0.0.1 or behind a firewall", cfg->admin_listen);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_ERROR_LOG;

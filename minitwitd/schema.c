@@ -58,8 +58,8 @@ bool schema_migrate(PGconn *c)
 			if (file_version(schema_sql[k].name) == v)
 				f = &schema_sql[k];
 		if (!f) {
-			log_error("database has schema version %ld (\"%s\") that this minitwitd does not know; "
-				  "hint: run a minitwitd at least as new as the one that migrated it",
+			log_error("database has schema version %ld (\"%s\") that this minitwitd does not know"
+				  "\nhint: run a minitwitd at least as new as the one that migrated it",
 				  v, PQgetvalue(r, i, 1));
 			goto out;
 		}
@@ -67,8 +67,8 @@ bool schema_migrate(PGconn *c)
 		sha256_hex(f->text, f->len, sum);
 		if (strcmp(sum, PQgetvalue(r, i, 2)) != 0) {
 			log_error("schema migration \"%s\" was changed after it was applied "
-				  "(checksum %.12s in the database, %.12s in this build); "
-				  "hint: never edit an applied migration, add a new file to sql/schema",
+				  "(checksum %.12s in the database, %.12s in this build)"
+				  "\nhint: never edit an applied migration, add a new file to sql/schema",
 				  f->name, PQgetvalue(r, i, 2), sum);
 			goto out;
 		}

@@ -106,8 +106,10 @@ static int cmd_link(int argc, char **argv)
 		       "schema (link.schema).  The hop's state and ledger are created on the target;\n"
 		       "the source's ledger is carried along.  Idempotent: run again to re-link.\n\n"
 		       "Options:\n"
-		       "      --check    report what is missing (extension, privileges, reachability\n"
-		       "                 of both ends and from the target to the source) without\n"
+		       "      --check    report what is missing, each piece with who must run what\n"
+		       "                 (postgres_fdw installed, USAGE on it, a password for the\n"
+		       "                 user mapping, CREATE on each database, reachability of\n"
+		       "                 both ends and from the target to the source) without\n"
 		       "                 changing anything; exit 1 if something is\n", &o, &h, 0);
 	if (rc >= 0)
 		return rc;
@@ -241,7 +243,8 @@ static int cmd_status(int argc, char **argv)
 		       "Usage: sync-fdw [--config FILE] status [--json]\n\n"
 		       "Where the sync stands, from the state recorded on the target: changes\n"
 		       "pending on the source, lag in seconds (age of the oldest pending change),\n"
-		       "apply rate, last error.\n\nOptions:\n", &o, &h, HOP_TARGET);
+		       "apply rate, last error; after \"migrate finish\", that the hop is finished.\n\n"
+		       "Options:\n", &o, &h, HOP_TARGET);
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
@@ -301,6 +304,9 @@ static void usage(FILE *out)
 	cli_list(commands, out);
 	fputs("\nOptions:\n"
 	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
+	      "      --log-format auto|text|json\n"
+	      "                     messages on stderr as lines a person reads (text) or\n"
+	      "                     JSON lines (json); auto: text on a terminal (default)\n"
 	      "  -h, --help         show this help and exit\n"
 	      "  -V, --version      show the version and exit\n\n"
 	      "\"sync-fdw COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
@@ -311,6 +317,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -323,6 +330,14 @@ int main(int argc, char **argv)
 		case 'c':
 			config_path = optarg;
 			config_given = true;
+			break;
+		case 'L':
+			if (!log_set_format_name(optarg)) {
+				fprintf(stderr, "sync-fdw: --log-format must be auto, text or json, not \"%s\"\n",
+					optarg);
+				cli_try_help("sync-fdw", NULL);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);

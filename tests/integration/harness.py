@@ -67,6 +67,23 @@ def wait_until(cond, timeout=30.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def log_message(j):
+    """A JSON log line's message as its text form: msg, then detail: and
+    hint: lines."""
+    return j["msg"] + "".join(f"\n{k}: {j[k]}" for k in ("detail", "hint") if k in j)
+
+
+def log_messages(stderr):
+    """The messages of a program's log lines (JSON or text), one per line."""
+    out = []
+    for line in stderr.splitlines():
+        try:
+            out.append(log_message(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            out.append(line)
+    return "\n".join(out)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,13 +6,14 @@ with non-zero offsets.  Tests with minitwitd servers under simulator load
 are in test_cutover.py."""
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, Cluster, psql, run_tests, scenario, test  # noqa: E402
+from harness import REPO, MINITWITD, Cluster, log_messages, psql, run_tests, scenario, test  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
@@ -32,14 +33,7 @@ TABLES = """tables:
 """
 
 
-def msgs(stderr):
-    out = []
-    for line in stderr.splitlines():
-        try:
-            out.append(json.loads(line)["msg"])
-        except (ValueError, KeyError):
-            out.append(line)
-    return "\n".join(out)
+msgs = log_messages
 
 
 class Ctx:
@@ -317,6 +311,18 @@ def test_second_hop_with_offsets_and_ledger(c):
     # finish drops the server and with it the mapping holding the password
     assert psql(b, "SELECT count(*) FROM pg_user_mappings WHERE srvname = 'hop1'") == [["0"]]
     assert psql(b, "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'hop1'") == [["0"]]
+    # after finish: status is readable text, JSON with --json; sync-fdw says finished
+    st = h1.run("status").stdout
+    assert st.startswith("hop:         hop1\n") and "stage:       finished" in st, st
+    assert "ledger:\n" in st and "\n  hop 1  message " in st and not st.lstrip().startswith("{"), st
+    assert json.loads(h1.run("status", "--json").stdout.splitlines()[0])["stage"] == "finished"
+    sync = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
+    r = subprocess.run([sync, "--config", h1.cfg, "status"], capture_output=True, text=True)
+    assert r.returncode == 0 and "finished" in r.stdout and "does not exist" not in r.stderr, (r.stdout, r.stderr)
+    r = subprocess.run([sync, "--config", h1.cfg, "status", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["finished"] is True, r.stdout
+    times_b = psql(b, "SELECT table_name, recorded_at, target_before_min, target_before_max FROM sync_fdw.ledger"
+                      " WHERE hop = 1 ORDER BY table_name")
     cdb = new_db(c.c, "chain_c", schema=False)
     h2 = Hop(c, b, cdb, offsets={"user": "5000", "message": "-1000"}, server="hop2")
     psql(b, f"INSERT INTO message (author_id, text, pub_date, flagged) VALUES ({U}, 'written on b', 9, 0)")
@@ -333,6 +339,9 @@ def test_second_hop_with_offsets_and_ledger(c):
                        "WHERE table_name IN ('user', 'message') ORDER BY hop, table_name")
     assert ledger == [["1", "hop1", "message", "0", "t"], ["1", "hop1", "user", "0", "t"],
                       ["2", "hop2", "message", "-1000", "f"], ["2", "hop2", "user", "5000", "f"]], ledger
+    # a carried hop keeps the times and ranges it was recorded with
+    assert psql(cdb, "SELECT table_name, recorded_at, target_before_min, target_before_max FROM sync_fdw.ledger"
+                     " WHERE hop = 1 ORDER BY table_name") == times_b
     # both old hosts are fenced
     for dsn in (a, b):
         r = subprocess.run(["psql", dsn, "-Xqc", "INSERT INTO follower VALUES (1, 2)"], capture_output=True, text=True)
@@ -683,6 +692,74 @@ def test_run_refuses_a_capture_installed_for_another_table_list(c):
         f.write(text)
     h.run("run")
     assert counts(tgt) == ["5", "1", "1"]
+@test
+def test_log_format_text_and_json(c):
+    """stderr is a pipe here: JSON lines by default, with the hint in its own
+    field; --log-format text gives lines a person reads, one hint form."""
+    src = new_db(c.a, "logfmt_src", legacy=True)
+    tgt = new_db(c.b, "logfmt_tgt", schema=False)
+    h = Hop(c, src, tgt)
+    r = h.run("status", check=False)      # nothing recorded yet: error and hint
+    assert r.returncode == 5
+    j = [json.loads(line) for line in r.stderr.splitlines()]
+    err = next(x for x in j if x["level"] == "error")
+    assert err["msg"] == 'no hop "hop" recorded on the target' and "migrate run" in err["hint"], err
+    r = subprocess.run([MIGRATE, "--log-format", "text", "--config", h.cfg, "status"], capture_output=True, text=True)
+    assert r.returncode == 5
+    assert r.stderr == ('migrate: error: no hop "hop" recorded on the target\n'
+                        'hint: migrate plan, then migrate run\n'), r.stderr
+    r = subprocess.run([MIGRATE, "--log-format=json", "--config", h.cfg, "status"], capture_output=True, text=True)
+    assert json.loads(r.stderr.splitlines()[0])["hint"]
+    # stderr on a terminal: text without being asked
+    master, slave = pty.openpty()
+    try:
+        rc = subprocess.run([MIGRATE, "--config", h.cfg, "status"], stdout=subprocess.DEVNULL, stderr=slave).returncode
+        os.close(slave)
+        slave = None
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert rc == 5 and tty.decode().replace("\r\n", "\n") == (
+        'migrate: error: no hop "hop" recorded on the target\nhint: migrate plan, then migrate run\n'), tty
+    sync = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
+    r = subprocess.run([sync, "--log-format", "text", "--config", h.cfg, "status"], capture_output=True, text=True)
+    assert r.returncode == 5 and r.stderr.startswith("sync-fdw: error: ") and "\nhint: " in r.stderr, r.stderr
+    r = subprocess.run([sync, "--log-format", "xml", "status"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--log-format must be auto, text or json" in r.stderr
+    r = subprocess.run([MIGRATE, "--log-format", "yaml", "status"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--log-format must be auto, text or json" in r.stderr
+    assert "--log-format" in subprocess.run([MIGRATE, "--help"], capture_output=True, text=True).stdout
+
+
+@test
+def test_dry_run_and_fence_only_cutover(c):
+    src = new_db(c.a, "dry_src", legacy=True)
+    tgt = new_db(c.b, "dry_tgt", schema=False)
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    r = h.run("cutover", "--dry-run")
+    assert "cutover done" not in r.stdout and "would" in r.stdout, r.stdout
+    assert "fence only: applications' writes fail from the fence to the switch" in r.stdout, r.stdout
+    assert "dry run: the cutover would proceed as above; nothing was changed" in r.stdout, r.stdout
+    assert "cutover done" not in msgs(r.stderr), r.stderr
+    assert psql(tgt, "SELECT stage FROM sync_fdw.hop") != [["switched"]]
+    psql(src, "INSERT INTO follower VALUES (1, 3)")   # not fenced
+    r = h.run("cutover")
+    assert "pause servers" not in r.stdout and "fence only" in r.stdout, r.stdout
+    assert "no servers to pause: applications' writes fail from the fence to the switch" in r.stdout
+    assert "cutover done" in r.stdout
+    rep = json.loads(h.run("status", "--json").stdout.splitlines()[0])["report"]
+    assert [s["step"] for s in rep["steps"]][:3] == ["preflight", "take over the sync", "fence only"], rep
 
 
 if __name__ == "__main__":

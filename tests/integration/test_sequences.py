@@ -15,20 +15,12 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, Cluster, psql, run_tests, test  # noqa: E402
+from harness import REPO, Cluster, log_messages, psql, run_tests, test  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
 
 
-def msgs(stderr):
-    """The messages of migrate's log lines (JSON or text)."""
-    out = []
-    for line in stderr.splitlines():
-        try:
-            out.append(json.loads(line)["msg"])
-        except (ValueError, KeyError, TypeError):
-            out.append(line)
-    return "\n".join(out)
+msgs = log_messages
 
 # serial, bigserial, identity ALWAYS with options, identity BY DEFAULT, two
 # tables drawing from one sequence, an id that is not the first column, and

@@ -16,7 +16,7 @@ import uuid
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import REPO, MINITWITD, Cluster, _cleanups, psql, run_tests, test, wait_until  # noqa: E402
+from harness import REPO, MINITWITD, Cluster, _cleanups, log_messages, psql, run_tests, test, wait_until  # noqa: E402
 from pgsession import PsqlSession  # noqa: E402
 
 SYNC = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
@@ -32,15 +32,7 @@ class Ctx:
     pass
 
 
-def msgs(stderr):
-    """The messages of sync-fdw's JSON log lines, one per line."""
-    out = []
-    for line in stderr.splitlines():
-        try:
-            out.append(json.loads(line)["msg"])
-        except (ValueError, KeyError):
-            out.append(line)
-    return "\n".join(out)
+msgs = log_messages
 
 
 def setup():

@@ -430,13 +430,13 @@ static void test_error_unknown_table_key(void **state)
 {
 	expect_error("tables:\n"
 		     "  user: { key: user_id, ofset: 40 }\n",
-		     "2:25: table \"user\": unknown key \"ofset\"; hint: a table takes key, offset, "
+		     "2:25: table \"user\": unknown key \"ofset\"\nhint: a table takes key, offset, "
 		     "refs and conflict");
 	expect_error("tables:\n"
 		     "  UserProfile:\n"
 		     "    key: ProfileId\n"
 		     "    references: { a: b }\n",
-		     "4:5: table \"UserProfile\": unknown key \"references\"; hint: a table takes key, "
+		     "4:5: table \"UserProfile\": unknown key \"references\"\nhint: a table takes key, "
 		     "offset, refs and conflict");
 }
 
