@@ -234,7 +234,7 @@ static bool dsns_storable(const struct hop *h)
 	for (int i = 0; i < 2; i++) {
 		struct buf why = BUF_INIT;
 		if (!dsn_storable(dsn[i], &why)) {
-			log_error("%s cannot be recorded in sync_fdw.hop and the ledger: %s; hint: give "
+			log_error("%s cannot be recorded in sync_fdw.hop and the ledger: %s\nhint: give "
 				  "the password with PGPASSWORD or a pgpass file", name[i], why.data);
 			buf_release(&why);
 			return false;

@@ -296,7 +296,7 @@ static bool finish_allowed(struct hop *h, bool abandon, const char **as)
 	if (stage && strcmp(stage, "abandoned") == 0)
 		*as = "abandoned";	/* run again: it stays abandoned */
 	else if (stage && strcmp(stage, "cutover") == 0) {
-		log_error("a cutover of hop \"%s\" is in progress (the source may be fenced); hint: run "
+		log_error("a cutover of hop \"%s\" is in progress (the source may be fenced)\nhint: run "
 			  "\"migrate cutover\" again, which finishes it or rolls it back", h->server);
 		ok = false;
 	} else if (stage ? strcmp(stage, "switched") != 0 && strcmp(stage, "finished") != 0 : capture) {
@@ -304,7 +304,7 @@ static bool finish_allowed(struct hop *h, bool abandon, const char **as)
 			*as = "abandoned";
 		else {
 			log_error("hop \"%s\" was never cut over (stage \"%s\"): finishing it would remove its "
-				  "capture and link and leave the target behind the source; hint: run \"migrate "
+				  "capture and link and leave the target behind the source\nhint: run \"migrate "
 				  "cutover\" first, or give the hop up with \"migrate finish --abandon\" (link "
 				  "and capture removed, the hop recorded as abandoned)", h->server,
 				  stage ? stage : "not linked");

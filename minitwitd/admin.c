@@ -388,7 +388,7 @@ bool admin_start(struct app *app)
 		return true;
 	}
 	if (strlen(token) < ADMIN_MIN_TOKEN) {
-		log_error("%s is shorter than %d characters; hint: use a long random token "
+		log_error("%s is shorter than %d characters\nhint: use a long random token "
 			  "(openssl rand -hex 32)", ADMIN_TOKEN_ENV, ADMIN_MIN_TOKEN);
 		return false;
 	}
