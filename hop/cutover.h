@@ -43,9 +43,10 @@ MUST_CHECK bool cutover_run(struct hop *h, const struct cutover_opts *o, struct 
 /*
  * The servers the cutover will call, checked long before it (migrate
  * plan, schema, copy, run): with cutover.servers given, the token variable
- * (cutover.token_env) must be set and every admin API must answer GET
- * /admin/status with it.  Each failure becomes a plan problem with its
- * fix; nothing changes on any server.
+ * (cutover.token_env) must be set when an entry is admin_url or admin_dns,
+ * and every entry's driver preflight must pass (drivers_check, driver.h).
+ * A failure becomes a plan problem with its fix; nothing changes on any
+ * server.
  */
 void cutover_check_servers(struct hop *h);
 

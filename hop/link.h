@@ -20,8 +20,10 @@ MUST_CHECK bool link_create(struct hop *h);
  * always stays. */
 MUST_CHECK bool link_drop(struct hop *h, const char *keep_as);
 /*
- * Check without changing anything: reachability of both ends and from the
- * target to the source, the extension, privileges.  Appends one line per
+ * Check without changing anything: reachability of both ends, the
+ * extension, privileges, a password for a non-superuser's mapping.  The
+ * target's connection to the source is not tried (it would send the
+ * source's password to the target as SQL text); link tries it.  Appends one line per
  * check to report ("ok  ..." / "MISSING  ... hint: ...") or a JSON array
  * when json; returns true when everything needed is there.
  */
