@@ -703,6 +703,7 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			return false;
 		}
 		t->headroom = remap_headroom(base, has_next, next, tmax);
+		t->min_headroom = remap_headroom_bound(t->min_headroom, tmax);
 		t->headroom_target = has_next;
 		if (t->conflict != HOP_CONFLICT_REFUSE || t->offset_fixed)
 			continue;
@@ -718,7 +719,8 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 				PRId64 "..%" PRId64 ")", t->src->name, slo, shi, t->offset, omin, omax, ocount,
 				ocount == 1 ? "" : "s", a, b);
 			buf_release(&hint);
-		} else if (!t->offset_auto && t->headroom < t->min_headroom && (has_next || t->offset > 0)) {
+		} else if (!t->offset_auto && t->headroom < t->min_headroom &&
+			   (has_next || t->offset > 0)) {
 			/* the first source id that would not fit, shifted */
 			int64_t first = 0;
 			bool known = remap_add(has_next ? next : tmax, -t->offset, &first) &&
@@ -741,7 +743,8 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			else
 				plan_problem(p, hint.data, "table \"%s\": offset %" PRId64 " leaves room for only %"
 					PRId64 " new source ids (min_headroom %" PRId64 "): the next would %s",
-					t->src->name, t->offset, t->headroom, t->min_headroom, what.data);
+					t->src->name, t->offset, t->headroom,
+					t->min_headroom, what.data);
 			buf_release(&what);
 			buf_release(&hint);
 		}

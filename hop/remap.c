@@ -88,3 +88,8 @@ int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax)
 		return INT64_MAX;
 	return room;
 }
+
+int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax)
+{
+	return min_headroom < tmax / 2 ? min_headroom : tmax / 2;
+}

@@ -53,4 +53,8 @@ bool remap_overlaps(int64_t slo, int64_t shi, int64_t off, int64_t tlo, int64_t 
  */
 int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax);
 
+/* The headroom an explicit offset must leave: min_headroom, but at most half
+ * the key type's maximum (a smallint key could never leave 1000000). */
+int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax);
+
 #endif

@@ -338,6 +338,15 @@ static void test_headroom_up_to_the_type(void **state)
 	assert_true(remap_headroom(1, true, INT64_MAX, INT64_MAX) == INT64_MAX - 2);
 }
 
+static void test_headroom_bound(void **state)
+{
+	assert_int_equal(remap_headroom_bound(1000000, INT32_MAX), 1000000);
+	assert_int_equal(remap_headroom_bound(1000000, INT16_MAX), 16383);
+	assert_int_equal(remap_headroom_bound(10, INT16_MAX), 10);
+	assert_int_equal(remap_headroom_bound(0, INT64_MAX), 0);
+	assert_true(remap_headroom_bound(INT64_MAX, INT64_MAX) == INT64_MAX / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_overlaps_empty_and_overflow),
 		cmocka_unit_test(test_headroom_before_a_target_id),
 		cmocka_unit_test(test_headroom_up_to_the_type),
+		cmocka_unit_test(test_headroom_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
