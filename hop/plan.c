@@ -442,7 +442,7 @@ static bool exec_ok(PGconn *c, const char *sql, const char *what)
 	return ok;
 }
 
-/* ROW(c1, c2, ...) of the source's columns, prefixed by alias. */
+/* md5(ROW(c1, c2, ...)::text) of the source's columns, each prefixed by alias. */
 static void row_of(struct buf *sql, const struct cat_table *t, const char *alias)
 {
 	buf_adds(sql, "md5(ROW(");
@@ -454,7 +454,8 @@ static void row_of(struct buf *sql, const struct cat_table *t, const char *alias
 }
 
 #define REPLACED_BATCH 5000
-#define REPLACED_ROWS "5000"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /*
  * How many of the target's rows the source would replace with different
@@ -493,13 +494,13 @@ static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t,
 	buf_adds(&look, " WHERE ");
 	row_of(&look, c, "s.");
 	buf_addf(&look, " <> e->>%zu", c->npk);
-	bool ok = false, in_src = false, in_tgt = false;
-	in_tgt = true;	/* a failure inside the string leaves the transaction open */
+	bool ok = false, in_src = false;
+	bool in_tgt = true;	/* a failure inside the string leaves the transaction open */
 	if (!exec_ok(tgt, same_text, "read the target's rows") ||
 	    !exec_ok(tgt, q.data, "read the target's rows"))
 		goto out;
 	for (;;) {
-		PGresult *r = PQexec(tgt, "FETCH " REPLACED_ROWS " FROM plan_replaced");
+		PGresult *r = PQexec(tgt, "FETCH " STR(REPLACED_BATCH) " FROM plan_replaced");
 		if (!pgx_check(r, PGRES_TUPLES_OK, -1, (int)c->npk + 1, "read the target's rows")) {
 			PQclear(r);
 			goto out;
