@@ -83,13 +83,14 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 {
 	t->line = name->line;
 	t->column_no = name->column;
+	t->min_headroom = HOP_MIN_HEADROOM;
 	if (!read_name(doc, name, "table name", &t->name, err))
 		return false;
 	if (!body || (body->kind == CFG_NODE_SCALAR && !body->scalar[0]))
 		return true;	/* "follower:" alone: all defaults */
 	if (body->kind != CFG_NODE_MAP)
 		return cfg_fail(err, doc, body, "table \"%s\": expected a mapping of key, offset, "
-				"refs, conflict", t->name);
+				"refs, conflict, min_headroom", t->name);
 	for (size_t i = 0; i < body->n; i++) {
 		const char *k = body->keys[i]->scalar;
 		const struct cfg_node *v = body->items[i];
@@ -116,6 +117,10 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 			else
 				return cfg_fail(err, doc, v, "table \"%s\": conflict must be refuse, replace or "
 						"append", t->name);
+		} else if (strcmp(k, "min_headroom") == 0) {
+			if (!scalar(v) || !cfg_parse_int(v->scalar, &t->min_headroom) || t->min_headroom < 0)
+				return cfg_fail(err, doc, v, "table \"%s\": min_headroom must be a number of "
+						"ids, 0 or more", t->name);
 		} else if (strcmp(k, "refs") == 0) {
 			if (v->kind != CFG_NODE_MAP)
 				return cfg_fail(err, doc, v, "table \"%s\": refs must map columns to tables, "
@@ -133,7 +138,7 @@ static bool read_table(const struct cfg_doc *doc, const struct cfg_node *name,
 			}
 		} else {
 			return cfg_fail(err, doc, body->keys[i], "table \"%s\": unknown key \"%s\""
-					"\nhint: a table takes key, offset, refs and conflict", t->name, k);
+					"\nhint: a table takes key, offset, refs, conflict and min_headroom", t->name, k);
 		}
 	}
 	return true;
@@ -414,6 +419,10 @@ void hopcfg_print(const struct hop_config *cfg, FILE *out)
 					t->conflict == HOP_CONFLICT_REPLACE  ? "replace"
 					: t->conflict == HOP_CONFLICT_APPEND ? "append"
 									     : "refuse");
+				sep = ", ";
+			}
+			if (t->min_headroom != HOP_MIN_HEADROOM) {
+				fprintf(out, "%smin_headroom: %lld", sep, (long long)t->min_headroom);
 				sep = ", ";
 			}
 			if (t->nrefs) {

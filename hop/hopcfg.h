@@ -24,6 +24,10 @@ enum hop_conflict {
 	HOP_CONFLICT_APPEND,	/* no primary key: the source's rows go beside the target's */
 };
 
+/* tables.<name>.min_headroom when not given: new source ids an explicit
+ * offset must leave room for before a shifted id meets a target id */
+#define HOP_MIN_HEADROOM 1000000
+
 struct hop_ref_cfg {
 	char *column;		/* referring column of this table */
 	char *table;		/* the table whose key it refers to */
@@ -38,6 +42,7 @@ struct hop_table_cfg {
 	bool offset_auto;	/* offset: auto */
 	int64_t offset;
 	enum hop_conflict conflict;
+	int64_t min_headroom;	/* ids an explicit offset must leave free (HOP_MIN_HEADROOM) */
 	struct hop_ref_cfg *refs;
 	size_t nrefs;
 };

@@ -85,6 +85,58 @@ static bool key_range(PGconn *c, const char *table, const char *key, int64_t *mi
 	return ok;
 }
 
+/* " FROM public.<table> WHERE <key>" */
+static void from_where(struct buf *sql, const char *table, const char *key)
+{
+	buf_adds(sql, " FROM public.");
+	sqlgen_ident(sql, table);
+	buf_adds(sql, " WHERE ");
+	sqlgen_ident(sql, key);
+}
+
+/*
+ * The target's ids around the shifted source ids: how many lie in [lo, hi]
+ * (the shifted range; lo > hi: none asked) with the smallest and largest,
+ * and the smallest id above base, if any.  Index scans, bounded by the
+ * shifted range.
+ */
+static bool target_ids(PGconn *c, const char *table, const char *key, int64_t lo, int64_t hi, int64_t base,
+		       int64_t *count, int64_t *min, int64_t *max, bool *has_next, int64_t *next)
+{
+	char p[3][24];
+	snprintf(p[0], sizeof p[0], "%" PRId64, lo);
+	snprintf(p[1], sizeof p[1], "%" PRId64, hi);
+	snprintf(p[2], sizeof p[2], "%" PRId64, base);
+	const char *params[] = { p[0], p[1], p[2] };
+	struct buf sql = BUF_INIT;
+	static const char *const agg[] = { "count(", "min(", "max(" };
+	buf_adds(&sql, "SELECT ");
+	for (size_t i = 0; i < 3; i++) {
+		buf_addf(&sql, "(SELECT %s", agg[i]);
+		sqlgen_ident(&sql, key);
+		buf_adds(&sql, "::bigint)");
+		from_where(&sql, table, key);
+		buf_adds(&sql, " BETWEEN $1::bigint AND $2::bigint), ");
+	}
+	buf_adds(&sql, "(SELECT min(");
+	sqlgen_ident(&sql, key);
+	buf_adds(&sql, "::bigint)");
+	from_where(&sql, table, key);
+	buf_adds(&sql, " > $3::bigint)");
+	PGresult *r = PQexecParams(c, sql.data, 3, NULL, params, NULL, NULL, 0);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 4, "read the target's ids near the shifted ones");
+	if (ok) {
+		*count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		*min = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		*max = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		*has_next = !PQgetisnull(r, 0, 3);
+		*next = *has_next ? strtoll(PQgetvalue(r, 0, 3), NULL, 10) : 0;
+	}
+	PQclear(r);
+	buf_release(&sql);
+	return ok;
+}
+
 static bool int_type(const char *type)
 {
 	int64_t a, b;
@@ -122,6 +174,8 @@ static void choose_tables(const struct hop_config *cfg, struct hop_plan *p)
 		t->key = -1;
 		t->src_min = t->tgt_min = 1;
 		t->src_max = t->tgt_max = 0;
+		t->headroom = -1;
+		t->min_headroom = tc ? tc->min_headroom : HOP_MIN_HEADROOM;
 		if (tc && tc->key) {
 			t->key = cat_column(src, tc->key);
 			if (t->key < 0)
@@ -373,6 +427,170 @@ static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_
 	return ok;
 }
 
+/* Same text for the same values on both servers, whatever the sessions'
+ * defaults: for this transaction only. */
+static const char same_text[] =
+	"BEGIN READ ONLY; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL TimeZone = 'UTC'; "
+	"SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; "
+	"SET LOCAL bytea_output = 'hex'";
+
+static bool exec_ok(PGconn *c, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, what);
+	PQclear(r);
+	return ok;
+}
+
+/* md5(ROW(c1, c2, ...)::text) of the source's columns, each prefixed by alias. */
+static void row_of(struct buf *sql, const struct cat_table *t, const char *alias)
+{
+	buf_adds(sql, "md5(ROW(");
+	for (size_t i = 0; i < t->ncols; i++) {
+		buf_addf(sql, "%s%s", i ? ", " : "", alias);
+		sqlgen_ident(sql, t->cols[i].name);
+	}
+	buf_adds(sql, ")::text)");
+}
+
+#define REPLACED_BATCH 5000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/*
+ * How many of the target's rows the source would replace with different
+ * content (t has a primary key; the target's columns match).  Plan sees
+ * both databases, not yet the link: the target's rows are read through a
+ * cursor, REPLACED_BATCH at a time, as their key (text) and an md5 of the
+ * whole row's text; each batch goes to the source as one JSON parameter,
+ * joined on the key (its primary key index) and counted where the md5
+ * differs.  Memory is bounded by the batch; time is one pass over the
+ * target's table and an index lookup per row on the source.  Rows only
+ * one side holds are no conflict.
+ */
+static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t, int64_t *n)
+{
+	*n = 0;
+	if (PQtransactionStatus(src) != PQTRANS_IDLE || PQtransactionStatus(tgt) != PQTRANS_IDLE)
+		return true;	/* inside a step's transaction: checked when planned first */
+	const struct cat_table *c = t->src;
+	struct buf q = BUF_INIT, look = BUF_INIT, batch = BUF_INIT;
+	buf_adds(&q, "DECLARE plan_replaced NO SCROLL CURSOR FOR SELECT ");
+	for (size_t k = 0; k < c->npk; k++) {
+		sqlgen_ident(&q, c->cols[c->pk[k]].name);
+		buf_adds(&q, "::text, ");
+	}
+	row_of(&q, c, "");
+	buf_adds(&q, " FROM public.");
+	sqlgen_ident(&q, c->name);
+	buf_adds(&look, "SELECT count(*) FROM pg_catalog.json_array_elements($1::json) e JOIN public.");
+	sqlgen_ident(&look, c->name);
+	buf_adds(&look, " s ON ");
+	for (size_t k = 0; k < c->npk; k++) {
+		buf_adds(&look, k ? " AND s." : "s.");
+		sqlgen_ident(&look, c->cols[c->pk[k]].name);
+		buf_addf(&look, " = (e->>%zu)::%s", k, c->cols[c->pk[k]].type);
+	}
+	buf_adds(&look, " WHERE ");
+	row_of(&look, c, "s.");
+	buf_addf(&look, " <> e->>%zu", c->npk);
+	bool ok = false, in_src = false;
+	bool in_tgt = true;	/* a failure inside the string leaves the transaction open */
+	if (!exec_ok(tgt, same_text, "read the target's rows") ||
+	    !exec_ok(tgt, q.data, "read the target's rows"))
+		goto out;
+	for (;;) {
+		PGresult *r = PQexec(tgt, "FETCH " STR(REPLACED_BATCH) " FROM plan_replaced");
+		if (!pgx_check(r, PGRES_TUPLES_OK, -1, (int)c->npk + 1, "read the target's rows")) {
+			PQclear(r);
+			goto out;
+		}
+		int rows = PQntuples(r);
+		buf_reset(&batch);
+		buf_addc(&batch, '[');
+		for (int i = 0; i < rows; i++) {
+			buf_adds(&batch, i ? ",[" : "[");
+			for (int k = 0; k <= (int)c->npk; k++) {
+				if (k)
+					buf_addc(&batch, ',');
+				buf_add_json_str(&batch, PQgetvalue(r, i, k), (size_t)PQgetlength(r, i, k));
+			}
+			buf_addc(&batch, ']');
+		}
+		buf_addc(&batch, ']');
+		PQclear(r);
+		if (rows == 0)
+			break;
+		in_src = true;
+		if (!exec_ok(src, same_text, "compare the target's rows with the source's"))
+			goto out;
+		const char *params[] = { batch.data };
+		r = PQexecParams(src, look.data, 1, NULL, params, NULL, NULL, 0);
+		bool got = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "compare the target's rows with the source's");
+		if (got)
+			*n += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		if (!got)
+			goto out;
+		in_src = false;
+		if (!exec_ok(src, "COMMIT", "compare the target's rows with the source's"))
+			goto out;
+		if (rows < REPLACED_BATCH)
+			break;
+	}
+	ok = true;
+out:
+	if (in_src && !exec_ok(src, "ROLLBACK", "end the comparison on the source"))
+		ok = false;
+	if (in_tgt && !exec_ok(tgt, ok ? "COMMIT" : "ROLLBACK", "end the reading of the target's rows"))
+		ok = false;
+	buf_release(&q);
+	buf_release(&look);
+	buf_release(&batch);
+	return ok;
+}
+
+/* Whether every source column is on the target with the same type. */
+static bool same_columns(const struct plan_table *t)
+{
+	for (size_t i = 0; i < t->src->ncols; i++) {
+		int j = cat_column(t->tgt, t->src->cols[i].name);
+		if (j < 0 || strcmp(t->src->cols[i].type, t->tgt->cols[j].type) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A natural key's default is replace: fine while the target holds no row
+ * the source would overwrite with something else; otherwise the operator
+ * must say so (conflict: replace).
+ */
+static bool check_replaced(const struct hop_config *cfg, PGconn *src, PGconn *tgt, struct hop_plan *p,
+			   struct plan_table *t)
+{
+	const struct hop_table_cfg *tc = hopcfg_table(cfg, t->src->name);
+	if (!t->tgt || !t->src->npk || t->conflict != HOP_CONFLICT_REPLACE || t->tgt_rows == 0 ||
+	    t->linked || (tc && tc->conflict == HOP_CONFLICT_REPLACE) || !same_columns(t))
+		return true;
+	if (!count_replaced(src, tgt, t, &t->replaced))
+		return false;
+	if (t->replaced == 0)
+		return true;
+	struct buf keys = BUF_INIT, hint = BUF_INIT;
+	for (size_t k = 0; k < t->src->npk; k++)
+		buf_addf(&keys, "%s%s", k ? ", " : "", t->src->cols[t->src->pk[k]].name);
+	buf_addf(&hint, "write conflict: replace for table \"%s\" if the source's rows should overwrite the "
+			"target's with the same %s, or delete or align those rows on the target",
+		 t->src->name, keys.data);
+	plan_problem(p, hint.data, "table \"%s\": %" PRId64 " target row%s would be replaced: the source "
+		"holds rows with the same key (%s) and different content", t->src->name, t->replaced,
+		t->replaced == 1 ? "" : "s", keys.data);
+	buf_release(&keys);
+	buf_release(&hint);
+	return true;
+}
+
 /* t's source ids and count from an earlier plan, when it has the table with the same key. */
 static bool reuse_counts(const struct hop_plan *prev, struct plan_table *t)
 {
@@ -434,6 +652,10 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		}
 		for (size_t f = 0; f < nfixed; f++)
 			t->linked |= strcmp(fixed[f].table, t->src->name) == 0;
+		if (!check_replaced(cfg, src, tgt, p, t)) {
+			PQclear(deferred);
+			return false;
+		}
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
@@ -464,25 +686,67 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			buf_release(&hint);
 			continue;
 		}
-		/* the shifted source ids, and the ids the source will hand out
-		 * later (upwards from them), must miss every id the target holds;
-		 * a linked hop's target holds the hop's own rows: not checked */
-		if (t->conflict == HOP_CONFLICT_REFUSE && !t->offset_fixed &&
-		    t->tgt_min <= t->tgt_max && remap_add(slo, t->offset, &limit) && t->tgt_max >= limit) {
+		/* the shifted source ids must miss every id the target holds
+		 * now; the ids the source hands out later (upwards from its
+		 * largest) must find room before the next target id above them,
+		 * or the type's end; a linked hop's target holds the hop's own
+		 * rows: not checked */
+		bool has_src = t->src_min <= t->src_max;
+		int64_t a = 1, b = 0, base, ocount = 0, omin = 0, omax = 0, next = 0;
+		bool has_next = false;
+		if (!remap_add(has_src ? t->src_max : 0, t->offset, &base))
+			continue;
+		if (has_src && (!remap_add(t->src_min, t->offset, &a) || !remap_add(t->src_max, t->offset, &b)))
+			continue;
+		if (key && t->tgt_min <= t->tgt_max &&
+		    !target_ids(tgt, t->src->name, key, a, b, base, &ocount, &omin, &omax, &has_next, &next)) {
+			PQclear(deferred);
+			return false;
+		}
+		t->headroom = remap_headroom(base, has_next, next, tmax);
+		t->min_headroom = remap_headroom_bound(t->min_headroom, tmax);
+		t->headroom_target = has_next;
+		if (t->conflict != HOP_CONFLICT_REFUSE || t->offset_fixed)
+			continue;
+		if (ocount > 0) {
 			struct buf hint = BUF_INIT;
 			buf_addf(&hint, "set offset: auto (it picks %" PRId64 "), or an offset of at least "
 					"%" PRId64 ", or conflict: replace if the source's rows should "
 					"overwrite the target's", remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max),
 				 t->tgt_max - slo + 1);
-			if (remap_overlaps(slo, shi, t->offset, t->tgt_min, t->tgt_max) || t->src_min > t->src_max)
-				plan_problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
-					" shifted by %" PRId64 " collide with ids %" PRId64 "..%" PRId64
-					" the target already holds", t->src->name, slo, shi, t->offset,
-					t->tgt_min, t->tgt_max);
+			plan_problem(p, hint.data, "table \"%s\": source ids %" PRId64 "..%" PRId64
+				" shifted by %" PRId64 " collide with ids %" PRId64 "..%" PRId64
+				" the target already holds (%" PRId64 " target id%s within the shifted range %"
+				PRId64 "..%" PRId64 ")", t->src->name, slo, shi, t->offset, omin, omax, ocount,
+				ocount == 1 ? "" : "s", a, b);
+			buf_release(&hint);
+		} else if (!t->offset_auto && t->headroom < t->min_headroom &&
+			   (has_next || t->offset > 0)) {
+			/* the first source id that would not fit, shifted */
+			int64_t first = 0;
+			bool known = remap_add(has_next ? next : tmax, -t->offset, &first) &&
+				     (has_next || remap_add(first, 1, &first));
+			struct buf hint = BUF_INIT;
+			buf_addf(&hint, "choose an offset leaving more room (offset: auto picks %" PRId64 "), or "
+					"set tables.%s.min_headroom below %" PRId64 " if the source hands out "
+					"fewer new ids before the cutover",
+				 remap_auto_offset(slo, shi, t->tgt_min, t->tgt_max), t->src->name, t->headroom + 1);
+			struct buf what = BUF_INIT;
+			if (has_next)
+				buf_addf(&what, "meet id %" PRId64 " the target already holds", next);
 			else
-				plan_problem(p, hint.data, "table \"%s\": new source ids (from %" PRId64 ", shifted by %"
-					PRId64 ") would run into ids up to %" PRId64 " the target already holds",
-					t->src->name, shi + 1, t->offset, t->tgt_max);
+				buf_addf(&what, "pass %s's maximum %" PRId64, t->src->cols[t->key].type, tmax);
+			if (known)
+				plan_problem(p, hint.data, "table \"%s\": offset %" PRId64 " leaves room for only %"
+					PRId64 " new source ids (min_headroom %" PRId64 "): source id %" PRId64
+					", shifted, would %s", t->src->name, t->offset, t->headroom,
+					t->min_headroom, first, what.data);
+			else
+				plan_problem(p, hint.data, "table \"%s\": offset %" PRId64 " leaves room for only %"
+					PRId64 " new source ids (min_headroom %" PRId64 "): the next would %s",
+					t->src->name, t->offset, t->headroom,
+					t->min_headroom, what.data);
+			buf_release(&what);
 			buf_release(&hint);
 		}
 	}
@@ -564,6 +828,12 @@ void plan_json(const struct hop_plan *p, struct buf *out)
 			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
 			 t->append ? "append" : t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
 			 t->tgt_rows);
+		if (t->headroom >= 0)
+			buf_addf(out, ",\"headroom\":%" PRId64 ",\"headroom_until\":\"%s\"", t->headroom,
+				 t->headroom_target ? "target id" : "type maximum");
+		else
+			buf_adds(out, ",\"headroom\":null,\"headroom_until\":null");
+		buf_addf(out, ",\"min_headroom\":%" PRId64 ",\"replaced\":%" PRId64, t->min_headroom, t->replaced);
 		json_range(out, "source_ids", t->src_min, t->src_max);
 		json_range(out, "target_ids", t->tgt_min, t->tgt_max);
 		int64_t a = t->src_min, b = t->src_max;
@@ -644,8 +914,12 @@ void plan_text(const struct hop_plan *p, struct buf *out)
 		for (size_t r = 0; r < t->nrefs; r++)
 			buf_addf(out, "%s%s->%s", r ? ", " : "", t->src->cols[t->refs[r].col].name,
 				 p->t[t->refs[r].table].src->name);
-		buf_addf(out, "%s  (%" PRId64 " rows%s%s)\n", t->nrefs ? "" : "-", t->src_rows,
-			 t->offset_auto ? ", offset auto" : "",
+		char room[64] = "";
+		if (t->headroom >= 0)
+			snprintf(room, sizeof room, ", headroom %" PRId64 "%s", t->headroom,
+				 t->headroom_target ? " before a target id" : "");
+		buf_addf(out, "%s  (%" PRId64 " rows%s%s%s)\n", t->nrefs ? "" : "-", t->src_rows,
+			 t->offset_auto ? ", offset auto" : "", room,
 			 t->conflict == HOP_CONFLICT_REPLACE && t->src->npk ? ", replaces target rows" : "");
 	}
 	if (p->nproblems)

@@ -44,6 +44,12 @@ struct plan_table {
 	int64_t src_min, src_max;	/* key range on the source (min > max: none) */
 	int64_t tgt_min, tgt_max;	/* key range already on the target */
 	int64_t src_rows, tgt_rows;
+	/* new ids the source may hand out before one, shifted, meets a
+	 * target id (headroom_target) or its type's maximum; -1: no key */
+	int64_t headroom;
+	bool headroom_target;
+	int64_t min_headroom;		/* an explicit offset must leave this */
+	int64_t replaced;		/* target rows a default replace would overwrite */
 };
 
 struct hop_plan {

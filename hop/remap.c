@@ -77,3 +77,19 @@ bool remap_overlaps(int64_t slo, int64_t shi, int64_t off, int64_t tlo, int64_t 
 		return false;	/* out of range anyway: remap_fits reports it */
 	return a <= thi && tlo <= b;
 }
+
+int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax)
+{
+	int64_t limit = has_next ? next - 1 : tmax;	/* next > base: no overflow */
+	int64_t room;
+	if (limit <= base)
+		return 0;
+	if (__builtin_sub_overflow(limit, base, &room))
+		return INT64_MAX;
+	return room;
+}
+
+int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax)
+{
+	return min_headroom < tmax / 2 ? min_headroom : tmax / 2;
+}

@@ -42,4 +42,19 @@ int64_t remap_auto_offset(int64_t slo, int64_t shi, int64_t tlo, int64_t thi);
 /* Whether [slo+off, shi+off] and [tlo, thi] overlap (empty ranges never do). */
 bool remap_overlaps(int64_t slo, int64_t shi, int64_t off, int64_t tlo, int64_t thi);
 
+/*
+ * Headroom: how many more ids the source may hand out, upwards from its
+ * largest id, before one, shifted, meets a target id or passes the
+ * column's type.  base is the largest shifted source id (the source's
+ * largest id, or 0 when it has none, plus the offset); next, when has_next,
+ * is the smallest id the target holds above base; tmax the type's maximum.
+ * 0 when base is already at the limit; INT64_MAX when the room does not
+ * fit in 64 bits.
+ */
+int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax);
+
+/* The headroom an explicit offset must leave: min_headroom, but at most half
+ * the key type's maximum (a smallint key could never leave 1000000). */
+int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax);
+
 #endif

@@ -464,6 +464,13 @@ def with_tables(h, tables):
         f.write(text.split("tables:")[0] + "tables:\n" + tables)
 
 
+def refused_with(h, tables, commands, wants, forbidden=()):
+    """refused(), with tables: as given; then neither database holds a hop."""
+    with_tables(h, tables)
+    refused(h, commands, wants, forbidden)
+    untouched(h.src, h.tgt)
+
+
 @test
 def test_plan_refuses_a_nullable_or_not_unique_key(c):
     """A key: column that may be NULL (the copy reads key ranges: such rows
@@ -617,6 +624,91 @@ class AdminStub:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@test
+def test_plan_refuses_replacing_different_target_rows(c):
+    """A natural key's conflict defaults to replace: target rows the source
+    would overwrite with different content (whole rows compared, in
+    batches, whatever the sessions' time zones) are counted and refused
+    unless conflict: replace is written for the table; identical rows and
+    rows only the target holds are no conflict."""
+    src = new_db(c.a, "repl_src", schema=False)
+    tgt = new_db(c.b, "repl_tgt", schema=False)
+    ddl = "CREATE TABLE setting (name text PRIMARY KEY, value text, changed timestamptz NOT NULL);"
+    rows = ("INSERT INTO setting SELECT 'k' || g, 'v' || g, '2026-01-01 12:00+00'::timestamptz + g * interval '1s' "
+            "FROM generate_series(1, 12000) g;")
+    psql(src, ddl + rows)
+    psql(tgt, ddl + rows + "UPDATE setting SET value = 'theirs' WHERE name IN (SELECT 'k' || g FROM "
+                           "generate_series(1, 12000, 285) g);"
+                           "INSERT INTO setting SELECT 'own' || g, 'o', now() FROM generate_series(1, 10) g")
+    psql(tgt, "ALTER DATABASE repl_tgt SET timezone = 'Asia/Tokyo'")
+    h = Hop(c, src, tgt)
+    refused_with(h, "  setting:\n", ("plan", "run", "copy"),
+                 ['table "setting": 43 target rows would be replaced: the source holds rows with the same key '
+                  '(name) and different content',
+                  'hint: write conflict: replace for table "setting" if the source\'s rows should overwrite the '
+                  "target's with the same name"])
+    assert psql(tgt, "SELECT count(*) FROM setting WHERE value = 'theirs'") == [["43"]]
+    psql(tgt, "UPDATE setting SET value = 'v1' WHERE name = 'k1'")
+    refused(h, ("plan",), ['table "setting": 42 target rows would be replaced'])
+    # identical rows are no conflict: the default replace stands
+    psql(tgt, "UPDATE setting SET value = substr(name, 2) WHERE value = 'theirs'; "
+              "UPDATE setting SET value = 'v' || value WHERE name LIKE 'k%' AND value NOT LIKE 'v%'")
+    plan = json.loads(h.run("plan", "--json").stdout)
+    assert plan["problems"] == [] and plan["tables"][0]["conflict"] == "replace", plan
+    # written explicitly, the source's rows overwrite the target's
+    psql(tgt, "UPDATE setting SET value = 'theirs' WHERE name = 'k7'")
+    refused(h, ("plan",), ['table "setting": 1 target row would be replaced'])
+    with_tables(h, "  setting: { conflict: replace }\n")
+    h.run("copy")
+    assert psql(tgt, "SELECT name, value, extract(epoch FROM changed) FROM setting WHERE name LIKE 'k%' "
+                     "ORDER BY name") == psql(src, "SELECT name, value, extract(epoch FROM changed) FROM setting "
+                                                   "ORDER BY name")
+    assert psql(tgt, "SELECT count(*) FROM setting WHERE name LIKE 'own%'") == [["10"]]
+
+
+@test
+def test_plan_judges_explicit_offsets_by_headroom(c):
+    """An explicit offset: present shifted ids meeting target ids are
+    refused with the actual overlap; otherwise what counts is how many new
+    ids the source may hand out before a shifted one meets a target id
+    (tables.<name>.min_headroom, 1000000 by default).  Negated ids onto a
+    target holding its own positive ids are accepted and moved."""
+    src = new_db(c.a, "room_src", schema=False)
+    tgt = new_db(c.b, "room_tgt", schema=False)
+    ddl = "CREATE TABLE item (id serial PRIMARY KEY, v text NOT NULL); CREATE TABLE note (id serial PRIMARY KEY);"
+    psql(src, ddl + "INSERT INTO item (v) SELECT 's' || g FROM generate_series(1, 100) g")
+    psql(tgt, ddl + "INSERT INTO item (v) SELECT 't' || g FROM generate_series(1, 50) g;"
+                    "INSERT INTO note SELECT FROM generate_series(1, 100)")
+    h = Hop(c, src, tgt)
+    # present ids meet the target's: the overlap is named; a source
+    # without rows collides with nothing yet, but has no room either
+    refused_with(h, "  item: { offset: 30 }\n  note: { offset: 0 }\n", ("plan", "run", "copy"),
+                 ['table "item": source ids 1..100 shifted by 30 collide with ids 31..50 the target already holds '
+                  '(20 target ids within the shifted range 31..130)',
+                  'table "note": offset 0 leaves room for only 0 new source ids (min_headroom 1000000): source '
+                  'id 1, shifted, would meet id 1 the target already holds'],
+                 forbidden=("1..1 ",))
+    # negated ids too close to the target's: 1000 new ids, then id 1
+    refused_with(h, "  item: { offset: -1100 }\n", ("plan", "copy"),
+                 ['table "item": offset -1100 leaves room for only 1000 new source ids (min_headroom 1000000): '
+                  'source id 1101, shifted, would meet id 1 the target already holds',
+                  'or set tables.item.min_headroom below 1001'])
+    with_tables(h, "  item: { offset: -1100, min_headroom: 1000 }\n")
+    plan = json.loads(h.run("plan", "--json").stdout)
+    assert plan["problems"] == [] and plan["tables"][0]["headroom"] == 1000, plan
+    # far enough: accepted, its headroom in the plan, and moved
+    with_tables(h, "  item: { offset: -2000100 }\n")
+    plan = json.loads(h.run("plan", "--json").stdout)
+    t = plan["tables"][0]
+    assert plan["problems"] == [] and t["headroom"] == 2000000 and t["headroom_until"] == "target id", plan
+    assert t["ids_after"] == [-2000099, -2000000], t
+    assert "headroom 2000000 before a target id" in h.run("plan").stdout
+    h.run("run")
+    assert psql(tgt, "SELECT id + 2000100, v FROM item WHERE id < 0 ORDER BY id") == \
+        psql(src, "SELECT id, v FROM item ORDER BY id")
+    assert psql(tgt, "SELECT count(*), min(id), max(id) FROM item WHERE id > 0 AND v LIKE 't%'") == [["50", "1", "50"]]
 
 
 @test

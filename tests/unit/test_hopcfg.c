@@ -424,6 +424,28 @@ static void test_offsets(void **state)
 	hopcfg_release(&cfg);
 }
 
+static void test_min_headroom(void **state)
+{
+	struct hop_config cfg;
+
+	load_text("tables:\n"
+		  "  a: { offset: -2000 }\n"
+		  "  b: { offset: -2000, min_headroom: 500 }\n"
+		  "  c: { min_headroom: 0 }\n",
+		  &cfg);
+	assert_int_equal(cfg.tables[0].min_headroom, HOP_MIN_HEADROOM);
+	assert_int_equal(HOP_MIN_HEADROOM, 1000000);
+	assert_int_equal(cfg.tables[1].min_headroom, 500);
+	assert_int_equal(cfg.tables[2].min_headroom, 0);
+	hopcfg_release(&cfg);
+	expect_error("tables:\n"
+		     "  a: { min_headroom: -1 }\n",
+		     "2:22: table \"a\": min_headroom must be a number of ids, 0 or more");
+	expect_error("tables:\n"
+		     "  a: { min_headroom: lots }\n",
+		     "2:22: table \"a\": min_headroom must be a number of ids, 0 or more");
+}
+
 /* ---- errors -------------------------------------------------------------- */
 
 static void test_error_unknown_table_key(void **state)
@@ -431,13 +453,13 @@ static void test_error_unknown_table_key(void **state)
 	expect_error("tables:\n"
 		     "  user: { key: user_id, ofset: 40 }\n",
 		     "2:25: table \"user\": unknown key \"ofset\"\nhint: a table takes key, offset, "
-		     "refs and conflict");
+		     "refs, conflict and min_headroom");
 	expect_error("tables:\n"
 		     "  UserProfile:\n"
 		     "    key: ProfileId\n"
 		     "    references: { a: b }\n",
 		     "4:5: table \"UserProfile\": unknown key \"references\"\nhint: a table takes key, "
-		     "offset, refs and conflict");
+		     "offset, refs, conflict and min_headroom");
 }
 
 static void test_error_bad_offset(void **state)
@@ -669,7 +691,7 @@ static void test_error_shapes(void **state)
 		     "1:9: tables must map table names to their settings");
 	expect_error("tables:\n"
 		     "  user: auto\n",
-		     "2:9: table \"user\": expected a mapping of key, offset, refs, conflict");
+		     "2:9: table \"user\": expected a mapping of key, offset, refs, conflict, min_headroom");
 	expect_error("tables:\n"
 		     "  user: { key: \"\" }\n",
 		     "2:16: key must be a non-empty name");
@@ -780,6 +802,7 @@ int main(void)
 		T(test_env_names),
 		T(test_env_invalid),
 		T(test_offsets),
+		T(test_min_headroom),
 		T(test_error_unknown_table_key),
 		T(test_error_bad_offset),
 		T(test_error_refs),

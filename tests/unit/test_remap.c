@@ -305,6 +305,48 @@ static void test_overlaps_empty_and_overflow(void **state)
 	assert_true(remap_overlaps(0, 10, INT64_MAX - 10, INT64_MAX, INT64_MAX));
 }
 
+/* ---- remap_headroom ------------------------------------------------------ */
+
+static void test_headroom_before_a_target_id(void **state)
+{
+	/* source 1..100 shifted by 1000 (1001..1100); the target's next id
+	 * above is 5000: ids 1101..4999 are free */
+	assert_int_equal(remap_headroom(1100, true, 5000, INT32_MAX), 3899);
+	/* the target's next id right above: no room */
+	assert_int_equal(remap_headroom(1100, true, 1101, INT32_MAX), 0);
+	assert_int_equal(remap_headroom(1100, true, 1102, INT32_MAX), 1);
+	/* negated ids: source 1..100 with offset -1100 lands at -1099..-1000;
+	 * the target's own ids start at 1: -999..0 are free */
+	assert_int_equal(remap_headroom(100 - 1100, true, 1, INT32_MAX), 1000);
+	/* far enough below: source 1..100 with offset -2000100 */
+	assert_int_equal(remap_headroom(100 - 2000100, true, 1, INT32_MAX), 2000000);
+	/* a source without rows hands out from 1: base is the offset */
+	assert_int_equal(remap_headroom(0 + 50, true, 101, INT32_MAX), 50);
+}
+
+static void test_headroom_up_to_the_type(void **state)
+{
+	/* no target id in the way: up to the column type's maximum */
+	assert_int_equal(remap_headroom(100, false, 0, INT32_MAX), INT32_MAX - 100);
+	assert_int_equal(remap_headroom(INT16_MAX, false, 0, INT16_MAX), 0);
+	assert_int_equal(remap_headroom(-1000, false, 0, INT16_MAX), INT16_MAX + 1000);
+	/* wider than 64 bits: saturated */
+	assert_true(remap_headroom(INT64_MIN, false, 0, INT64_MAX) == INT64_MAX);
+	assert_true(remap_headroom(INT64_MIN + 5, true, INT64_MAX, INT64_MAX) == INT64_MAX);
+	assert_true(remap_headroom(-1, false, 0, INT64_MAX) == INT64_MAX);
+	assert_true(remap_headroom(0, false, 0, INT64_MAX) == INT64_MAX);
+	assert_true(remap_headroom(1, true, INT64_MAX, INT64_MAX) == INT64_MAX - 2);
+}
+
+static void test_headroom_bound(void **state)
+{
+	assert_int_equal(remap_headroom_bound(1000000, INT32_MAX), 1000000);
+	assert_int_equal(remap_headroom_bound(1000000, INT16_MAX), 16383);
+	assert_int_equal(remap_headroom_bound(10, INT16_MAX), 10);
+	assert_int_equal(remap_headroom_bound(0, INT64_MAX), 0);
+	assert_true(remap_headroom_bound(INT64_MAX, INT64_MAX) == INT64_MAX / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +367,9 @@ int main(void)
 		cmocka_unit_test(test_auto_offset_near_int64_max),
 		cmocka_unit_test(test_overlaps),
 		cmocka_unit_test(test_overlaps_empty_and_overflow),
+		cmocka_unit_test(test_headroom_before_a_target_id),
+		cmocka_unit_test(test_headroom_up_to_the_type),
+		cmocka_unit_test(test_headroom_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
