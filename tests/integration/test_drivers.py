@@ -83,7 +83,8 @@ def test_pgbouncer_run_under_load():
     finally:
         summary, acked = w.finish()
     assert summary["errors"] == 0, summary["stderr"][-3000:]
-    assert summary["acked"] > 1000 and summary["tps"] > 200, summary
+    # > 300 before the run, then > n + 600 more on the target (n >= 301)
+    assert summary["acked"] > 900 and summary["tps"] > 200, summary
     report = json.loads(psql(b.dsn, "SELECT report FROM sync_fdw.hop")[0][0])
     assert report["ok"], r.stdout
     (srv,) = report["servers"]
