@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "banned.h"
 
 /* Per-run state: SQL built once from the plan. */
@@ -39,13 +40,6 @@ struct applier {
 
 enum { KILL_NONE, KILL_BEFORE_APPLY, KILL_MID_BATCH, KILL_AFTER_APPLY, KILL_BEFORE_COMMIT,
        KILL_AFTER_COMMIT };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int64_t ms, volatile sig_atomic_t *stop)
 {
@@ -195,10 +189,7 @@ static void batch_state_release(struct batch_state *s)
 
 static char *dupval(PGresult *r, int row, int col)
 {
-	char *s = strdup(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-	if (!s)
-		abort();
-	return s;
+	return xstrdup(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
 /* Run a parameterless command in the batch; on failure *r holds the result. */
@@ -836,7 +827,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 	struct applier a;
 	struct batch_state s;
 	bool ok = false;
-	int64_t retries = 0, last_progress = 0, window_start = now_ms(), window_changes = 0;
+	int64_t retries = 0, last_progress = 0, window_start = mono_ms(), window_changes = 0;
 	int64_t stop_at = -1;
 
 	memset(res, 0, sizeof *res);
@@ -893,7 +884,7 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 		res->skipped += s.skipped;
 		res->fallbacks += s.fallback;
 		window_changes += s.fetched;
-		int64_t now = now_ms();
+		int64_t now = mono_ms();
 		if (now - window_start >= 1000) {
 			a.rate = (double)window_changes * 1000.0 / (double)(now - window_start);
 			window_start = now;

@@ -8,16 +8,14 @@
 
 #include "log.h"
 #include "pgx.h"
+#include "util.h"
 #include "banned.h"
 
 static char *dup_or_null(PGresult *r, int row, int col)
 {
 	if (PQgetisnull(r, row, col))
 		return NULL;
-	char *s = strdup(PQgetvalue(r, row, col));
-	if (!s)
-		abort();
-	return s;
+	return xstrdup(PQgetvalue(r, row, col));
 }
 
 static struct cat_table *find(struct cat *cat, const char *name)
@@ -111,9 +109,7 @@ static void column_sequences(struct cat *cat)
 		if (col->sequence && u->kind == 'd')
 			continue;
 		free(col->sequence);
-		col->sequence = strdup(u->sequence);
-		if (!col->sequence)
-			abort();
+		col->sequence = xstrdup(u->sequence);
 	}
 }
 

@@ -16,25 +16,11 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "banned.h"
 
 /* rows relayed between two progress updates inside a piece */
 #define PROGRESS_ROWS 65536
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
 
 static void rollback(PGconn *c)
 {
@@ -174,7 +160,7 @@ static void table_loaded(struct job *j, size_t t)
 
 static void show(struct job *j, size_t t, bool final)
 {
-	double now = now_s();
+	double now = mono_s_f();
 	if (!final && now - j->last_show < 0.25)
 		return;
 	j->last_show = now;
@@ -512,15 +498,15 @@ static void *work(void *arg)
 		}
 		j->busy++;
 		if (u->kind == U_PIECE && j->ts[u->t].start == 0)
-			j->ts[u->t].start = now_s();
+			j->ts[u->t].start = mono_s_f();
 		pthread_mutex_unlock(&j->mu);
 
 		int64_t rows = 0;
-		double t0 = now_s();
+		double t0 = mono_s_f();
 		bool ok = u->kind == U_PIECE ? run_piece(w, u, &rows)
 			  : u->kind == U_INDEX ? run_index(w, &j->idx[u->ix])
 			  : run_finish(w, u->t);
-		double took = now_s() - t0;
+		double took = mono_s_f() - t0;
 
 		pthread_mutex_lock(&j->mu);
 		j->busy--;
@@ -822,7 +808,7 @@ static void job_release(struct job *j)
 
 bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 {
-	double start = now_s();
+	double start = mono_s_f();
 	bool ok = false;
 	struct worker *ws = NULL;
 	int nw = 0;
@@ -900,7 +886,7 @@ out:
 	}
 	free(ws);
 	job_release(&j);
-	res->seconds = now_s() - start;
+	res->seconds = mono_s_f() - start;
 	if (ok)
 		log_info("copy finished: %" PRId64 " rows in %" PRId64 " pieces (%" PRId64 " copied "
 			 "earlier) by %d workers in %.2f s, indexes %.2f s", res->rows, res->pieces,

@@ -19,14 +19,8 @@
 #include "pgx.h"
 #include "seqs.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "banned.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /*
  * cutover.servers checked before anything is written (migrate plan, copy,
@@ -178,7 +172,7 @@ static bool target_unfence(struct hop *h)
  * otherwise be missed by the drain. */
 static bool wait_fenced(struct hop *h, double *waited_ms)
 {
-	double t0 = now_ms();
+	double t0 = mono_ms_f();
 	PGresult *r = PQexec(h->src, "SELECT coalesce(array_agg(x), '{}')::text FROM "
 				     "pg_snapshot_xip(pg_current_snapshot()) x");
 	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the transactions running at the fence")) {
@@ -209,7 +203,7 @@ static bool wait_fenced(struct hop *h, double *waited_ms)
 		nanosleep(&ts, NULL);
 	}
 	free(xip);
-	*waited_ms = now_ms() - t0;
+	*waited_ms = mono_ms_f() - t0;
 	return ok;
 }
 
@@ -278,7 +272,7 @@ static void step(struct report *rep, const char *name, bool ok, double ms, const
 
 static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, bool *already)
 {
-	double t0 = now_ms();
+	double t0 = mono_ms_f();
 	struct buf why = BUF_INIT, masked = BUF_INIT;	/* masked: why target.dsn is refused */
 	*already = false;
 	bool ok = hop_plan_ok(h);
@@ -328,7 +322,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 			ok = false;
 		PQclear(r);
 	}
-	step(rep, "preflight", ok, now_ms() - t0, why.len ? why.data : NULL);
+	step(rep, "preflight", ok, mono_ms_f() - t0, why.len ? why.data : NULL);
 	buf_release(&why);
 	buf_release(&masked);
 	return ok;
@@ -337,7 +331,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 {
 	struct driver_set ds;
-	struct report rep = { json_object(), json_array(), now_ms() };
+	struct report rep = { json_object(), json_array(), mono_ms_f() };
 	bool ok = false, paused = false, fenced = false, switched = false, resumed = false, already = false;
 	int64_t drained = 0, early = 0;
 	double fence_wait = 0, t;
@@ -373,98 +367,98 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 		goto out;
 	}
 	/* 2: this process applies from now on; catch up before holding anything */
-	t = now_ms();
+	t = mono_ms_f();
 	if (!take_over(h) || !catch_up(h, &early)) {
-		step(&rep, "take over the sync", false, now_ms() - t, NULL);
+		step(&rep, "take over the sync", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
-	step(&rep, "take over the sync", true, now_ms() - t, NULL);
+	step(&rep, "take over the sync", true, mono_ms_f() - t, NULL);
 	json_object_set_new(rep.root, "caught_up_changes", json_integer(early));
 
 	/* 3: hold writes */
-	t = now_ms();
+	t = mono_ms_f();
 	paused = true;	/* even a partial pause must be undone */
 	if (!drivers_pause(&ds)) {
-		step(&rep, "pause servers", false, now_ms() - t, NULL);
+		step(&rep, "pause servers", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
 	if (n)
-		step(&rep, "pause servers", true, now_ms() - t, NULL);
+		step(&rep, "pause servers", true, mono_ms_f() - t, NULL);
 	else
-		step(&rep, "fence only", true, now_ms() - t,
+		step(&rep, "fence only", true, mono_ms_f() - t,
 		     "no servers to pause: applications' writes fail from the fence to the switch");
-	double hold_start = now_ms();
+	double hold_start = mono_ms_f();
 
 	/* 4: fence, then wait out the transactions that began before it */
-	t = now_ms();
+	t = mono_ms_f();
 	fenced = true;
 	if (!set_flag(h, "UPDATE sync_fdw.hop SET stage = 'cutover' WHERE server = $1") || !fence(h)) {
-		step(&rep, "fence the source", false, now_ms() - t, NULL);
+		step(&rep, "fence the source", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
 	if (!wait_fenced(h, &fence_wait)) {
-		step(&rep, "fence the source", false, now_ms() - t, "a transaction older than the fence did not end");
+		step(&rep, "fence the source", false, mono_ms_f() - t, "a transaction older than the fence did not end");
 		goto out;
 	}
-	step(&rep, "fence the source", true, now_ms() - t, NULL);
+	step(&rep, "fence the source", true, mono_ms_f() - t, NULL);
 	json_object_set_new(rep.root, "fence_wait_ms", json_real(fence_wait));
 	kill_hook("fenced");
 
 	/* 5: drain */
-	t = now_ms();
+	t = mono_ms_f();
 	if (!catch_up(h, &drained)) {
-		step(&rep, "drain", false, now_ms() - t, NULL);
+		step(&rep, "drain", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
-	step(&rep, "drain", true, now_ms() - t, NULL);
+	step(&rep, "drain", true, mono_ms_f() - t, NULL);
 	json_object_set_new(rep.root, "drained_changes", json_integer(drained));
 	kill_hook("drained");
 
 	/* 6: sequences */
-	t = now_ms();
+	t = mono_ms_f();
 	int nseq = 0, nseq_moved = 0;
 	if (!seqs_set(h, &nseq, &nseq_moved)) {
-		step(&rep, "set sequences", false, now_ms() - t, NULL);
+		step(&rep, "set sequences", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
-	step(&rep, "set sequences", true, now_ms() - t, NULL);
+	step(&rep, "set sequences", true, mono_ms_f() - t, NULL);
 	json_object_set_new(rep.root, "sequences", json_integer(nseq));
 	json_object_set_new(rep.root, "sequences_set", json_integer(nseq_moved));
 
 	/* the target records what changes from now on: verify compares the
 	 * source with the target as it was at the switch, while the service
 	 * already writes there */
-	t = now_ms();
+	t = mono_ms_f();
 	struct buf name = BUF_INIT;
 	buf_addf(&name, "%s (since its cutover)", h->server);
 	bool rc_ok = capture_install_db(h->tgt, &h->plan, name.data, h->cfg, 0, NULL);
 	buf_release(&name);
-	step(&rep, "record later changes", rc_ok, now_ms() - t, NULL);
+	step(&rep, "record later changes", rc_ok, mono_ms_f() - t, NULL);
 	if (!rc_ok)
 		goto out;
 
 	/* 7: every server points at the target, writes still held (undone by
 	 * a rollback); then the point of no return: writes go to the target */
-	t = now_ms();
+	t = mono_ms_f();
 	if (!drivers_switch(&ds)) {
-		step(&rep, "switch servers", false, now_ms() - t, "a server could not be pointed at the target");
+		step(&rep, "switch servers", false, mono_ms_f() - t, "a server could not be pointed at the target");
 		goto out;
 	}
 	if (!point_fence(h)) {
-		step(&rep, "switch servers", false, now_ms() - t, NULL);
+		step(&rep, "switch servers", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
 	switched = true;
 	kill_hook("pointed");
 	/* moving back to a host an earlier cutover fenced: it takes writes again */
 	if (fail_hook("pointed") || !target_unfence(h)) {
-		step(&rep, "switch servers", false, now_ms() - t, "could not remove the target's old fence");
+		step(&rep, "switch servers", false, mono_ms_f() - t, "could not remove the target's old fence");
 		goto out;
 	}
 	bool all = drivers_resume(&ds);
 	resumed = true;
-	double hold_ms = now_ms() - hold_start;
-	step(&rep, "switch servers", all, now_ms() - t,
+	double hold_ms = mono_ms_f() - hold_start;
+	step(&rep, "switch servers", all, mono_ms_f() - t,
 	     all ? NULL : "a server did not switch or resume on the target (see the log)");
 	json_t *servers = json_array();
 	double max_hold = drivers_report(&ds, servers);
@@ -495,7 +489,7 @@ out:
 			step(&rep, "rolled back", true, 0, "source unfenced, servers resumed on the source");
 	}
 	json_object_set_new(rep.root, "ok", json_boolean(ok));
-	json_object_set_new(rep.root, "total_ms", json_real(now_ms() - rep.t0));
+	json_object_set_new(rep.root, "total_ms", json_real(mono_ms_f() - rep.t0));
 	char *text = json_dumps(rep.root, JSON_COMPACT);
 	if (h->tgt && !o->dry_run) {
 		const char *p[] = { h->server, text };
@@ -532,7 +526,7 @@ out:
 				 ok ? (already ? "was done before" : "would proceed as above")
 				    : "would be refused (see the preflight)");
 		else
-			buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", now_ms() - rep.t0);
+			buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", mono_ms_f() - rep.t0);
 	}
 	free(text);
 	drivers_close(&ds);

@@ -14,13 +14,6 @@
 #include "log.h"
 #include "banned.h"
 
-double driver_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 void *driver_priv(struct driver *d, size_t size)
 {
 	if (!d->priv) {
@@ -127,7 +120,7 @@ static void *job_run(void *arg)
 		break;
 	case STEP_PAUSE:
 		d->paused = true;	/* even a partial pause must be undone */
-		d->pause_at = driver_now_ms();
+		d->pause_at = mono_ms_f();
 		d->ok = d->ops->pause(d, hold);
 		break;
 	case STEP_SWITCH:
@@ -140,7 +133,7 @@ static void *job_run(void *arg)
 		break;
 	case STEP_RESUME:
 		d->ok = d->ops->resume(d, 10000);
-		d->held_ms = driver_now_ms() - d->pause_at;
+		d->held_ms = mono_ms_f() - d->pause_at;
 		break;
 	}
 	return NULL;

@@ -30,9 +30,9 @@
 
 #include "buf.h"
 #include "hopcfg.h"
+#include "util.h"
 
 #ifndef MUST_CHECK
-#define MUST_CHECK __attribute__((warn_unused_result))
 #endif
 
 /* What every driver of a cutover shares; owned by the driver_set. */
@@ -104,8 +104,6 @@ double drivers_report(struct driver_set *s, json_t *arr);
 /* dsn without its password (keyword/value or URI), as keyword=value;
  * malloc'd, NULL when dsn does not parse. */
 char *driver_dsn_without_password(const char *dsn);
-
-double driver_now_ms(void);
 
 /* d->priv, allocated zeroed (size bytes) on first use. */
 void *driver_priv(struct driver *d, size_t size);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "banned.h"
 
 extern char **environ;
@@ -60,7 +61,7 @@ static bool run_hook(struct driver *d, const char *step, const char *line, const
 	struct cmd *c = d->priv;
 	char **env = make_env(d->ctx->source_dsn, target);
 	size_t nenv = 0;
-	double t0 = driver_now_ms();
+	double t0 = mono_ms_f();
 	bool ok = false;
 	int status = 0;
 
@@ -88,7 +89,7 @@ static bool run_hook(struct driver *d, const char *step, const char *line, const
 			log_error("could not wait for the %s command \"%s\": %m", step, line);
 			goto out;
 		}
-		if (driver_now_ms() - t0 > (double)timeout_ms) {
+		if (mono_ms_f() - t0 > (double)timeout_ms) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -108,7 +109,7 @@ static bool run_hook(struct driver *d, const char *step, const char *line, const
 		log_error("the %s command \"%s\" failed: killed by signal %d", step, line,
 			  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 out:
-	c->ms = driver_now_ms() - t0;
+	c->ms = mono_ms_f() - t0;
 	free(env[nenv - 1]);
 	free(env[nenv - 2]);
 	free(env);

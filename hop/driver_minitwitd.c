@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "util.h"
 #include "banned.h"
 
 struct mt_server {
@@ -48,14 +49,6 @@ struct mt {
 	char *switch_dsn;	/* where resume sends held requests; NULL: stay */
 };
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct buf *b = arg;
@@ -74,7 +67,7 @@ static bool call_all(struct mt_server **calls, size_t n, const char *method, con
 	struct curl_slist *hdrs = NULL;
 	struct buf auth = BUF_INIT, url = BUF_INIT;
 	bool all = true;
-	double t0 = driver_now_ms();
+	double t0 = mono_ms_f();
 
 	if (!m || !easy)
 		abort();
@@ -123,7 +116,7 @@ static bool call_all(struct mt_server **calls, size_t n, const char *method, con
 			struct mt_server *c;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &c->status);
-			c->ms = driver_now_ms() - t0;
+			c->ms = mono_ms_f() - t0;
 			if (msg->data.result != CURLE_OK && !c->err[0])
 				snprintf(c->err, sizeof c->err, "%s", curl_easy_strerror(msg->data.result));
 			c->ok = msg->data.result == CURLE_OK && c->status >= 200 && c->status < 300;

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "pgx.h"
+#include "util.h"
 #include "banned.h"
 
 struct pgb {
@@ -85,7 +86,7 @@ static bool pgb_connect(struct driver *d, long timeout_ms)
 static PGresult *pgb_exec(struct driver *d, const char *sql, long timeout_ms)
 {
 	struct pgb *p = pgb_of(d);
-	double deadline = driver_now_ms() + (double)timeout_ms;
+	double deadline = mono_ms_f() + (double)timeout_ms;
 	PGresult *last = NULL;
 
 	if (!pgb_connect(d, timeout_ms))
@@ -94,7 +95,7 @@ static PGresult *pgb_exec(struct driver *d, const char *sql, long timeout_ms)
 		goto lost;
 	for (;;) {
 		while (PQisBusy(p->conn)) {
-			double left = deadline - driver_now_ms();
+			double left = deadline - mono_ms_f();
 			if (left <= 0) {
 				log_error("PgBouncer's \"%s\" did not return within %ld ms", sql, timeout_ms);
 				PQclear(last);
@@ -515,13 +516,13 @@ static bool pgb_pause(struct driver *d, long timeout_ms)
 	/* PgBouncer has no pause timeout: a cutover killed while it was paused
 	 * leaves it so, and PAUSE is then an error; the re-run takes it over */
 	bool ok;
-	double t0 = driver_now_ms();
+	double t0 = mono_ms_f();
 	if (pgb_paused(d, timeout_ms, &ok)) {
 		log_warn("PgBouncer database \"%s\" is paused already (an interrupted cutover?): "
 			 "holding it as it is", d->cfg->database);
 		return true;
 	}
-	long left = timeout_ms - (long)(driver_now_ms() - t0);
+	long left = timeout_ms - (long)(mono_ms_f() - t0);
 	return ok && pgb_command(d, "PAUSE", true, left > 1 ? left : 1);
 }
 

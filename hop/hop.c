@@ -12,15 +12,8 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "banned.h"
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
 
 const char *hop_sql_text(const char *name)
 {

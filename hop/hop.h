@@ -14,8 +14,8 @@
 #include "embedded.h"
 #include "hopcfg.h"
 #include "plan.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 extern const struct embedded_file hop_sql[];
 extern const unsigned hop_sql_count;

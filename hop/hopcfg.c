@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "util.h"
 #include "banned.h"
 
 #define S(f) offsetof(struct hop_settings, f)
@@ -51,12 +52,10 @@ const struct cfg_key hopcfg_keys[] = {
 };
 const size_t hopcfg_nkeys = sizeof hopcfg_keys / sizeof hopcfg_keys[0];
 
-static char *xstrdup(const char *s)
+/* A string setting that may be absent: absent reads as "". */
+static char *dup0(const char *s)
 {
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
+	return xstrdup(s ? s : "");
 }
 
 static bool scalar(const struct cfg_node *n)
@@ -74,7 +73,7 @@ static bool read_name(const struct cfg_doc *doc, const struct cfg_node *n, const
 	if (strlen(n->scalar) > 63)
 		return cfg_fail(err, doc, n, "%s \"%s\" is longer than PostgreSQL's 63 bytes", what,
 				n->scalar);
-	*out = xstrdup(n->scalar);
+	*out = dup0(n->scalar);
 	return true;
 }
 
@@ -153,7 +152,7 @@ static bool read_str(const struct cfg_doc *doc, const struct cfg_node *map, cons
 		return true;
 	if (!scalar(v) || !v->scalar[0])
 		return cfg_fail(err, doc, v, "cutover.servers[%zu]: %s must be a non-empty string", i, key);
-	*out = xstrdup(v->scalar);
+	*out = dup0(v->scalar);
 	return true;
 }
 
@@ -287,7 +286,7 @@ bool hopcfg_load(const char *path, struct hop_config *cfg, struct cfg_error *err
 
 	memset(cfg, 0, sizeof *cfg);
 	if (path) {
-		cfg->path = xstrdup(path);
+		cfg->path = dup0(path);
 		if (!cfg_doc_parse(path, &doc, err))
 			goto out;
 	}

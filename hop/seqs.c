@@ -12,15 +12,8 @@
 #include "pgx.h"
 #include "remap.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "banned.h"
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
 
 static bool parse_i64(const char *s, int64_t *v)
 {

@@ -1,7 +1,8 @@
 /*
  * banned.h: functions that are too easy to misuse (git's banned.h,
- * docs/STYLE.md rule 15).  Included into every translation unit by the
- * Makefile; using one of these fails the build.  Use snprintf, struct buf, strtol with checks.
+ * docs/STYLE.md rule 15).  Every .c file of the suite includes it after
+ * all its other headers (system headers declare some of these names, so it
+ * must come last); using one of these then fails the build.  Use snprintf, struct buf, strtol with checks.
  */
 #ifndef BANNED_H
 #define BANNED_H

@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "util.h"
 #include "banned.h"
 
 /* A configuration file larger than this is refused: it is a mistake (or
@@ -57,19 +58,6 @@ static void *xcalloc(size_t n, size_t size)
 		abort();
 	}
 	return p;
-}
-
-static char *xstrndup(const char *s, size_t len)
-{
-	char *p = xrealloc(NULL, len + 1);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	return xstrndup(s, strlen(s));
 }
 
 /*

@@ -28,8 +28,8 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 enum cfg_type {
 	CFG_STRING,	/* char * (malloc'd, owned by the settings struct); NULL when empty default */

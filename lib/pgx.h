@@ -11,8 +11,8 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 /* SQLSTATEs we recognise by code, never by message text (docs/STYLE.md rule 9). */
 #define PGX_UNIQUE_VIOLATION	"23505"

@@ -23,6 +23,7 @@
 #include "dsn.h"
 #include "log.h"
 #include "pgx.h"
+#include "util.h"
 #include "banned.h"
 
 #define ADMIN_MAX_BODY 65536
@@ -295,7 +296,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		ar = calloc(1, sizeof *ar);
 		if (!ar)
 			return MHD_NO;
-		ar->t0_ns = http_now_ns();
+		ar->t0_ns = mono_ns();
 		*con_cls = ar;
 		/* refused before the body is read: nothing changes.  Every
 		 * attempt is counted against the client's address until it
@@ -303,7 +304,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		char addr[64];
 		client_addr(conn, addr, sizeof addr);
 		int64_t wait_ms = rl_attempt(&app->admin_fails, addr, strlen(addr), &admin_fail_rule,
-					     http_now_ns() / 1000000);
+					     mono_ns() / 1000000);
 		if (wait_ms) {
 			ar->retry_s = (wait_ms + 999) / 1000;
 			log_warn("admin API: too many wrong tokens from \"%s\"", addr);
@@ -346,7 +347,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!ar)
 		return;
 	metrics_record(MR_ADMIN, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ar->status : 0,
-		       http_now_ns() - ar->t0_ns);
+		       mono_ns() - ar->t0_ns);
 	buf_release(&ar->body);
 	free(ar);
 	*con_cls = NULL;

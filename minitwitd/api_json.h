@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 struct apijson_register {
 	char *username;		/* NULL when missing or null: "" semantics */

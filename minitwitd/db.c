@@ -13,14 +13,8 @@
 #include "dsn.h"
 #include "log.h"
 #include "pgx.h"
+#include "util.h"
 #include "banned.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool db_pool_init(struct db_pool *p, const struct db_pool_config *cfg,
 		  const struct db_stmt *stmts, unsigned nstmts)
@@ -135,7 +129,7 @@ struct db_conn *db_acquire(struct db_pool *p, enum db_acquire_status *st)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		if (now_ms() < p->down_until_ms) {
+		if (mono_ms() < p->down_until_ms) {
 			pthread_mutex_unlock(&p->lock);
 			*st = DB_UNAVAILABLE;
 			return NULL;
@@ -203,7 +197,7 @@ struct db_conn *db_acquire(struct db_pool *p, enum db_acquire_status *st)
 			 * connect timeout; doubles up to 1 s */
 			p->backoff_ms = p->backoff_ms ? (p->backoff_ms * 2 > 1000 ? 1000 : p->backoff_ms * 2)
 						      : 100;
-			p->down_until_ms = now_ms() + p->backoff_ms;
+			p->down_until_ms = mono_ms() + p->backoff_ms;
 			c->in_use = false;
 			p->in_use--;
 			pthread_cond_signal(&p->freed);

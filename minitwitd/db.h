@@ -25,8 +25,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 /* What a statement does to the database, for retrying a request on another
  * one (dbreq.h): a request whose DB_STMT_WRITE succeeded is never re-run. */

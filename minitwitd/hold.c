@@ -9,14 +9,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 #include "banned.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timespec abs_time(int64_t ms)
 {
@@ -29,7 +23,7 @@ static struct hold_waiter *take_all(struct hold *h, unsigned *n, int64_t *held_m
 {
 	struct hold_waiter *list = h->head;
 	*n = h->nheld;
-	*held_ms = h->paused ? now_ms() - h->paused_at_ms : 0;
+	*held_ms = h->paused ? mono_ms() - h->paused_at_ms : 0;
 	h->head = h->tail = NULL;
 	h->nheld = 0;
 	h->paused = false;
@@ -58,7 +52,7 @@ static void *timer_main(void *arg)
 			continue;
 		}
 		int64_t deadline = h->paused_at_ms + h->max_hold_ms;
-		if (now_ms() < deadline) {
+		if (mono_ms() < deadline) {
 			struct timespec ts = abs_time(deadline);
 			pthread_cond_timedwait(&h->changed, &h->lock, &ts);
 			continue;
@@ -162,14 +156,14 @@ static void status_locked(struct hold *h, struct hold_status *st)
 	st->paused = h->paused;
 	st->held = h->nheld;
 	st->inflight = h->inflight;
-	st->paused_ms = h->paused ? now_ms() - h->paused_at_ms : 0;
+	st->paused_ms = h->paused ? mono_ms() - h->paused_at_ms : 0;
 	st->max_hold_ms = h->max_hold_ms;
 }
 
 bool hold_pause(struct hold *h, int64_t max_hold_ms, int64_t wait_ms, struct hold_status *st,
 		int64_t *waited_ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_ms();
 	pthread_mutex_lock(&h->lock);
 	if (h->stopping) {
 		pthread_mutex_unlock(&h->lock);
@@ -189,7 +183,7 @@ bool hold_pause(struct hold *h, int64_t max_hold_ms, int64_t wait_ms, struct hol
 	}
 	status_locked(h, st);
 	pthread_mutex_unlock(&h->lock);
-	*waited_ms = now_ms() - t0;
+	*waited_ms = mono_ms() - t0;
 	return true;
 }
 

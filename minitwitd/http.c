@@ -18,14 +18,8 @@
 #include "fence.h"
 #include "web.h"
 #include "log.h"
+#include "util.h"
 #include "banned.h"
-
-int64_t http_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 const char *http_header(const struct http_req *req, const char *name)
 {
@@ -205,7 +199,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(req);
 		return NULL;
 	}
-	req->t0_ns = http_now_ns();
+	req->t0_ns = mono_ns();
 	req->mroute = MR_OTHER;
 	if (hc)
 		hc->pending = req;
@@ -592,7 +586,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	if (req->counted) {
-		int64_t dt = http_now_ns() - req->t0_ns;
+		int64_t dt = mono_ns() - req->t0_ns;
 		metrics_record(req->mroute, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0,
 			       dt);
 		if (log_enabled(LOG_DEBUG))

@@ -139,6 +139,5 @@ void http_stop(struct app *app, int grace_ms);
 __attribute__((warn_unused_result)) bool http_metrics_start(struct app *app);
 void http_metrics_stop(struct app *app);
 
-int64_t http_now_ns(void);
 
 #endif

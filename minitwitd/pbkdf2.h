@@ -10,8 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 /* Largest iteration count accepted from a stored hash: bounds the CPU one
  * sign-in can cost (Werkzeug's own defaults are 50,000 to 600,000). */

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 /* Call once before threads start; false when libsodium cannot initialise. */
 MUST_CHECK bool pw_init(unsigned max_concurrent);

@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 struct rl_entry {
 	uint64_t key;		/* 0 = free */

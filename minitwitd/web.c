@@ -28,6 +28,7 @@
 #include "utf8.h"
 #include "webpage.h"
 #include "websess.h"
+#include "util.h"
 #include "banned.h"
 
 #define PER_PAGE 30
@@ -551,11 +552,6 @@ static void login_page(struct web *w, unsigned status, const char *error, const 
 	w->resp->status = status;
 	webpage_login_form(&w->resp->body, w->sess.csrf, error, username);
 	page_end(w->resp);
-}
-
-static int64_t mono_ms(void)
-{
-	return http_now_ns() / 1000000;
 }
 
 /* A sign-in's place in the limits: who tries (the client, as far as a

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "queries.h"
+#include "util.h"
 #include "banned.h"
 
 /* every this many new sessions, one batch of expired rows is deleted */
@@ -114,14 +115,6 @@ void websess_release(struct websess *s)
 	memset(s, 0, sizeof *s);
 }
 
-static char *dup_or_die(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();	/* as buf.h: nothing useful is possible without memory */
-	return d;
-}
-
 bool websess_load(struct dbreq *d, const char *cookie_header, int64_t now, struct websess *s)
 {
 	char token[WEBSESS_TOKEN_LEN + 1], hash[2 + 64 + 1], nowtxt[24];
@@ -138,11 +131,11 @@ bool websess_load(struct dbreq *d, const char *cookie_header, int64_t now, struc
 		s->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		if (!PQgetisnull(r, 0, 2)) {	/* a user that still exists */
 			s->user_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-			s->username = dup_or_die(PQgetvalue(r, 0, 2));
+			s->username = xstrdup(PQgetvalue(r, 0, 2));
 		}
 		snprintf(s->csrf, sizeof s->csrf, "%s", PQgetvalue(r, 0, 3));
 		if (!PQgetisnull(r, 0, 4))
-			s->flashes = dup_or_die(PQgetvalue(r, 0, 4));
+			s->flashes = xstrdup(PQgetvalue(r, 0, 4));
 	} else {
 		websess_anonymous(s, token);
 	}
@@ -199,7 +192,7 @@ bool websess_create(struct dbreq *d, int64_t user_id, const char *username, cons
 	s->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	s->user_id = user_id;
 	if (user_id && username)
-		s->username = dup_or_die(username);
+		s->username = xstrdup(username);
 	if (flash)
 		s->flashes = buf_detach(&flashes);
 	ok = true;
@@ -249,7 +242,7 @@ bool websess_pop_flashes(struct dbreq *d, struct websess *s)
 	free(s->flashes);
 	s->flashes = NULL;
 	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		s->flashes = dup_or_die(PQgetvalue(r, 0, 0));
+		s->flashes = xstrdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return true;
 }

@@ -34,8 +34,8 @@
 
 #include "buf.h"
 #include "dbreq.h"
+#include "util.h"
 
-#define MUST_CHECK __attribute__((warn_unused_result))
 
 #define WEBSESS_COOKIE "minitwit_session"
 #define WEBSESS_TOKEN_LEN 43	/* 32 random bytes as unpadded base64url */
