@@ -10,17 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* data as a C string (cut at its first NUL); the caller frees it. */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
-	if (!s)
-		abort();
-	memcpy(s, data, size);
-	s[size] = '\0';
-	return s;
+	return xstrndup((const char *)data, size);
 }
 
 #define FUZZ_CHECK(cond, ...)                                                   \
