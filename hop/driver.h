@@ -51,6 +51,8 @@ struct driver_ops {
 	/* false with the reasons appended to why ("...; ") */
 	bool (*preflight)(struct driver *d, struct buf *why);
 	bool (*pause)(struct driver *d, long timeout_ms);
+	/* dsn is ctx->target_dsn, or ctx->source_dsn to go back: tell them
+	 * apart with driver_going_back (the two strings may be equal) */
 	bool (*switch_to)(struct driver *d, const char *dsn, long timeout_ms);
 	bool (*resume)(struct driver *d, long timeout_ms);
 	/* append one JSON object per server to arr (kind, name, switched,
@@ -71,6 +73,14 @@ struct driver {
 	double pause_at;	/* monotonic ms when pause began */
 	double held_ms;		/* pause to the end of resume */
 };
+
+/* switch_to's dsn is the source's (a roll-back), not the target's: by
+ * identity, as driver.c passes them, so equal strings and a DSN that did
+ * not parse (NULL) cannot be mistaken for each other */
+static inline bool driver_going_back(const struct driver *d, const char *dsn)
+{
+	return dsn == d->ctx->source_dsn;
+}
 
 struct driver_set {
 	struct driver_ctx ctx;

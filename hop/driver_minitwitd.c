@@ -423,7 +423,7 @@ static bool mt_switch(struct driver *d, const char *dsn, long timeout_ms)
 	struct mt *m = mt_of(d);
 	free(m->switch_dsn);
 	m->switch_dsn = NULL;
-	if (strcmp(dsn, d->ctx->source_dsn) == 0)
+	if (driver_going_back(d, dsn))
 		return true;	/* back: resume stays where it is */
 	if (d->cfg->kind == HOP_SERVER_ADMIN_DNS && !mt_recheck(d, m, timeout_ms))
 		return false;

@@ -531,7 +531,7 @@ static bool pgb_switch(struct driver *d, const char *dsn, long timeout_ms)
 	struct pgb *p = pgb_of(d);
 	const char *file = d->cfg->databases_file;
 	struct buf now = BUF_INIT, text = BUF_INIT, val = BUF_INIT;
-	bool back = strcmp(dsn, d->ctx->source_dsn) == 0;
+	bool back = driver_going_back(d, dsn);
 	bool ok = false;
 
 	if (!p->have_orig) {
