@@ -505,6 +505,6 @@ static void error_resp(struct http_req *req, struct http_resp *resp, unsigned st
 }
 
 const struct http_frontend api_frontend = {
-	.name = "api", .routes = api_routes, .nroutes = sizeof api_routes / sizeof api_routes[0],
+	.routes = api_routes, .nroutes = sizeof api_routes / sizeof api_routes[0],
 	.catch_all = false, .metric = MR_OTHER, .serve = serve, .error = error_resp,
 };

@@ -12,8 +12,10 @@
  *
  * The layer owns request bodies (bounded by http.max_body: 413 beyond), the
  * raw request target (decoded by route.c, never by libmicrohttpd), metrics
- * and logging of each request; handlers see struct http_req and fill
- * struct http_resp.
+ * and logging of each request, and dispatch: from the front ends' route
+ * tables (struct http_frontend, route.h), which say what it holds during a
+ * cutover; it names no route itself.  Handlers see struct http_req and
+ * fill struct http_resp.
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -115,7 +117,6 @@ struct http_req {
  * is the catch-all.
  */
 struct http_frontend {
-	const char *name;			/* "api", "web" */
 	const struct route_entry *routes;
 	size_t nroutes;
 	bool catch_all;				/* answers every target the others do not claim */

@@ -1001,6 +1001,6 @@ static void serve(struct http_req *req, struct http_resp *resp, const struct rou
 }
 
 const struct http_frontend web_frontend = {
-	.name = "web", .routes = web_routes, .nroutes = sizeof web_routes / sizeof web_routes[0],
+	.routes = web_routes, .nroutes = sizeof web_routes / sizeof web_routes[0],
 	.catch_all = true, .metric = MR_WEB, .serve = serve, .error = error_resp,
 };
