@@ -109,11 +109,14 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (docs/STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log
+UNIT_TESTS := cfg buf json route routes md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
 UNIT_DEPS_route := lib/buf.c lib/utf8.c minitwitd/route.c
+# the front ends' route tables name their handlers: minitwitd but its main
+UNIT_DEPS_routes := $(filter-out minitwitd/main.c,$(MTD_SRC)) $(LIB_SRC) \
+                    $(BUILD)/gen/schema_sql.c $(BUILD)/gen/static_files.c
 UNIT_DEPS_md5   := lib/md5.c
 UNIT_DEPS_pbkdf2 := minitwitd/pbkdf2.c
 UNIT_DEPS_ratelimit := minitwitd/ratelimit.c

@@ -55,7 +55,6 @@ struct apply_opts {
 	bool follow;			/* keep applying until stopped */
 	int64_t batch_size;
 	int64_t interval_ms;		/* --follow: pause when idle */
-	int64_t max_lag_exit_ms;	/* --until-lag: exit once caught up this close (0: off) */
 	volatile sig_atomic_t *stop;	/* set by a signal handler */
 	bool progress;			/* progress lines on stderr */
 	bool json;			/* JSON progress lines on stdout */

@@ -1012,6 +1012,37 @@ bool cfg_load_doc(const struct cfg_key *keys, size_t nkeys, const struct cfg_doc
 	       (!env_prefix || apply_env(keys, nkeys, env_prefix, settings, err));
 }
 
+size_t cfg_fixed_changes(const struct cfg_key *keys, size_t nkeys, const void *cur,
+			 const void *next, struct buf *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nkeys; i++) {
+		const struct cfg_key *k = &keys[i];
+		const void *a = cfield_of(k, cur), *b = cfield_of(k, next);
+		bool same;
+		if (k->reloadable)
+			continue;
+		switch (k->type) {
+		case CFG_STRING: {
+			const char *sa = *(char *const *)a, *sb = *(char *const *)b;
+			same = strcmp(sa ? sa : "", sb ? sb : "") == 0;
+			break;
+		}
+		case CFG_BOOL:
+			same = *(const bool *)a == *(const bool *)b;
+			break;
+		default:
+			same = *(const int64_t *)a == *(const int64_t *)b;
+			break;
+		}
+		if (same)
+			continue;
+		buf_addf(out, "%s\"%s.%s\"", n ? ", " : "", k->section, k->name);
+		n++;
+	}
+	return n;
+}
+
 void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings)
 {
 	for (size_t i = 0; i < nkeys; i++) {

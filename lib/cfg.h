@@ -85,6 +85,15 @@ MUST_CHECK bool cfg_load_doc(const struct cfg_key *keys, size_t nkeys,
 void cfg_env_overrides(const struct cfg_key *keys, size_t nkeys, const char *env_prefix,
 		       struct buf *out);
 
+/*
+ * A reload's check: compare two settings structs filled from the same
+ * table and append to out the names of the keys that differ but are not
+ * reloadable, each quoted, separated by ", "; returns how many.  Names
+ * only: the values may be secrets.
+ */
+size_t cfg_fixed_changes(const struct cfg_key *keys, size_t nkeys, const void *cur,
+			 const void *next, struct buf *out);
+
 /* Free the strings cfg_load() stored in *settings; safe on a zeroed struct. */
 void cfg_release(const struct cfg_key *keys, size_t nkeys, void *settings);
 

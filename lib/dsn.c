@@ -111,6 +111,29 @@ out:
 	PQconninfoFree(opts);
 }
 
+/* Append a query ("a=1&b") with every value hidden, and a parameter
+ * without '=' (a bare token) hidden whole. */
+static void mask_query(const char *q, size_t len, struct buf *out)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t end = i;
+		while (end < len && q[end] != '&' && q[end] != ';')
+			end++;
+		const char *eq = memchr(q + i, '=', end - i);
+		if (eq) {
+			buf_add(out, q + i, (size_t)(eq + 1 - (q + i)));
+			if (eq + 1 < q + end)
+				buf_adds(out, DSN_MASK);
+		} else if (end > i) {
+			buf_adds(out, DSN_MASK);
+		}
+		if (end < len)
+			buf_addc(out, q[end]);
+		i = end + 1;
+	}
+}
+
 void dsn_mask_url(const char *url, struct buf *out)
 {
 	const char *sep = url ? strstr(url, "://") : NULL;
@@ -130,13 +153,27 @@ void dsn_mask_url(const char *url, struct buf *out)
 			colon = p;
 			break;
 		}
-	if (!colon) {
-		buf_adds(out, url);
-		return;
+	if (colon) {	/* user:secret@: the user name stays */
+		buf_add(out, url, (size_t)(colon + 1 - url));
+		buf_adds(out, DSN_MASK);
+	} else if (at) {	/* token@: all of it may be the secret */
+		buf_add(out, url, (size_t)(auth - url));
+		buf_adds(out, DSN_MASK);
+	} else {
+		buf_add(out, url, (size_t)(auth - url));
 	}
-	buf_add(out, url, (size_t)(colon + 1 - url));
-	buf_adds(out, DSN_MASK);
-	buf_adds(out, at);
+	const char *host = at ? at : auth;	/* from the '@', when there is one */
+	size_t plen = strcspn(host, "?#");
+	buf_add(out, host, plen);
+	const char *rest = host + plen;
+	if (*rest == '?') {
+		size_t qlen = strcspn(rest + 1, "#");
+		buf_addc(out, '?');
+		mask_query(rest + 1, qlen, out);
+		rest += 1 + qlen;
+	}
+	if (*rest == '#')
+		buf_adds(out, rest[1] ? "#" DSN_MASK : "#");
 }
 
 /* "scheme://" with an RFC 3986 scheme at the start of s */

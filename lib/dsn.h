@@ -33,8 +33,11 @@
 void dsn_mask(const char *dsn, struct buf *out);
 
 /*
- * Append url (any scheme: "http://user:secret@host/") with the password of
- * its user info replaced by "********".  Never fails.
+ * Append url (any scheme) with what may be a secret replaced by
+ * "********": the password of its user info ("http://user:********@host/"),
+ * user info without a password whole ("https://<token>@host"),
+ * every query value ("?token=********"; a parameter without '=' whole) and
+ * the fragment.  Scheme, host, port and path stay.  Never fails.
  */
 void dsn_mask_url(const char *url, struct buf *out);
 

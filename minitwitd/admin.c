@@ -41,6 +41,7 @@ struct admin_req {
 	struct buf body;
 	bool too_large;
 	unsigned status;
+	enum metrics_route mroute;
 	int64_t t0_ns;
 	int64_t retry_s;	/* Retry-After of a 429 */
 };
@@ -77,6 +78,14 @@ static void client_addr(struct MHD_Connection *conn, char *out, size_t outsz)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
 			  (socklen_t)outsz);
 }
+
+/* A request being answered: a route's ctx (route.h). */
+struct admin_call {
+	struct app *app;
+	struct MHD_Connection *conn;
+	struct admin_req *ar;
+	enum MHD_Result ret;
+};
 
 /* Send obj (taken) as the JSON answer. */
 static enum MHD_Result reply(struct MHD_Connection *conn, struct admin_req *ar, unsigned status,
@@ -140,9 +149,12 @@ static json_t *body_object(struct admin_req *ar, bool empty_ok, struct buf *msg)
 	return o;
 }
 
-static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
-				struct admin_req *ar)
+static void do_pause(void *ctx, const char *arg)
 {
+	struct admin_call *c = ctx;
+	struct app *app = c->app;
+	struct MHD_Connection *conn = c->conn;
+	struct admin_req *ar = c->ar;
 	struct buf msg = BUF_INIT;
 	json_t *in = body_object(ar, true, &msg);
 	enum MHD_Result ret;
@@ -190,12 +202,15 @@ static enum MHD_Result do_pause(struct app *app, struct MHD_Connection *conn,
 out:
 	json_decref(in);
 	buf_release(&msg);
-	return ret;
+	c->ret = ret;
 }
 
-static enum MHD_Result do_switch(struct app *app, struct MHD_Connection *conn,
-				 struct admin_req *ar)
+static void do_switch(void *ctx, const char *arg)
 {
+	struct admin_call *c = ctx;
+	struct app *app = c->app;
+	struct MHD_Connection *conn = c->conn;
+	struct admin_req *ar = c->ar;
 	struct buf msg = BUF_INIT, masked = BUF_INIT;
 	json_t *in = body_object(ar, false, &msg);
 	char *secret = NULL;
@@ -249,26 +264,32 @@ out:
 	json_decref(in);
 	buf_release(&msg);
 	buf_release(&masked);
-	return ret;
+	c->ret = ret;
 }
 
-static enum MHD_Result do_resume(struct app *app, struct MHD_Connection *conn,
-				 struct admin_req *ar)
+static void do_resume(void *ctx, const char *arg)
 {
+	struct admin_call *c = ctx;
+	struct app *app = c->app;
+	struct MHD_Connection *conn = c->conn;
+	struct admin_req *ar = c->ar;
 	int64_t held_ms;
 	pthread_mutex_lock(&app->admin_lock);
 	unsigned released = hold_resume(&app->hold, &held_ms);
 	pthread_mutex_unlock(&app->admin_lock);
 	log_info("writes resumed: released %u held requests after %lld ms", released,
 		 (long long)held_ms);
-	return reply(conn, ar, 200,
+	c->ret = reply(conn, ar, 200,
 		     json_pack("{s:b,s:I,s:I}", "resumed", 1, "released", (json_int_t)released,
 			       "held_ms", (json_int_t)held_ms));
 }
 
-static enum MHD_Result do_status(struct app *app, struct MHD_Connection *conn,
-				 struct admin_req *ar)
+static void do_status(void *ctx, const char *arg)
 {
+	struct admin_call *c = ctx;
+	struct app *app = c->app;
+	struct MHD_Connection *conn = c->conn;
+	struct admin_req *ar = c->ar;
 	struct hold_status st;
 	struct db_stats ds;
 	struct buf masked = BUF_INIT;
@@ -283,8 +304,20 @@ static enum MHD_Result do_status(struct app *app, struct MHD_Connection *conn,
 			  (json_int_t)st.inflight, "paused_ms", (json_int_t)st.paused_ms, "max_hold_ms",
 			  (json_int_t)max_hold, "generation", (json_int_t)ds.generation));
 	buf_release(&masked);
-	return ret;
+	c->ret = ret;
 }
+
+/*
+ * The admin API's routes: control requests, which a pause never holds
+ * (they are what ends it).
+ */
+const struct route_entry admin_routes[] = {
+	{ "/admin/pause", ROUTE_POST, ROUTE_CONTROL, MR_ADMIN, NULL, NULL, do_pause, 0 },
+	{ "/admin/switch", ROUTE_POST, ROUTE_CONTROL, MR_ADMIN, NULL, NULL, do_switch, 0 },
+	{ "/admin/resume", ROUTE_POST, ROUTE_CONTROL, MR_ADMIN, NULL, NULL, do_resume, 0 },
+	{ "/admin/status", ROUTE_GET, ROUTE_CONTROL, MR_ADMIN, NULL, NULL, do_status, 0 },
+};
+const size_t admin_nroutes = sizeof admin_routes / sizeof admin_routes[0];
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
@@ -297,6 +330,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		if (!ar)
 			return MHD_NO;
 		ar->t0_ns = mono_ns();
+		ar->mroute = MR_ADMIN;
 		*con_cls = ar;
 		/* refused before the body is read: nothing changes.  Every
 		 * attempt is counted against the client's address until it
@@ -328,16 +362,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	if (ar->too_large)
 		return reply_error(conn, ar, 413, "request body too large");
 
-	bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
-	if (strcmp(url, "/admin/pause") == 0)
-		return post ? do_pause(app, conn, ar) : reply_error(conn, ar, 405, "use POST");
-	if (strcmp(url, "/admin/switch") == 0)
-		return post ? do_switch(app, conn, ar) : reply_error(conn, ar, 405, "use POST");
-	if (strcmp(url, "/admin/resume") == 0)
-		return post ? do_resume(app, conn, ar) : reply_error(conn, ar, 405, "use POST");
-	if (strcmp(url, "/admin/status") == 0)
-		return get ? do_status(app, conn, ar) : reply_error(conn, ar, 405, "use GET");
-	return reply_error(conn, ar, 404, "not found");
+	unsigned bit = strcmp(method, "GET") == 0    ? ROUTE_GET
+		       : strcmp(method, "HEAD") == 0 ? ROUTE_HEAD
+		       : strcmp(method, "POST") == 0 ? ROUTE_POST
+						     : ROUTE_OTHER;
+	struct route_found f;
+	route_find(admin_routes, admin_nroutes, url, bit, NULL, NULL, &f);
+	if (f.group)
+		ar->mroute = f.group->metric;
+	if (!f.route && f.group)
+		return reply_error(conn, ar, 405, f.allow & ROUTE_POST ? "use POST" : "use GET");
+	if (!f.route)
+		return reply_error(conn, ar, 404, "not found");
+	struct admin_call c = { .app = app, .conn = conn, .ar = ar, .ret = MHD_NO };
+	f.route->handle(&c, NULL);
+	return c.ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -346,7 +385,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct admin_req *ar = *con_cls;
 	if (!ar)
 		return;
-	metrics_record(MR_ADMIN, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ar->status : 0,
+	metrics_record(ar->mroute, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ar->status : 0,
 		       mono_ns() - ar->t0_ns);
 	buf_release(&ar->body);
 	free(ar);

@@ -29,6 +29,10 @@
 
 #define ADMIN_TOKEN_ENV "MINITWIT_ADMIN_TOKEN"
 
+/* The admin listener's routes (route.h), every one ROUTE_CONTROL. */
+extern const struct route_entry admin_routes[];
+extern const size_t admin_nroutes;
+
 /* Start the admin listener when the token is set; false (logged) when it
  * is set but the listener cannot start.  Call admin_release in any case. */
 __attribute__((warn_unused_result)) bool admin_start(struct app *app);

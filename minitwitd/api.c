@@ -76,9 +76,8 @@ static PGresult *session_run(struct session *s, unsigned stmt, const char *const
 /* ?latest=N: stored before anything else, whatever the request's fate. */
 static bool store_latest(struct session *s)
 {
-	const char *v = route_param(&s->req->target.query, "latest");
 	int64_t n;
-	if (!v || !route_parse_int(v, &n) || n == -1)
+	if (!route_latest(&s->req->target.query, &n))
 		return true;	/* absent or not an integer: ignored, as the reference */
 	char text[24];
 	snprintf(text, sizeof text, "%" PRId64, n);
@@ -128,8 +127,9 @@ static void answer_204(struct http_resp *resp)
 	buf_reset(&resp->body);
 }
 
-static void get_latest(struct session *s)
+static void get_latest(void *ctx, const char *arg)
 {
+	struct session *s = ctx;
 	PGresult *r = session_run(s, Q_GET_LATEST, NULL, NULL);
 	if (!r)
 		return;
@@ -165,8 +165,9 @@ static const char *register_error(const struct apijson_register *in)
 	return NULL;
 }
 
-static void post_register(struct session *s)
+static void post_register(void *ctx, const char *arg)
 {
+	struct session *s = ctx;
 	struct apijson_register in;
 	struct buf err = BUF_INIT;
 	PGresult *r = NULL;
@@ -196,10 +197,7 @@ static void post_register(struct session *s)
 	 * flight meanwhile (its INSERT then lands before a fence and is
 	 * drained, or meets the fence, is held and runs on the new host) */
 	session_close(s);
-	if (s->req->in_flight) {
-		hold_end(&s->req->app->hold);
-		s->req->in_flight = false;
-	}
+	http_leave_in_flight(s->req);
 	if (s->req->prehash && strlen(s->req->prehash) < sizeof hash)
 		memcpy(hash, s->req->prehash, strlen(s->req->prehash) + 1);
 	else if (!pw_hash(in.pwd, strlen(in.pwd), hash, sizeof hash)) {
@@ -239,8 +237,9 @@ static void write_msgs(struct http_resp *resp, PGresult *r)
 	resp->status = 200;
 }
 
-static void get_msgs(struct session *s)
+static void get_msgs(void *ctx, const char *arg)
 {
+	struct session *s = ctx;
 	char no[24];
 	if (!parse_no(s, no))
 		return;
@@ -252,8 +251,9 @@ static void get_msgs(struct session *s)
 	PQclear(r);
 }
 
-static void get_msgs_user(struct session *s, const char *user)
+static void get_msgs_user(void *ctx, const char *user)
 {
+	struct session *s = ctx;
 	char no[24];
 	if (!parse_no(s, no))
 		return;
@@ -268,8 +268,9 @@ static void get_msgs_user(struct session *s, const char *user)
 	PQclear(r);
 }
 
-static void post_msg(struct session *s, const char *user)
+static void post_msg(void *ctx, const char *user)
 {
+	struct session *s = ctx;
 	char *content = NULL;
 	struct buf err = BUF_INIT;
 	if (!apijson_parse_message(s->req->body.data, s->req->body.len, &content, &err)) {
@@ -292,8 +293,9 @@ out:
 	buf_release(&err);
 }
 
-static void post_fllws(struct session *s, const char *user)
+static void post_fllws(void *ctx, const char *user)
 {
+	struct session *s = ctx;
 	char *other = NULL;
 	enum apijson_follow_op op;
 	struct buf err = BUF_INIT;
@@ -317,8 +319,9 @@ out:
 	buf_release(&err);
 }
 
-static void get_fllws(struct session *s, const char *user)
+static void get_fllws(void *ctx, const char *user)
 {
+	struct session *s = ctx;
 	char no[24];
 	if (!parse_no(s, no))
 		return;
@@ -345,8 +348,9 @@ static void get_fllws(struct session *s, const char *user)
 	PQclear(r);
 }
 
-static void healthz(struct session *s)
+static void healthz(void *ctx, const char *arg)
 {
+	struct session *s = ctx;
 	PGresult *r = session_run(s, Q_PING, NULL, NULL);
 	if (!r)
 		return;
@@ -399,8 +403,9 @@ void api_metrics_text(struct app *app, struct buf *out)
 		 (unsigned long long)hashes, (unsigned long long)verifications);
 }
 
-static void metrics(struct session *s)
+static void metrics(void *ctx, const char *arg)
 {
+	struct session *s = ctx;
 	if (*s->req->cfg->metrics_listen) {
 		/* served on metrics.listen only */
 		apijson_error_resp(s->resp, 404, "not found");
@@ -411,97 +416,33 @@ static void metrics(struct session *s)
 	s->resp->content_type = API_METRICS_TYPE;
 }
 
-static void method_not_allowed(struct http_resp *resp, const char *allow)
+static void method_not_allowed(struct http_resp *resp, unsigned allow)
 {
 	apijson_error_resp(resp, 405, "method not allowed");
-	http_resp_header(resp, "Allow", allow);
+	http_resp_header(resp, "Allow",
+			 (allow & ROUTE_GET) && (allow & ROUTE_POST) ? "GET, POST"
+			 : allow & ROUTE_POST			    ? "POST"
+								    : "GET");
 }
 
-bool api_handle(struct http_req *req, struct http_resp *resp)
+/* POST /register is the API's unless the body is a form (the web UI's). */
+static bool wants_register(const struct http_req *req)
 {
-	struct session s = { .req = req, .resp = resp,
-			     .db = { .pool = &req->app->pool, .fence = &req->fence } };
-	const char *path = req->target.path;
-	const char *user;
-	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
-	bool post = req->method == HTTP_POST;
-
-	resp->content_type = json_type;
-	if (post && req->body.len && !utf8_valid(req->body.data, req->body.len)) {
-		/* jansson refuses it too; this gives the clearer message */
-		apijson_error_resp(resp, 400, "the request body is not valid UTF-8 text");
-		return true;
-	}
-
-	if (strcmp(path, "/latest") == 0) {
-		req->mroute = MR_LATEST;
-		if (!get)
-			method_not_allowed(resp, "GET");
-		else
-			get_latest(&s);
-	} else if (strcmp(path, "/register") == 0 && api_wants_register(req)) {
-		req->mroute = MR_REGISTER;
-		if (!post)
-			method_not_allowed(resp, "POST");
-		else if (store_latest(&s))
-			post_register(&s);
-	} else if (strcmp(path, "/msgs") == 0) {
-		req->mroute = MR_MSGS;
-		if (!get)
-			method_not_allowed(resp, "GET");
-		else if (store_latest(&s) && authorized(&s))
-			get_msgs(&s);
-	} else if ((user = route_tail(path, "/msgs/")) != NULL) {
-		req->mroute = post ? MR_MSGS_USER_POST : MR_MSGS_USER_GET;
-		if (!get && !post)
-			method_not_allowed(resp, "GET, POST");
-		else if (store_latest(&s) && authorized(&s)) {
-			if (post)
-				post_msg(&s, user);
-			else
-				get_msgs_user(&s, user);
-		}
-	} else if ((user = route_tail(path, "/fllws/")) != NULL) {
-		req->mroute = post ? MR_FLLWS_POST : MR_FLLWS_GET;
-		if (!get && !post)
-			method_not_allowed(resp, "GET, POST");
-		else if (store_latest(&s) && authorized(&s)) {
-			if (post)
-				post_fllws(&s, user);
-			else
-				get_fllws(&s, user);
-		}
-	} else if (strcmp(path, "/healthz") == 0) {
-		req->mroute = MR_HEALTHZ;
-		healthz(&s);
-	} else if (strcmp(path, "/metrics") == 0) {
-		req->mroute = MR_METRICS;
-		metrics(&s);
-	} else {
+	/* the simulator posts JSON; a browser posts a form (the web UI) */
+	if (req->method != HTTP_POST)
 		return false;
-	}
-	session_close(&s);
-	return true;
+	const char *ct = http_header(req, "Content-Type");
+	return !ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0;
 }
 
-bool api_writes(const struct http_req *req)
-{
-	if (req->method == HTTP_POST)
-		return true;
-	if (strcmp(req->target.path, "/latest") == 0)
-		return false;	/* the one route that does not store ?latest= */
-	const char *v = route_param(&req->target.query, "latest");
-	int64_t n;
-	return v && route_parse_int(v, &n) && n != -1;
-}
-
-bool api_register_password(const struct http_req *req, struct buf *pwd)
+/* The password of a register whose fields pass the checks that come
+ * before hashing (route.h's password). */
+static bool register_password(struct http_req *req, struct buf *pwd)
 {
 	struct apijson_register in;
 	struct buf err = BUF_INIT;
 	bool want = false;
-	if (req->method == HTTP_POST && api_wants_register(req) && req->body.len &&
-	    utf8_valid(req->body.data, req->body.len) &&
+	if (req->body.len && utf8_valid(req->body.data, req->body.len) &&
 	    apijson_parse_register(req->body.data, req->body.len, &in, &err)) {
 		want = !register_error(&in);
 		if (want)
@@ -512,28 +453,58 @@ bool api_register_password(const struct http_req *req, struct buf *pwd)
 	return want;
 }
 
-bool api_wants_register(const struct http_req *req)
+/*
+ * The API's routes.  Rows flagged API_LATEST store ?latest=N first (so
+ * they are writes when it is there), API_AUTH ones then check the
+ * simulator's Authorization.  /healthz and /metrics answer any method, as
+ * the reference does; one that is not GET or HEAD is held like a write.
+ */
+static const struct route_entry api_routes[] = {
+	{ "/latest", ROUTE_READS, ROUTE_READ, MR_LATEST, NULL, NULL, get_latest, 0 },
+	{ "/register", ROUTE_POST, ROUTE_WRITE, MR_REGISTER, wants_register, register_password,
+	  post_register, API_LATEST },
+	{ "/msgs", ROUTE_READS, ROUTE_WRITE_IF_LATEST, MR_MSGS, NULL, NULL, get_msgs,
+	  API_LATEST | API_AUTH },
+	{ "/msgs/<user>", ROUTE_READS, ROUTE_WRITE_IF_LATEST, MR_MSGS_USER_GET, NULL, NULL,
+	  get_msgs_user, API_LATEST | API_AUTH },
+	{ "/msgs/<user>", ROUTE_POST, ROUTE_WRITE, MR_MSGS_USER_POST, NULL, NULL, post_msg,
+	  API_LATEST | API_AUTH },
+	{ "/fllws/<user>", ROUTE_READS, ROUTE_WRITE_IF_LATEST, MR_FLLWS_GET, NULL, NULL, get_fllws,
+	  API_LATEST | API_AUTH },
+	{ "/fllws/<user>", ROUTE_POST, ROUTE_WRITE, MR_FLLWS_POST, NULL, NULL, post_fllws,
+	  API_LATEST | API_AUTH },
+	{ "/healthz", ROUTE_READS, ROUTE_READ, MR_HEALTHZ, NULL, NULL, healthz, 0 },
+	{ "/healthz", ROUTE_POST | ROUTE_OTHER, ROUTE_WRITE, MR_HEALTHZ, NULL, NULL, healthz, 0 },
+	{ "/metrics", ROUTE_READS, ROUTE_READ, MR_METRICS, NULL, NULL, metrics, 0 },
+	{ "/metrics", ROUTE_POST | ROUTE_OTHER, ROUTE_WRITE, MR_METRICS, NULL, NULL, metrics, 0 },
+};
+
+static void serve(struct http_req *req, struct http_resp *resp, const struct route_entry *route,
+		  const char *arg, unsigned allow)
 {
-	/* the simulator posts JSON; a browser posts a form (the web UI) */
-	if (req->method != HTTP_POST)
-		return false;
-	const char *ct = http_header(req, "Content-Type");
-	return !ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0;
+	struct session s = { .req = req, .resp = resp,
+			     .db = { .pool = &req->app->pool, .fence = &req->fence } };
+	resp->content_type = json_type;
+	if (req->method == HTTP_POST && req->body.len && !utf8_valid(req->body.data, req->body.len))
+		/* jansson refuses it too; this gives the clearer message */
+		apijson_error_resp(resp, 400, "the request body is not valid UTF-8 text");
+	else if (!route && allow)
+		method_not_allowed(resp, allow);
+	else if (!route)
+		apijson_error_resp(resp, 404, "not found");
+	else if ((!(route->flags & API_LATEST) || store_latest(&s)) &&
+		 (!(route->flags & API_AUTH) || authorized(&s)))
+		route->handle(&s, arg);
+	session_close(&s);
 }
 
-bool api_claims(const struct http_req *req)
+static void error_resp(struct http_req *req, struct http_resp *resp, unsigned status,
+		       const char *msg)
 {
-	static const char *const exact[] = { "/latest", "/msgs", "/fllws", "/healthz", "/metrics" };
-	static const char *const prefix[] = { "/msgs/", "/fllws/" };
-	const char *t = req->raw_target;
-	size_t n = strcspn(t, "?#");
-	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
-		if (n == strlen(exact[i]) && strncmp(t, exact[i], n) == 0)
-			return true;
-	for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
-		if (strncmp(t, prefix[i], strlen(prefix[i])) == 0)
-			return true;
-	if (n == 9 && strncmp(t, "/register", 9) == 0)
-		return api_wants_register(req);
-	return false;
+	apijson_error_resp(resp, status, msg);
 }
+
+const struct http_frontend api_frontend = {
+	.routes = api_routes, .nroutes = sizeof api_routes / sizeof api_routes[0],
+	.catch_all = false, .metric = MR_OTHER, .serve = serve, .error = error_resp,
+};

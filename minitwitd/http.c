@@ -228,6 +228,7 @@ static void request_free(struct http_req *req)
 	hashq_job_release(&req->hashjob);
 	dbreq_fence_clear(&req->fence);
 	route_target_release(&req->target);
+	buf_release(&req->route_arg);
 	buf_release(&req->body);
 	free(req->raw_target);
 	free(req);
@@ -268,12 +269,52 @@ static void resp_discard(struct http_resp *resp)
 	*resp = (struct http_resp){ .status = 500, .content_type = "application/json" };
 }
 
-/* Errors every route shares (in the API's JSON shape on the API's paths,
- * else as a page), then the API, then the web UI, which answers the rest
- * (its 404 page included). */
+/* The front ends of the main listener, in the order they claim targets. */
+static const struct http_frontend *const frontends[] = { &api_frontend, &web_frontend };
+#define NFRONTENDS (sizeof frontends / sizeof frontends[0])
+
+/* Answered before routing: a body too large, bad framing, a bad target. */
+static bool answered_early(const struct http_req *req)
+{
+	return req->too_large || req->bad_framing || req->target_status != ROUTE_OK;
+}
+
+static unsigned method_bit(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET: return ROUTE_GET;
+	case HTTP_HEAD: return ROUTE_HEAD;
+	case HTTP_POST: return ROUTE_POST;
+	case HTTP_OTHER: break;
+	}
+	return ROUTE_OTHER;
+}
+
+/* Find the request's front end (on the raw target, so that even a
+ * malformed one gets its error shape) and, when its target parsed, the row
+ * answering it; the metrics name follows. */
+static void route_request(struct http_req *req)
+{
+	req->fe = frontends[NFRONTENDS - 1];
+	for (size_t i = 0; i < NFRONTENDS; i++)
+		if (frontends[i]->catch_all ||
+		    route_claims(frontends[i]->routes, frontends[i]->nroutes, req->raw_target, req)) {
+			req->fe = frontends[i];
+			break;
+		}
+	req->mroute = req->fe->metric;
+	if (answered_early(req))
+		return;
+	route_find(req->fe->routes, req->fe->nroutes, req->target.path, method_bit(req->method),
+		   req, &req->route_arg, &req->found);
+	if (req->found.group)
+		req->mroute = (req->found.route ? req->found.route : req->found.group)->metric;
+}
+
+/* Errors every route shares, in the front end's shape; then its row, its
+ * 405 or its 404. */
 static void dispatch(struct http_req *req, struct http_resp *resp)
 {
-	bool api = api_claims(req);
 	const char *err = NULL;
 	unsigned status = 400;
 	if (req->too_large) {
@@ -298,31 +339,35 @@ static void dispatch(struct http_req *req, struct http_resp *resp)
 		}
 	}
 	if (err) {
-		if (api)
-			apijson_error_resp(resp, status, err);
-		else
-			web_error_page(req, resp, status, err);
+		req->fe->error(req, resp, status, err);
 		return;
 	}
-	if (!api) {
-		web_handle(req, resp);
-		return;
-	}
-	if (!api_handle(req, resp))
-		apijson_error_resp(resp, 404, "not found");
+	req->fe->serve(req, resp, req->found.route,
+		       req->route_arg.len ? buf_str(&req->route_arg) : NULL, req->found.allow);
 }
 
 /*
- * A write, for holding during a cutover pause: any POST, a request that
- * stores ?latest=N, the web UI's GET links that write (follow, unfollow,
- * logout).  Requests answered before the database (413, a bad target) are
- * never held.
+ * A write, for holding during a cutover pause: what its row says (a write,
+ * or one when it stores ?latest=N).  A request no row answers (404, 405)
+ * writes nothing, but one whose method may write is held all the same, as
+ * the row it missed would be.  Requests answered before routing (413, a
+ * bad target) are never held.
  */
 static bool is_write(const struct http_req *req)
 {
-	if (req->too_large || req->bad_framing || req->target_status != ROUTE_OK)
+	if (answered_early(req))
 		return false;
-	return api_claims(req) ? api_writes(req) : web_writes(req);
+	if (!req->found.route)
+		return req->method != HTTP_GET && req->method != HTTP_HEAD;
+	return route_holds(req->found.route, &req->target.query);
+}
+
+void http_leave_in_flight(struct http_req *req)
+{
+	if (req->in_flight) {
+		hold_end(&req->app->hold);
+		req->in_flight = false;
+	}
 }
 
 /*
@@ -365,13 +410,10 @@ static bool follow_fence(struct app *app, struct http_req *req)
 	return fr == FENCE_SWITCHED;
 }
 
-/* 503 with Retry-After, in the API's shape or as a page. */
+/* 503 with Retry-After, in the front end's shape. */
 static void answer_503(struct http_req *req, struct http_resp *resp, const char *msg)
 {
-	if (api_claims(req))
-		apijson_error_resp(resp, 503, msg);
-	else
-		web_error_page(req, resp, 503, msg);
+	req->fe->error(req, resp, 503, msg);
 	http_resp_header(resp, "Retry-After", "1");
 }
 
@@ -387,6 +429,7 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 	struct http_resp resp = { .status = 500, .content_type = "application/json" };
 	if (!req->classified) {
 		req->classified = true;
+		route_request(req);
 		req->is_write = is_write(req);
 		req->gated = req->is_write;
 		/* a sign-up's password is hashed on a hash thread while its
@@ -395,10 +438,8 @@ static enum MHD_Result run(struct app *app, struct http_req *req)
 		 * waits, not after the switch */
 		struct buf pwd = BUF_INIT;
 		bool hash = false;
-		if (req->is_write && req->method == HTTP_POST && req->target.path &&
-		    strcmp(req->target.path, "/register") == 0)
-			hash = api_claims(req) ? api_register_password(req, &pwd)
-					       : web_register_password(req, &pwd);
+		if (req->is_write && req->found.route && req->found.route->password)
+			hash = req->found.route->password(req, &pwd);
 		bool queued = hash && hashq_submit(&app->hashq, &req->hashjob, req->conn,
 						   buf_str(&pwd), pwd.len);
 		if (pwd.data)

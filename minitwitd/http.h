@@ -12,8 +12,10 @@
  *
  * The layer owns request bodies (bounded by http.max_body: 413 beyond), the
  * raw request target (decoded by route.c, never by libmicrohttpd), metrics
- * and logging of each request; handlers see struct http_req and fill
- * struct http_resp.
+ * and logging of each request, and dispatch: from the front ends' route
+ * tables (struct http_frontend, route.h), which say what it holds during a
+ * cutover; it names no route itself.  Handlers see struct http_req and
+ * fill struct http_resp.
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -35,6 +37,8 @@
 
 struct MHD_Connection;
 struct MHD_Daemon;
+struct http_frontend;
+struct http_resp;
 
 struct app {
 	_Atomic(struct settings *) cfg;	/* current settings; replaced whole on SIGHUP */
@@ -76,11 +80,16 @@ struct http_req {
 	int64_t t0_ns;
 	enum metrics_route mroute;
 	unsigned status;
+	/* the front end and row answering it (route.h), decided once its
+	 * headers are in; none when answered before routing (413, bad target) */
+	const struct http_frontend *fe;
+	struct route_found found;
+	struct buf route_arg;	/* the row's "<name>" segment */
 	/* cutover (hold.h, fence.h) */
 	char *prehash;		/* a register's password hash, made by hashq before it ran */
 	struct hashq_job hashjob;
 	int64_t signup_wait_ms;	/* > 0: a web sign-up over its client's limit (429) */
-	bool classified;	/* is_write decided (once the body is in) */
+	bool classified;	/* routed and is_write decided (once the body is in) */
 	bool is_write;		/* held while paused, counted in flight */
 	bool gated;		/* asks hold_begin before running */
 	bool in_flight;		/* counted in app->hold's writes in flight */
@@ -100,6 +109,34 @@ struct http_req {
 /* the web UI sends up to: Set-Cookie, Location, Cache-Control, Retry-After
  * or Allow, and its security headers */
 #define HTTP_MAX_HEADERS 12
+
+/*
+ * A front end of the main listener (the simulator API, the web UI): its
+ * route table and how it answers.  A request belongs to the first front
+ * end whose table claims its target (route_claims), else to the one that
+ * is the catch-all.
+ */
+struct http_frontend {
+	const struct route_entry *routes;
+	size_t nroutes;
+	bool catch_all;				/* answers every target the others do not claim */
+	enum metrics_route metric;		/* of its answers no row names */
+	/* Answer req from route (its ctx is the front end's own), or, with
+	 * route NULL, 405 (allow: the path's methods) or 404 (allow 0). */
+	void (*serve)(struct http_req *req, struct http_resp *resp,
+		      const struct route_entry *route, const char *arg, unsigned allow);
+	/* An error every route shares (413, a bad target, 503) in its shape. */
+	void (*error)(struct http_req *req, struct http_resp *resp, unsigned status,
+		      const char *msg);
+};
+
+/*
+ * A counted write about to spend long without the database (hashing a
+ * password) stops counting in flight, so that a pause need not wait for
+ * it: its next statement lands before the old host's fence (and is
+ * drained) or meets it, is held and runs on the new host (dbreq.h).
+ */
+void http_leave_in_flight(struct http_req *req);
 
 struct http_resp {
 	unsigned status;

@@ -58,7 +58,18 @@ static void usage(FILE *out)
 	      out);
 }
 
-/* Load settings into a new struct; NULL (reported) on error. */
+/* log.level's names (lib/log.h): checked with the rest of a configuration,
+ * before any of it applies. */
+static bool log_level_known(const char *name)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Load and check settings into a new struct; NULL (reported) on error. */
 static struct settings *load_settings(const char *path)
 {
 	struct settings *s = calloc(1, sizeof *s);
@@ -81,6 +92,9 @@ static struct settings *load_settings(const char *path)
 		log_error("invalid address \"%s\" in \"http.trusted_proxies\": expected IP "
 			  "addresses separated by commas", buf_str(&bad));
 		ok = false;
+	} else if (!log_level_known(s->log_level)) {
+		log_error("invalid log.level \"%s\": expected debug, info, warn or error", s->log_level);
+		ok = false;
 	}
 	buf_release(&bad);
 	if (!ok) {
@@ -94,11 +108,48 @@ static struct settings *load_settings(const char *path)
 	return s;
 }
 
-static void apply_reloadable(const struct settings *s)
+/*
+ * Apply the reloadable keys (settings.c's rows marked so) that live outside
+ * the settings struct; every other one is read from app->cfg by each
+ * request.  s was checked whole by load_settings: nothing here fails.
+ */
+static void apply_reloadable(const struct settings *s, struct db_pool *pool)
 {
 	if (!log_set_level_name(s->log_level))
-		log_warn("unknown log.level \"%s\", keeping the current level", s->log_level);
+		abort();	/* checked by load_settings */
 	pw_set_cost((unsigned long long)s->pw_opslimit, (size_t)s->pw_memlimit_kib * 1024);
+	if (pool)
+		db_pool_set_timeouts(pool, (int)s->db_connect_timeout_ms, (int)s->db_acquire_timeout_ms,
+				     (int)s->db_statement_timeout_ms);
+}
+
+/*
+ * SIGHUP: all or nothing.  The whole new configuration is loaded and
+ * checked first; when anything in it is invalid, or a key that is not
+ * reloadable changed (settings.c's table says which are), nothing changes
+ * and the log says why.  Else the new settings replace the current ones
+ * whole: NULL when not reloaded.
+ */
+static struct settings *reload(const char *path, const struct settings *cur)
+{
+	struct settings *next = load_settings(path);
+	struct buf fixed = BUF_INIT;
+	if (!next) {
+		log_warn("configuration not reloaded: keeping the current settings");
+		return NULL;
+	}
+	size_t n = cfg_fixed_changes(settings_keys, settings_nkeys, cur, next, &fixed);
+	if (n) {
+		log_warn("configuration not reloaded: %s change%s only on restart; keeping the current "
+			 "settings\nhint: restart minitwitd to apply %s, or undo %s",
+			 buf_str(&fixed), n == 1 ? "s" : "", n == 1 ? "it" : "them",
+			 n == 1 ? "it" : "them");
+		cfg_release(settings_keys, settings_nkeys, next);
+		free(next);
+		next = NULL;
+	}
+	buf_release(&fixed);
+	return next;
 }
 
 int main(int argc, char **argv)
@@ -143,10 +194,6 @@ int main(int argc, char **argv)
 		free(cfg);
 		return EXIT_OK;
 	}
-	if (!log_set_level_name(cfg->log_level)) {
-		log_error("invalid log.level \"%s\": expected debug, info, warn or error", cfg->log_level);
-		return EXIT_CONFIG;
-	}
 	struct buf env = BUF_INIT;
 	cfg_env_overrides(settings_keys, settings_nkeys, "MINITWIT", &env);
 	if (env.len)
@@ -154,7 +201,7 @@ int main(int argc, char **argv)
 	buf_release(&env);
 	if (!pw_init((unsigned)cfg->pw_max_concurrent))
 		return EXIT_INTERNAL;
-	apply_reloadable(cfg);
+	apply_reloadable(cfg, NULL);
 
 	/* Block the signals in every thread; the main thread waits for them. */
 	sigset_t sigs;
@@ -170,8 +217,8 @@ int main(int argc, char **argv)
 	char *db_dsn = NULL;
 	bool hashq_ready = false;	/* where the database is (database.dsn, or where it moved) */
 	atomic_store(&app.cfg, cfg);
-	struct settings *retired[64];	/* old settings stay valid for running requests */
-	unsigned nretired = 0;
+	struct settings **retired = NULL;	/* old settings stay valid for running requests */
+	size_t nretired = 0;
 
 	struct pgx_connect_opts co = {
 		.what = "database", .application_name = "minitwitd",
@@ -226,31 +273,18 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			struct settings *next = load_settings(config_path);
-			if (!next) {
-				log_warn("configuration not reloaded: keeping the current settings");
-				continue;
-			}
 			struct settings *cur = atomic_load(&app.cfg);
-			if (strcmp(next->http_listen, cur->http_listen) != 0 ||
-			    strcmp(next->db_dsn, cur->db_dsn) != 0 ||
-			    strcmp(next->admin_listen, cur->admin_listen) != 0 ||
-			    next->http_threads != cur->http_threads ||
-			    next->db_pool_size != cur->db_pool_size)
-				log_warn("http.listen, http.threads, database.dsn, database.pool_size and "
-					 "admin.listen change only on restart");
-			apply_reloadable(next);
-			db_pool_set_timeouts(&app.pool, (int)next->db_connect_timeout_ms,
-					     (int)next->db_acquire_timeout_ms,
-					     (int)next->db_statement_timeout_ms);
-			if (nretired == sizeof retired / sizeof retired[0]) {
-				log_warn("too many reloads without a restart; configuration not reloaded");
-				cfg_release(settings_keys, settings_nkeys, next);
-				free(next);
+			struct settings **more = realloc(retired, (nretired + 1) * sizeof *retired);
+			struct settings *next = more ? reload(config_path, cur) : NULL;
+			if (!more)
+				log_warn("configuration not reloaded: out of memory");
+			else
+				retired = more;
+			if (!next)
 				continue;
-			}
 			retired[nretired++] = cur;
 			atomic_store(&app.cfg, next);
+			apply_reloadable(next, &app.pool);
 			log_info("configuration reloaded");
 			continue;
 		}
@@ -277,10 +311,11 @@ out:
 	db_pool_release(&app.pool);
 	free(db_dsn);
 	web_release(&app);
-	for (unsigned i = 0; i < nretired; i++) {
+	for (size_t i = 0; i < nretired; i++) {
 		cfg_release(settings_keys, settings_nkeys, retired[i]);
 		free(retired[i]);
 	}
+	free(retired);
 	cfg = atomic_load(&app.cfg);
 	cfg_release(settings_keys, settings_nkeys, cfg);
 	free(cfg);

@@ -187,3 +187,88 @@ bool route_parse_int(const char *s, int64_t *out)
 	*out = v;
 	return true;
 }
+
+bool route_match(const char *pattern, const char *path, struct buf *arg)
+{
+	const char *p = pattern, *s = path, *cap = NULL;
+	size_t caplen = 0;
+	while (*p) {
+		if (*p == '<') {
+			const char *close = strchr(p, '>');
+			size_t n = strcspn(s, "/");
+			if (!close || n == 0)
+				return false;
+			cap = s;
+			caplen = n;
+			s += n;
+			p = close + 1;
+		} else if (*p++ != *s++) {
+			return false;
+		}
+	}
+	if (*s)
+		return false;
+	if (cap && arg)
+		buf_add(arg, cap, caplen);
+	return true;
+}
+
+bool route_claims(const struct route_entry *t, size_t n, const char *raw_target,
+		  const struct http_req *req)
+{
+	size_t len = strcspn(raw_target, "?#");
+	for (size_t i = 0; i < n; i++) {
+		const char *pat = t[i].pattern;
+		size_t lit = strcspn(pat, "<");
+		bool claimed;
+		if (!pat[lit])
+			claimed = len == lit && strncmp(raw_target, pat, len) == 0;
+		else
+			claimed = (len >= lit && strncmp(raw_target, pat, lit) == 0) ||
+				  (lit > 1 && pat[lit - 1] == '/' && len == lit - 1 &&
+				   strncmp(raw_target, pat, len) == 0);
+		if (claimed && (!t[i].wants || t[i].wants(req)))
+			return true;
+	}
+	return false;
+}
+
+void route_find(const struct route_entry *t, size_t n, const char *path, unsigned method,
+		const struct http_req *req, struct buf *arg, struct route_found *found)
+{
+	memset(found, 0, sizeof *found);
+	for (size_t i = 0; i < n; i++) {
+		if (found->group ? strcmp(t[i].pattern, found->group->pattern) != 0
+				 : !route_match(t[i].pattern, path, NULL))
+			continue;
+		if (t[i].wants && !t[i].wants(req))
+			continue;
+		if (!found->group) {
+			found->group = &t[i];
+			(void)route_match(t[i].pattern, path, arg);	/* matched above: take the argument */
+		}
+		found->allow |= t[i].methods;
+		if (!found->route && (t[i].methods & method))
+			found->route = &t[i];
+	}
+}
+
+bool route_latest(const struct route_params *query, int64_t *n)
+{
+	return route_parse_int(route_param(query, "latest"), n) && *n != -1;
+}
+
+bool route_holds(const struct route_entry *r, const struct route_params *query)
+{
+	int64_t n;
+	switch (r->hold) {
+	case ROUTE_WRITE:
+		return true;
+	case ROUTE_WRITE_IF_LATEST:
+		return route_latest(query, &n);
+	case ROUTE_READ:
+	case ROUTE_CONTROL:
+		break;
+	}
+	return false;
+}

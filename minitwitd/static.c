@@ -67,7 +67,6 @@ bool static_handle(struct http_req *req, struct http_resp *resp)
 	if (!name)
 		return false;
 	pthread_once(&static_once, static_prepare);
-	req->mroute = MR_STATIC;
 	int i = static_find(name);
 	if (i < 0)
 		return false;	/* the web UI's 404 page */

@@ -146,10 +146,11 @@ static void error_page(struct http_resp *resp, const struct websess *s, unsigned
 	page_end(resp);
 }
 
-void web_error_page(struct http_req *req, struct http_resp *resp, unsigned status,
-		    const char *detail)
+/* An error page without session information (errors every route shares,
+ * http.h's error). */
+static void error_resp(struct http_req *req, struct http_resp *resp, unsigned status,
+		       const char *detail)
 {
-	req->mroute = MR_WEB;
 	error_page(resp, NULL, status, detail);
 }
 
@@ -766,7 +767,14 @@ static const char *register_error(const struct route_params *form, unsigned *sta
 	return NULL;
 }
 
-bool web_register_password(struct http_req *req, struct buf *pwd)
+/*
+ * The password of a web sign-up (a form POST /register) whose fields pass
+ * the checks that come before hashing, into pwd: true when it needs a hash
+ * (route.h's password).  Counts the sign-up against its client's limit
+ * (web.signup_limit per web.signup_window): over it, false with
+ * req->signup_wait_ms set, and the form is answered 429.
+ */
+static bool register_password(struct http_req *req, struct buf *pwd)
 {
 	struct route_params form = { 0 };
 	unsigned status;
@@ -833,7 +841,8 @@ static void register_post(struct web *w)
 		register_page(w, 200, "The username is already taken", user, email);
 		goto out;
 	}
-	dbreq_close(&w->db);	/* no connection held while hashing */
+	dbreq_close(&w->db);	/* no connection held while hashing, nor a pause waiting */
+	http_leave_in_flight(w->req);
 	if (w->req->prehash && strlen(w->req->prehash) < sizeof hash)
 		memcpy(hash, w->req->prehash, strlen(w->req->prehash) + 1);
 	else if (!pw_hash(pwd, strlen(pwd), hash, sizeof hash)) {
@@ -893,87 +902,105 @@ static void logout(struct web *w)
 
 /* ---- routing --------------------------------------------------------- */
 
-static bool method_ok(struct web *w, bool get, bool post)
+static void method_not_allowed(struct web *w, unsigned allow)
 {
-	enum http_method m = w->req->method;
-	if ((get && (m == HTTP_GET || m == HTTP_HEAD)) || (post && m == HTTP_POST))
-		return true;
 	fail(w, 405, "This page does not answer that method.");
-	http_resp_header(w->resp, "Allow", get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST");
-	return false;
+	http_resp_header(w->resp, "Allow",
+			 (allow & ROUTE_GET) && (allow & ROUTE_POST) ? "GET, HEAD, POST"
+			 : allow & ROUTE_GET			    ? "GET, HEAD"
+								    : "POST");
 }
 
-/* "/<name>/<action>" -> name (in buf) and action; false for other shapes. */
-static bool split_user_action(const char *path, struct buf *name, const char **action)
+static void r_static(void *ctx, const char *name)
 {
-	if (path[0] != '/')
-		return false;
-	const char *slash = strchr(path + 1, '/');
-	if (!slash || slash == path + 1 || strchr(slash + 1, '/'))
-		return false;
-	buf_add(name, path + 1, (size_t)(slash - path - 1));
-	*action = slash + 1;
-	return true;
+	struct web *w = ctx;
+	if (!static_handle(w->req, w->resp))
+		fail(w, 404, "There is no such file.");
 }
 
-bool web_writes(const struct http_req *req)
+static void r_my_timeline(void *ctx, const char *arg)
 {
-	if (req->method == HTTP_POST)
-		return true;
-	const char *path = req->target.path, *action;
-	if (strcmp(path, "/logout") == 0)
-		return true;
-	if (strncmp(path, "/static/", 8) == 0)
-		return false;
-	struct buf name = BUF_INIT;
-	bool w = split_user_action(path, &name, &action) &&
-		 (strcmp(action, "follow") == 0 || strcmp(action, "unfollow") == 0);
-	buf_release(&name);
-	return w;
+	my_timeline(ctx);
 }
 
-void web_handle(struct http_req *req, struct http_resp *resp)
+static void r_public(void *ctx, const char *arg)
+{
+	public_timeline(ctx);
+}
+
+static void r_login(void *ctx, const char *arg)
+{
+	login(ctx);
+}
+
+static void r_register(void *ctx, const char *arg)
+{
+	register_user(ctx);
+}
+
+static void r_logout(void *ctx, const char *arg)
+{
+	logout(ctx);
+}
+
+static void r_add_message(void *ctx, const char *arg)
+{
+	add_message(ctx);
+}
+
+static void r_user(void *ctx, const char *name)
+{
+	user_timeline(ctx, name);
+}
+
+static void r_follow(void *ctx, const char *name)
+{
+	follow(ctx, name, true);
+}
+
+static void r_unfollow(void *ctx, const char *name)
+{
+	follow(ctx, name, false);
+}
+
+/*
+ * The web UI's routes (in order: the first pattern matching a path is its
+ * resource).  Pages that only create a session or take flashes are read
+ * here: if they meet the old host's fence they are held then (http.c).
+ * The GET links that write (logout, follow, unfollow) are writes.
+ */
+static const struct route_entry web_routes[] = {
+	{ "/static/<file>", ROUTE_READS, ROUTE_READ, MR_STATIC, NULL, NULL, r_static, 0 },
+	{ "/", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, r_my_timeline, 0 },
+	{ "/public", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, r_public, 0 },
+	{ "/login", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, r_login, 0 },
+	{ "/login", ROUTE_POST, ROUTE_WRITE, MR_WEB, NULL, NULL, r_login, 0 },
+	{ "/register", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, r_register, 0 },
+	{ "/register", ROUTE_POST, ROUTE_WRITE, MR_WEB, NULL, register_password, r_register, 0 },
+	{ "/logout", ROUTE_READS, ROUTE_WRITE, MR_WEB, NULL, NULL, r_logout, 0 },
+	{ "/add_message", ROUTE_POST, ROUTE_WRITE, MR_WEB, NULL, NULL, r_add_message, 0 },
+	{ "/<user>", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, r_user, 0 },
+	{ "/<user>/follow", ROUTE_READS, ROUTE_WRITE, MR_WEB, NULL, NULL, r_follow, 0 },
+	{ "/<user>/unfollow", ROUTE_READS, ROUTE_WRITE, MR_WEB, NULL, NULL, r_unfollow, 0 },
+};
+
+static void serve(struct http_req *req, struct http_resp *resp, const struct route_entry *route,
+		  const char *arg, unsigned allow)
 {
 	struct web w = { .req = req, .resp = resp, .cfg = req->cfg,
 			 .db = { .pool = &req->app->pool, .fence = &req->fence },
 			 .now = (int64_t)time(NULL) };
-	const char *path = req->target.path;
-	const char *name, *action;
-	struct buf user = BUF_INIT;
-
-	req->mroute = MR_WEB;
-	if (strncmp(path, "/static/", 8) == 0) {
-		if (method_ok(&w, true, false) && !static_handle(req, resp))
-			fail(&w, 404, "There is no such file.");
-	} else if (strcmp(path, "/") == 0) {
-		if (method_ok(&w, true, false))
-			my_timeline(&w);
-	} else if (strcmp(path, "/public") == 0) {
-		if (method_ok(&w, true, false))
-			public_timeline(&w);
-	} else if (strcmp(path, "/login") == 0) {
-		if (method_ok(&w, true, true))
-			login(&w);
-	} else if (strcmp(path, "/register") == 0) {
-		if (method_ok(&w, true, true))
-			register_user(&w);
-	} else if (strcmp(path, "/logout") == 0) {
-		if (method_ok(&w, true, false))
-			logout(&w);
-	} else if (strcmp(path, "/add_message") == 0) {
-		if (method_ok(&w, false, true))
-			add_message(&w);
-	} else if ((name = route_tail(path, "/")) != NULL) {
-		if (method_ok(&w, true, false))
-			user_timeline(&w, name);
-	} else if (split_user_action(path, &user, &action) &&
-		   (strcmp(action, "follow") == 0 || strcmp(action, "unfollow") == 0)) {
-		if (method_ok(&w, true, false))
-			follow(&w, user.data, action[0] == 'f');
-	} else {
+	if (route)
+		route->handle(&w, arg);
+	else if (allow)
+		method_not_allowed(&w, allow);
+	else
 		fail(&w, 404, "The page you asked for does not exist.");
-	}
-	buf_release(&user);
 	websess_release(&w.sess);
 	dbreq_close(&w.db);
 }
+
+const struct http_frontend web_frontend = {
+	.routes = web_routes, .nroutes = sizeof web_routes / sizeof web_routes[0],
+	.catch_all = true, .metric = MR_WEB, .serve = serve, .error = error_resp,
+};

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -658,6 +659,52 @@ def test_sigterm_graceful_and_sighup(c):
     assert request(srv.url, "GET", "/latest")[0] == 200
     assert srv.stop() == 0
     assert '"stopped"' in srv.logtext()
+
+
+@test
+def test_sighup_reload_all_or_nothing(c):
+    """SIGHUP applies a configuration whole or not at all: one that changes
+    a reloadable key (api.max_no) and one that is not (http.threads) changes
+    nothing and names the latter; so does an invalid one; the reloadable
+    change alone then applies."""
+    name = uniq()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "minitwitd.yaml")
+
+        def write(max_no, threads, level="info"):
+            with open(path, "w") as f:
+                f.write(f"api:\n  max_no: {max_no}\nhttp:\n  threads: {threads}\n"
+                        f"log:\n  level: {level}\n")
+
+        def shown():
+            st, _, raw = api(srv.url, "GET", f"/msgs/{q(name)}?no=10")
+            assert st == 200, raw
+            return len(json.loads(raw))
+
+        def hup(what, n):
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: srv.logtext().count(what) == n, what=what)
+
+        write(1000, 2)
+        srv = Server(c.db.dsn, config=path)
+        register(srv.url, name)
+        for i in range(3):
+            assert api(srv.url, "POST", f"/msgs/{q(name)}", {"content": f"r{i}"})[0] == 204
+        assert shown() == 3
+        write(1, 3)
+        hup("configuration not reloaded", 1)
+        refused = [line for line in srv.logtext().splitlines() if "not reloaded" in line][-1]
+        assert "http.threads" in refused and "only on restart" in refused, refused
+        assert "api.max_no" not in refused, refused
+        assert shown() == 3                 # api.max_no was not applied either
+        write(1, 2, level="loud")           # invalid: nothing applies
+        hup("configuration not reloaded", 2)
+        assert "log.level" in srv.logtext()
+        assert shown() == 3
+        write(1, 2)
+        hup("configuration reloaded", 1)
+        assert shown() == 1
+        assert srv.stop() == 0
 
 
 # ---- database outage

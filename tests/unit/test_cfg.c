@@ -37,6 +37,8 @@ struct settings {
 
 #define KEY(sec, nm, type, def, min, max, secret, field, help) \
 	{ sec, nm, type, def, min, max, secret, true, offsetof(struct settings, field), help }
+#define FIXED(sec, nm, type, def, min, max, secret, field, help) \
+	{ sec, nm, type, def, min, max, secret, false, offsetof(struct settings, field), help }
 
 static const struct cfg_key keys[] = {
 	KEY("http", "listen", CFG_STRING, "127.0.0.1:8080", 0, 0, false, listen,
@@ -762,6 +764,43 @@ static void test_cfg_fail(void **state)
 	cfg_doc_release(&doc);
 }
 
+/* A reload changes nothing when a key that is not reloadable differs: the
+ * check names each such key, of every type, and no reloadable one. */
+static void test_fixed_changes(void **state)
+{
+	static const struct cfg_key fk[] = {
+		FIXED("http", "listen", CFG_STRING, "127.0.0.1:8080", 0, 0, false, listen, "l"),
+		FIXED("http", "threads", CFG_INT, "4", 1, 256, false, threads, "t"),
+		FIXED("http", "debug", CFG_BOOL, "false", 0, 0, false, debug, "d"),
+		FIXED("http", "timeout", CFG_MILLIS, "2s", 1, 3600000, false, timeout, "t"),
+		FIXED("database", "password", CFG_STRING, NULL, 0, 0, true, password, "p"),
+		KEY("log", "level", CFG_STRING, "info", 0, 0, false, level, "l"),
+	};
+	size_t n = sizeof fk / sizeof *fk;
+	struct settings a = { 0 }, b = { 0 };
+	struct cfg_error err;
+	struct buf out = BUF_INIT;
+	assert_true(cfg_load(fk, n, NULL, NULL, &a, &err));
+	assert_true(cfg_load(fk, n, NULL, NULL, &b, &err));
+	assert_int_equal(cfg_fixed_changes(fk, n, &a, &b, &out), 0);
+	assert_int_equal(out.len, 0);
+	free(b.level);
+	b.level = strdup("debug");	/* reloadable: not named */
+	assert_int_equal(cfg_fixed_changes(fk, n, &a, &b, &out), 0);
+	free(b.listen);
+	b.listen = strdup("127.0.0.1:9090");
+	b.threads = 8;
+	b.debug = true;
+	b.timeout = 3000;
+	b.password = strdup("hunter2");	/* unset before: a change, named, never shown */
+	assert_int_equal(cfg_fixed_changes(fk, n, &a, &b, &out), 5);
+	assert_string_equal(buf_str(&out), "\"http.listen\", \"http.threads\", \"http.debug\", "
+					   "\"http.timeout\", \"database.password\"");
+	cfg_release(fk, n, &a);
+	cfg_release(fk, n, &b);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +826,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_print_defaults, clear_env),
 		cmocka_unit_test_teardown(test_print_masks_and_round_trips, clear_env),
 		cmocka_unit_test(test_print_dsn_masking),
+		cmocka_unit_test_teardown(test_fixed_changes, clear_env),
 		cmocka_unit_test(test_env_overrides_named),
 		cmocka_unit_test(test_file_size_limit),
 		cmocka_unit_test(test_duplicates_many_keys),

@@ -765,7 +765,8 @@ static void test_error_long_schema(void **state)
 	assert_string_equal(err.msg, want);
 }
 
-/* --print-config: passwords in DSNs and in admin URLs' user info are masked */
+/* --print-config: passwords in DSNs, and in admin URLs passwords and
+ * tokens (as user info or in the query) are masked */
 static void test_print_masks(void **state)
 {
 	struct hop_config cfg;
@@ -774,7 +775,8 @@ static void test_print_masks(void **state)
 	load_text("source:\n  dsn: \"postgresql://db/x?%70assword=hunter2\"\n"
 		  "target:\n  dsn: \"host=t sslpassword='a\\\\ b' dbname=x\"\n"
 		  "tables: {}\n"
-		  "cutover:\n  servers:\n    - admin_url: \"http://admin:hunter3@10.0.0.1:8081/\"\n",
+		  "cutover:\n  servers:\n    - admin_url: \"http://admin:hunter3@10.0.0.1:8081/\"\n"
+		  "    - admin_url: \"https://hunter4@web2.example:8443/?token=hunter5\"\n",
 		  &cfg);
 	FILE *f = open_memstream(&text, &len);
 	assert_non_null(f);
@@ -784,6 +786,7 @@ static void test_print_masks(void **state)
 	if (strstr(text, "hunter") || strstr(text, "a\\ b"))
 		fail_msg("a password is printed:\n%s", text);
 	assert_non_null(strstr(text, "#   - admin_url: http://admin:********@10.0.0.1:8081/\n"));
+	assert_non_null(strstr(text, "#   - admin_url: https://********@web2.example:8443/?token=********\n"));
 	free(text);
 }
 

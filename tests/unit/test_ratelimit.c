@@ -173,10 +173,25 @@ static void test_bounded_under_flood(void **state)
 		snprintf(key, sizeof key, "flood-%d", i);
 		assert_int_equal(try(rl, key, &fixed3, t + 100 + i), 0);
 	}
+	/* memory stayed the 64 entries it started with, every one in use */
+	size_t used = 0;
+	for (size_t i = 0; i < rl->nsets * 4; i++)
+		used += rl->e[i].key != 0;
+	assert_int_equal(rl->nsets * 4, 64);
+	assert_int_equal(used, 64);
 	/* the most recent keys are still counted */
 	const struct rl_rule one = { .limit = 1, .window_ms = W };
 	snprintf(key, sizeof key, "flood-%d", 9999);
 	assert_true(try(rl, key, &one, t + 20000) > 0);
+	/* the victim, limited for the whole window (W) had it been kept, was
+	 * evicted: well within the window it starts afresh */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(try(rl, "victim", &fixed3, t + 20000), 0);
+	assert_true(try(rl, "victim", &fixed3, t + 20000) > 0);
+	/* a new client finds room in the full table (by eviction) and is
+	 * counted from its first attempt, not limited by others */
+	assert_int_equal(try(rl, "newcomer", &one, t + 20001), 0);
+	assert_true(try(rl, "newcomer", &one, t + 20002) > 0);
 }
 
 int main(void)

@@ -689,6 +689,126 @@ static void test_parse_int_from_query(void **state)
 	assert_false(route_parse_int(route_param(&s->t.query, "missing"), &v));
 }
 
+/* ---- route tables (the matching; the real tables: test_routes.c) ---- */
+
+static void h_noop(void *ctx, const char *arg)
+{
+}
+
+static bool wants_never(const struct http_req *req)
+{
+	return false;
+}
+
+static const struct route_entry table[] = {
+	{ "/latest", ROUTE_READS, ROUTE_READ, MR_LATEST, NULL, NULL, h_noop, 0 },
+	{ "/register", ROUTE_POST, ROUTE_WRITE, MR_REGISTER, wants_never, NULL, h_noop, 0 },
+	{ "/msgs/<user>", ROUTE_READS, ROUTE_WRITE_IF_LATEST, MR_MSGS_USER_GET, NULL, NULL, h_noop, 0 },
+	{ "/msgs/<user>", ROUTE_POST, ROUTE_WRITE, MR_MSGS_USER_POST, NULL, NULL, h_noop, 0 },
+	{ "/<user>", ROUTE_READS, ROUTE_READ, MR_WEB, NULL, NULL, h_noop, 0 },
+	{ "/<user>/follow", ROUTE_READS, ROUTE_WRITE, MR_WEB, NULL, NULL, h_noop, 0 },
+};
+#define NTABLE (sizeof table / sizeof table[0])
+
+static void test_match(void **state)
+{
+	struct rstate *s = *state;
+	assert_true(route_match("/latest", "/latest", &s->b));
+	assert_int_equal(s->b.len, 0);
+	assert_false(route_match("/latest", "/latest/", &s->b));
+	assert_false(route_match("/latest", "/late", &s->b));
+	assert_false(route_match("/latest", "", &s->b));
+	assert_true(route_match("/msgs/<user>", "/msgs/Roger Histand", &s->b));
+	assert_string_equal(buf_str(&s->b), "Roger Histand");
+	buf_reset(&s->b);
+	assert_false(route_match("/msgs/<user>", "/msgs/", &s->b));
+	assert_false(route_match("/msgs/<user>", "/msgs/a/b", &s->b));
+	assert_false(route_match("/msgs/<user>", "/msgs", &s->b));
+	assert_true(route_match("/<user>/follow", "/bob/follow", &s->b));
+	assert_string_equal(buf_str(&s->b), "bob");
+	buf_reset(&s->b);
+	assert_false(route_match("/<user>/follow", "/bob/follows", &s->b));
+	assert_false(route_match("/<user>/follow", "//follow", &s->b));
+	assert_int_equal(s->b.len, 0);	/* nothing captured from a failed match */
+	assert_true(route_match("/<user>", "/public", NULL));
+}
+
+static void test_find(void **state)
+{
+	struct rstate *s = *state;
+	struct route_found f;
+	route_find(table, NTABLE, "/msgs/bob", ROUTE_POST, NULL, &s->b, &f);
+	assert_ptr_equal(f.route, &table[3]);
+	assert_ptr_equal(f.group, &table[2]);
+	assert_int_equal(f.allow, ROUTE_READS | ROUTE_POST);
+	assert_string_equal(buf_str(&s->b), "bob");
+	buf_reset(&s->b);
+	/* a method no row of the path takes: 405 with the path's methods */
+	route_find(table, NTABLE, "/msgs/bob", ROUTE_OTHER, NULL, &s->b, &f);
+	assert_null(f.route);
+	assert_ptr_equal(f.group, &table[2]);
+	assert_int_equal(f.allow, ROUTE_READS | ROUTE_POST);
+	buf_reset(&s->b);
+	/* the first pattern matching is the resource: "/latest" before "/<user>" */
+	route_find(table, NTABLE, "/latest", ROUTE_POST, NULL, &s->b, &f);
+	assert_null(f.route);
+	assert_int_equal(f.allow, ROUTE_READS);
+	/* a row whose wants refuses is not there: "/register" is a user name */
+	route_find(table, NTABLE, "/register", ROUTE_POST, NULL, &s->b, &f);
+	assert_ptr_equal(f.group, &table[4]);
+	assert_null(f.route);
+	buf_reset(&s->b);
+	route_find(table, NTABLE, "/a/b/c", ROUTE_GET, NULL, &s->b, &f);
+	assert_null(f.route);
+	assert_null(f.group);
+	assert_int_equal(f.allow, 0);
+}
+
+static void test_claims(void **state)
+{
+	static const struct route_entry api[] = {
+		{ "/latest", ROUTE_READS, ROUTE_READ, MR_LATEST, NULL, NULL, h_noop, 0 },
+		{ "/register", ROUTE_POST, ROUTE_WRITE, MR_REGISTER, wants_never, NULL, h_noop, 0 },
+		{ "/fllws/<user>", ROUTE_READS, ROUTE_READ, MR_FLLWS_GET, NULL, NULL, h_noop, 0 },
+	};
+	size_t n = sizeof api / sizeof api[0];
+	assert_true(route_claims(api, n, "/latest", NULL));
+	assert_true(route_claims(api, n, "/latest?latest=%zz", NULL));
+	assert_true(route_claims(api, n, "/latest#x", NULL));
+	assert_false(route_claims(api, n, "/latestx", NULL));
+	assert_false(route_claims(api, n, "/register", NULL));	/* wants refuses */
+	/* below a "<name>" pattern's literal start, malformed or not, and its bare form */
+	assert_true(route_claims(api, n, "/fllws/a/b", NULL));
+	assert_true(route_claims(api, n, "/fllws/%zz", NULL));
+	assert_true(route_claims(api, n, "/fllws", NULL));
+	assert_true(route_claims(api, n, "/fllws/", NULL));
+	assert_false(route_claims(api, n, "/fllwsx", NULL));
+	assert_false(route_claims(api, n, "/public", NULL));
+}
+
+static void test_holds(void **state)
+{
+	struct rstate *s = *state;
+	assert_true(route_holds(&table[3], &s->p));	/* a write */
+	assert_false(route_holds(&table[0], &s->p));	/* a read */
+	assert_false(route_holds(&table[2], &s->p));	/* no ?latest= */
+	static const char *const stores[] = { "latest=5", "latest=0", "latest=%2B7", "no=3&latest=-2" };
+	static const char *const not[] = { "latest=-1", "latest=x", "latest=", "latest", "late=5" };
+	for (size_t i = 0; i < sizeof stores / sizeof *stores; i++) {
+		assert_int_equal(route_parse_params(stores[i], strlen(stores[i]), &s->p), ROUTE_OK);
+		assert_true(route_holds(&table[2], &s->p));
+		route_params_release(&s->p);
+	}
+	for (size_t i = 0; i < sizeof not / sizeof *not; i++) {
+		assert_int_equal(route_parse_params(not[i], strlen(not[i]), &s->p), ROUTE_OK);
+		assert_false(route_holds(&table[2], &s->p));
+		route_params_release(&s->p);
+	}
+	struct route_entry control = table[0];
+	control.hold = ROUTE_CONTROL;
+	assert_false(route_holds(&control, &s->p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +838,10 @@ int main(void)
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_parse_int_null),
 		TEST(test_parse_int_from_query),
+		TEST(test_match),
+		TEST(test_find),
+		cmocka_unit_test(test_claims),
+		TEST(test_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
