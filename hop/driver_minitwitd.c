@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "dsn.h"
 #include "util.h"
 #include "banned.h"
 
@@ -130,11 +131,14 @@ static bool call_all(struct mt_server **calls, size_t n, const char *method, con
 		if (!c->ok) {
 			all = false;
 			const char *msg = c->json ? json_string_value(json_object_get(c->json, "error")) : NULL;
+			struct buf shown = BUF_INIT;	/* an admin_url may carry a secret */
+			dsn_mask_url(c->url, &shown);
 			if (c->status)
-				log_error("%s %s on \"%s\" failed: HTTP status %ld%s%s", method, path, c->url,
-					  c->status, msg ? ": " : "", msg ? msg : "");
+				log_error("%s %s on \"%s\" failed: HTTP status %ld%s%s", method, path,
+					  buf_str(&shown), c->status, msg ? ": " : "", msg ? msg : "");
 			else
-				log_error("%s %s on \"%s\" failed: %s", method, path, c->url, c->err);
+				log_error("%s %s on \"%s\" failed: %s", method, path, buf_str(&shown), c->err);
+			buf_release(&shown);
 		}
 		curl_multi_remove_handle(m, easy[i]);
 		curl_easy_cleanup(easy[i]);
@@ -323,26 +327,29 @@ static bool mt_preflight(struct driver *d, struct buf *why)
 {
 	struct mt *m = mt_of(d);
 	struct mt_server **c = NULL;
-	const char *name = d->cfg->admin_url ? d->cfg->admin_url : d->cfg->admin_dns;
+	struct buf name = BUF_INIT;	/* what the problem names: no secret of admin_url */
 	bool ok = false;
 
+	dsn_mask_text(d->cfg->admin_url ? d->cfg->admin_url : d->cfg->admin_dns, &name);
 	if (!d->ctx->token || !*d->ctx->token) {
 		buf_addf(why, "the admin token is not set (environment variable %s); ", d->ctx->token_env);
-		return false;
+		goto out;
 	}
 	if (!mt_load(d, m)) {
-		buf_addf(why, "admin_dns \"%s\" does not resolve (see the log); ", name);
-		return false;
+		buf_addf(why, "admin_dns \"%s\" does not resolve (see the log); ", buf_str(&name));
+		goto out;
 	}
 	if (m->n == 0) {
-		buf_addf(why, "admin_dns \"%s\" resolves to no address; ", name);
-		return false;
+		buf_addf(why, "admin_dns \"%s\" resolves to no address; ", buf_str(&name));
+		goto out;
 	}
 	size_t n = mt_pick(m, &c, false);
 	ok = call_all(c, n, "GET", "/admin/status", NULL, d->ctx->token, 3000);
 	if (!ok)
-		buf_addf(why, "a server's admin API does not answer (%s; see the log); ", name);
+		buf_addf(why, "a server's admin API does not answer (%s; see the log); ", buf_str(&name));
 	free(c);
+out:
+	buf_release(&name);
 	return ok;
 }
 
@@ -465,8 +472,11 @@ static void mt_report(struct driver *d, json_t *arr, double *max_hold)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct mt_server *s = &m->v[i];
 		int64_t held = s->vanished ? -1 : json_int(s->json, "held_ms");
+		struct buf shown = BUF_INIT;	/* reports are printed and stored */
+		dsn_mask_url(s->url, &shown);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f}", "kind", d->ops->kind,
-				      "name", s->url, "admin_url", s->url, "switched", s->switched,
+				      "name", buf_str(&shown), "admin_url", buf_str(&shown),
+				      "switched", s->switched,
 				      "held_ms", (json_int_t)held, "released",
 				      (json_int_t)(s->vanished ? -1 : json_int(s->json, "released")),
 				      "call_ms", s->ms);
@@ -481,6 +491,7 @@ static void mt_report(struct driver *d, json_t *arr, double *max_hold)
 			json_object_set_new(o, "vanished", json_boolean(s->vanished));
 		}
 		json_array_append_new(arr, o);
+		buf_release(&shown);
 		if ((double)held > *max_hold)
 			*max_hold = (double)held;
 	}

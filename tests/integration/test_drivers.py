@@ -293,6 +293,26 @@ def test_failing_switch_rolls_back_every_driver():
 
 
 @test
+def test_admin_url_secrets_never_shown():
+    """An admin_url may carry a secret in its user info or query: the
+    cutover's report and its log lines show it masked."""
+    a, b = Cluster("us-a"), Cluster("us-b")
+    psql(a.dsn, APP_TABLE)
+    dead = free_port()
+    secret = "S3cr3t" + secrets.token_hex(4)
+    servers = f'    - admin_url: "http://ops:{secret}@127.0.0.1:{dead}/?key={secret}"\n'
+    cfg = write_config(a.dsn, b.dsn, "hopus", servers)
+    r = migrate(cfg, "plan", check=False)
+    assert r.returncode == 3, r.stdout + r.stderr   # refused: nobody listens there
+    r2 = migrate(cfg, "cutover", check=False)
+    assert r2.returncode != 0 and "FAILED" in r2.stdout, r2.stdout + r2.stderr
+    out = r.stdout + r.stderr + r2.stdout + r2.stderr
+    assert f"127.0.0.1:{dead}" in out, out    # the server is named...
+    assert secret not in out, out             # ...without its secret
+    assert writable(a.dsn)
+
+
+@test
 def test_admin_dns_replica_caught_before_the_switch():
     a, b = Cluster("dn-a"), Cluster("dn-b")
     psql(a.dsn, APP_TABLE)
