@@ -256,8 +256,10 @@ bool link_create(struct hop *h)
 				  "target's tables from the source's definition", h->plan.t[i].src->name);
 			goto out;
 		}
+	/* the extension's functions go where they went before the hop's
+	 * sessions searched no schema (pgx.h): public */
 	if (!hop_exec(h->tgt, "BEGIN", "begin") || !hop_state_init(h) ||
-	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA public",
 		      "create extension postgres_fdw on the target"))
 		goto out;
 	buf_adds(&sql, "DROP SERVER IF EXISTS ");
@@ -467,12 +469,11 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 	struct hop h;
 	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
-	struct pgx_connect_opts o = { .what = "source", .application_name = "sync-fdw",
-				      .connect_timeout_s = 5, .attempts = 1 };
+	struct pgx_open_opts o = { .connect_timeout_s = 5, .attempts = 1 };
 	h.cfg = cfg;
-	h.src = pgx_connect(cfg->s.source_dsn, &o);
-	o.what = "target";
-	h.tgt = pgx_connect(cfg->s.target_dsn, &o);
+	/* the sessions the hop itself will have: what they can do is what is checked */
+	h.src = pgx_open(PGX_HOP_SOURCE, cfg->s.source_dsn, &o);
+	h.tgt = pgx_open(PGX_HOP_TARGET, cfg->s.target_dsn, &o);
 	src_ok = h.src != NULL;
 	tgt_ok = h.tgt != NULL;
 	check(&c, src_ok, "the source accepts connections (source.dsn)",
