@@ -1319,6 +1319,30 @@ def test_reconnected_apply_session_has_the_same_settings(c):
 
 
 @test
+def test_link_server_name_with_dollar_quotes(c):
+    """link.server is a name, whatever it holds: "$$" (which once ended the
+    DO block unlink pasted it into) and a quote link, apply and unlink."""
+    p = Pair(c, "dollar", offsets={"user": "0", "message": "0"})
+    server = f"hop$$x'y_{p.name}"
+    with open(p.cfg) as f:
+        text = f.read()
+    with open(p.cfg, "w") as f:
+        f.write(text.replace(f'server: "hop_{p.name}"', f'server: "{server}"'))
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('d', 'e', 'h')")
+    p.sync("run", "--once")
+    assert psql(p.tgt, "SELECT username FROM \"user\"") == [["d"]]
+    lit = server.replace("'", "''")
+    assert psql(p.tgt, f"SELECT count(*) FROM pg_foreign_server WHERE srvname = '{lit}'") == [["1"]]
+    assert psql(p.tgt, f"SELECT count(*) FROM sync_fdw.hop WHERE server = '{lit}'") == [["1"]]
+    p.sync("capture", "remove")
+    p.sync("unlink")
+    assert psql(p.tgt, f"SELECT count(*) FROM pg_foreign_server WHERE srvname = '{lit}'") == [["0"]]
+    assert psql(p.tgt, f"SELECT count(*) FROM sync_fdw.hop WHERE server = '{lit}'") == [["0"]]
+    p.sync("unlink")    # idempotent
+
+
+@test
 def test_ledger_across_two_hops(c):
     p1 = Pair(c, "hop1", offsets={"user": "1000", "message": "5000"})
     psql(p1.src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('a', 'e', 'h')")
