@@ -43,7 +43,8 @@ void pgx_set_program(const char *name)
 	program = name;
 }
 
-const char *pgx_role_name(enum pgx_role role)
+/* What messages call a role's database. */
+static const char *role_name(enum pgx_role role)
 {
 	return role == PGX_HOP_SOURCE ? "source" : role == PGX_HOP_TARGET ? "target" : "database";
 }
@@ -75,11 +76,12 @@ static const char *const hop_settings[][2] = {
 /*
  * Apply the hop's settings with one statement of parameters: the function
  * is named with its schema, so the session's path (whatever the database's
- * default) finds nothing of its own in it.  false (logged) on error.
+ * default) finds nothing of its own in it.  false (logged: "prepare the
+ * target session failed: ...") on error.
  */
-static bool hop_prepare(PGconn *c)
+static bool hop_prepare(PGconn *c, const char *what)
 {
-	struct buf sql = BUF_INIT;
+	struct buf sql = BUF_INIT, label = BUF_INIT;
 	const char *params[2 * HOP_NSETTINGS];
 	buf_adds(&sql, "SELECT ");
 	for (size_t i = 0; i < HOP_NSETTINGS; i++) {
@@ -89,9 +91,11 @@ static bool hop_prepare(PGconn *c)
 		params[2 * i + 1] = hop_settings[i][1];
 	}
 	PGresult *r = PQexecParams(c, sql.data, (int)(2 * HOP_NSETTINGS), NULL, params, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, (int)HOP_NSETTINGS, "prepare the session");
+	buf_addf(&label, "prepare the %s session", what);
+	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, (int)HOP_NSETTINGS, buf_str(&label));
 	PQclear(r);
 	buf_release(&sql);
+	buf_release(&label);
 	return ok;
 }
 
@@ -116,7 +120,7 @@ PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open
 	struct buf masked = BUF_INIT, options = BUF_INIT;
 	char ctimeout[16], utimeout[16];
 	PGconn *c = NULL;
-	const char *what = pgx_role_name(role);
+	const char *what = role_name(role);
 	int delay = o->backoff_ms > 0 ? o->backoff_ms : 100;
 	int attempts = o->attempts > 0 ? o->attempts : 1;
 	const char *keys[16], *vals[16];
@@ -152,7 +156,7 @@ PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open
 		c = PQconnectdbParams(keys, vals, 1);
 		if (c && PQstatus(c) == CONNECTION_OK) {
 			pgx_quiet_notices(c);
-			if (role != PGX_APP && !hop_prepare(c)) {
+			if (role != PGX_APP && !hop_prepare(c, what)) {
 				PQfinish(c);
 				c = NULL;
 			}

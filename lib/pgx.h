@@ -115,12 +115,10 @@ void pgx_set_program(const char *name);
  * masked ("could not connect to target \"...\": ..."), or appending it to
  * o->why.  A refused login (pgx_auth_failure_text) is not retried.  A
  * session whose settings cannot be applied is closed, and that failure
- * (logged as "prepare the session") is not retried either.  The caller owns the connection (PQfinish).
+ * (logged: "prepare the source session failed: ...") is not retried.  The
+ * caller owns the connection (PQfinish).
  */
 MUST_CHECK PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open_opts *o);
-
-/* What messages call a role's database: "database", "source", "target". */
-const char *pgx_role_name(enum pgx_role role);
 
 /*
  * Check a result's status and shape; NULL r counts as failure.  nrows / ncols
