@@ -784,7 +784,7 @@ static bool reconnect(struct applier *a)
 		PQfinish(h->tgt);
 		bool refused = false;
 		/* the same session as the first one: pgx_open applies the role's settings */
-		struct pgx_open_opts o = { .connect_timeout_s = 5, .attempts = 1, .auth_failed = &refused };
+		struct pgx_open_opts o = { .connect_timeout_ms = 5000, .attempts = 1, .auth_failed = &refused };
 		h->tgt = pgx_open(PGX_HOP_TARGET, h->cfg->s.target_dsn, &o);
 		if (refused)
 			return false;

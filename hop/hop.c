@@ -33,7 +33,7 @@ bool hop_exec(PGconn *c, const char *sql, const char *what)
 static PGconn *connect_end(const struct hop_config *cfg, bool target)
 {
 	struct pgx_open_opts o = {
-		.connect_timeout_s = 5, .backoff_ms = 200,
+		.connect_timeout_ms = 5000, .backoff_ms = 200,
 		.attempts = (int)(cfg->s.sync_connect_attempts < 3 ? cfg->s.sync_connect_attempts : 3),
 	};
 	return pgx_open(target ? PGX_HOP_TARGET : PGX_HOP_SOURCE, target ? cfg->s.target_dsn : cfg->s.source_dsn,

@@ -486,7 +486,7 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 	struct hop h;
 	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
-	struct pgx_open_opts o = { .connect_timeout_s = 5, .attempts = 1 };
+	struct pgx_open_opts o = { .connect_timeout_ms = 5000, .attempts = 1 };
 	h.cfg = cfg;
 	/* the sessions the hop itself will have: what they can do is what is checked */
 	h.src = pgx_open(PGX_HOP_SOURCE, cfg->s.source_dsn, &o);

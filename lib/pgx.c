@@ -133,8 +133,8 @@ PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open
 	 * own application_name */
 	param(keys, vals, &n, "dbname", conninfo ? conninfo : "");
 	param(keys, vals, &n, "fallback_application_name", program);
-	if (o->connect_timeout_s > 0) {
-		snprintf(ctimeout, sizeof ctimeout, "%d", o->connect_timeout_s);
+	if (o->connect_timeout_ms > 0) {
+		snprintf(ctimeout, sizeof ctimeout, "%d", (o->connect_timeout_ms + 999) / 1000);
 		param(keys, vals, &n, "connect_timeout", ctimeout);
 	}
 	if (role == PGX_APP) {
@@ -145,7 +145,7 @@ PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open
 		if (o->statement_timeout_ms > 0) {
 			buf_addf(&options, " -c statement_timeout=%d", o->statement_timeout_ms);
 			snprintf(utimeout, sizeof utimeout, "%d",
-				 o->statement_timeout_ms + (o->connect_timeout_s > 0 ? o->connect_timeout_s : 0) * 1000);
+				 o->statement_timeout_ms + (o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0));
 			param(keys, vals, &n, "tcp_user_timeout", utimeout);
 		}
 		param(keys, vals, &n, "options", options.data);

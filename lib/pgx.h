@@ -96,7 +96,7 @@ enum pgx_role {
 };
 
 struct pgx_open_opts {
-	int connect_timeout_s;		/* per attempt; 0 = libpq default */
+	int connect_timeout_ms;		/* per attempt, rounded up to seconds; 0 = libpq default */
 	int attempts;			/* <= 1: one */
 	int backoff_ms;			/* first delay, doubled per attempt, capped at 5 s */
 	int statement_timeout_ms;	/* PGX_APP only: 0 = the server's */

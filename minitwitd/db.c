@@ -76,8 +76,7 @@ static PGconn *open_conn(const char *dsn, const struct db_stmt *stmts, unsigned 
 	/* statement_timeout bounds a query that runs too long, tcp_user_timeout
 	 * one to a host that vanished without a reset; the role's settings
 	 * (search_path, plan_cache_mode: pgx.h) come with the session */
-	struct pgx_open_opts o = { .connect_timeout_s = (connect_ms + 999) / 1000,
-				   .statement_timeout_ms = statement_ms };
+	struct pgx_open_opts o = { .connect_timeout_ms = connect_ms, .statement_timeout_ms = statement_ms };
 	PGconn *c = pgx_open(PGX_APP, dsn, &o);
 	if (!c)
 		return NULL;

@@ -283,7 +283,7 @@ static enum fence_result check_target(const char *dsn, int connect_timeout_ms, c
 	*moved_to = NULL;
 	dsn_mask(dsn, &masked);
 	/* the pool's kind of session: what it can read is what the pool will */
-	struct pgx_open_opts o = { .connect_timeout_s = (connect_timeout_ms + 999) / 1000, .why = why };
+	struct pgx_open_opts o = { .connect_timeout_ms = connect_timeout_ms, .why = why };
 	PGconn *c = pgx_open(PGX_APP, dsn, &o);
 	if (!c) {
 		res = FENCE_UNREACHABLE;

@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	unsigned nretired = 0;
 
 	struct pgx_open_opts co = {
-		.connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
+		.connect_timeout_ms = (int)cfg->db_connect_timeout_ms,
 		.attempts = (int)cfg->db_startup_attempts, .backoff_ms = 200,
 	};
 	fence_set_allowed_hosts(cfg->db_allowed_hosts, cfg->db_dsn);
