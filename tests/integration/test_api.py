@@ -657,6 +657,16 @@ def test_database_search_path_not_used(c):
         assert apps == [["minitwitd"]], apps
     finally:
         srv.stop()
+    # an application_name the DSN gives wins
+    srv = Server(dsn + " application_name=shop")
+    try:
+        assert latest(srv.url) == 77
+        # (the first server's backends may take a moment to go)
+        wait_until(lambda: psql(dsn, "SELECT DISTINCT application_name FROM pg_stat_activity"
+                                     " WHERE datname = 'path' AND pid <> pg_backend_pid()") == [["shop"]],
+                   what="only the second server's sessions, named shop")
+    finally:
+        srv.stop()
 
 
 @test
