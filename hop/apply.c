@@ -783,15 +783,11 @@ static bool reconnect(struct applier *a)
 			return false;
 		PQfinish(h->tgt);
 		bool refused = false;
-		struct pgx_connect_opts o = { .what = "target", .application_name = "sync-fdw",
-					      .connect_timeout_s = 5, .attempts = 1, .auth_failed = &refused };
-		h->tgt = pgx_connect(h->cfg->s.target_dsn, &o);
+		/* the same session as the first one: pgx_open applies the role's settings */
+		struct pgx_open_opts o = { .connect_timeout_ms = 5000, .attempts = 1, .auth_failed = &refused };
+		h->tgt = pgx_open(PGX_HOP_TARGET, h->cfg->s.target_dsn, &o);
 		if (refused)
 			return false;
-		if (h->tgt && !pgx_exec(h->tgt, HOP_SESSION_SETUP, "prepare the session")) {
-			PQfinish(h->tgt);
-			h->tgt = NULL;
-		}
 		if (h->tgt) {
 			memset(a->prepared, 0, h->plan.n * 3 * sizeof *a->prepared);
 			if (lock_hop(h))

@@ -56,6 +56,13 @@ static void masked(const struct driver *d, struct buf *out)
 	pgx_mask_dsn(d->cfg->pgbouncer, out);
 }
 
+/*
+ * The one session not opened by pgx_open (pgx.h): PgBouncer's admin
+ * console is no PostgreSQL database.  It runs only its own commands (SHOW,
+ * PAUSE, RESUME, RELOAD...; its SET changes PgBouncer's own configuration),
+ * no SQL such as set_config, and takes no startup options, so no role's
+ * settings could be applied there, nor would they mean anything.
+ */
 static bool pgb_connect(struct driver *d, long timeout_ms)
 {
 	struct pgb *p = pgb_of(d);

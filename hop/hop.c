@@ -29,25 +29,20 @@ bool hop_exec(PGconn *c, const char *sql, const char *what)
 	return pgx_exec(c, sql, what);
 }
 
-static PGconn *connect_end(const char *dsn, const char *what, const struct hop_config *cfg)
+/* A session to one end of the hop, with the hop's settings (pgx.h). */
+static PGconn *connect_end(const struct hop_config *cfg, bool target)
 {
-	struct pgx_connect_opts o = {
-		.what = what, .application_name = "sync-fdw", .connect_timeout_s = 5,
+	struct pgx_open_opts o = {
+		.connect_timeout_ms = 5000, .backoff_ms = 200,
 		.attempts = (int)(cfg->s.sync_connect_attempts < 3 ? cfg->s.sync_connect_attempts : 3),
-		.backoff_ms = 200,
 	};
-	PGconn *c = pgx_connect(dsn, &o);
-	if (c && !pgx_exec(c, HOP_SESSION_SETUP, "prepare the session")) {
-		PQfinish(c);
-		return NULL;
-	}
-	return c;
+	return pgx_open(target ? PGX_HOP_TARGET : PGX_HOP_SOURCE, target ? cfg->s.target_dsn : cfg->s.source_dsn,
+			&o);
 }
 
 PGconn *hop_connect(const struct hop *h, bool target)
 {
-	return connect_end(target ? h->cfg->s.target_dsn : h->cfg->s.source_dsn, target ? "target" : "source",
-			   h->cfg);
+	return connect_end(h->cfg, target);
 }
 
 /* Offsets recorded for this hop when it was linked (none before). */
@@ -93,9 +88,9 @@ bool hop_open(struct hop *h, const struct hop_config *cfg, int need)
 	dsn_mask(cfg->s.target_dsn, &b);
 	h->target_masked = buf_detach(&b);
 
-	if ((need & (HOP_TARGET | HOP_PLAN)) && !(h->tgt = connect_end(cfg->s.target_dsn, "target", cfg)))
+	if ((need & (HOP_TARGET | HOP_PLAN)) && !(h->tgt = connect_end(cfg, true)))
 		return false;
-	if ((need & (HOP_SOURCE | HOP_PLAN)) && !(h->src = connect_end(cfg->s.source_dsn, "source", cfg)))
+	if ((need & (HOP_SOURCE | HOP_PLAN)) && !(h->src = connect_end(cfg, false)))
 		return false;
 	if (need & HOP_PLAN)
 		return hop_replan(h);

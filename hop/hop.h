@@ -41,20 +41,9 @@ MUST_CHECK bool hop_open(struct hop *h, const struct hop_config *cfg, int need);
 void hop_close(struct hop *h);
 
 /* Another session to the source (!target) or the target, prepared as
- * hop_open's are; NULL (logged) when it cannot connect. */
+ * hop_open's are (pgx_open's hop roles: settings, search_path, pgx.h);
+ * NULL (logged) when it cannot connect. */
 MUST_CHECK PGconn *hop_connect(const struct hop *h, bool target);
-
-/*
- * Run on every session the tools open for a hop (and again on reconnect):
- * they write to a fenced old host when moving back to it (see
- * sql/hop/fence.sql); rows read and written as text (copy, apply, verify)
- * mean the same on both ends whatever the databases' defaults (as pg_dump
- * does); literals the tools write mean what they say on a server whose
- * standard_conforming_strings is off.
- */
-#define HOP_SESSION_SETUP "SET default_transaction_read_only = off; SET minitwit.fence_bypass = on;" \
-	" SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;" \
-	" SET standard_conforming_strings = on"
 
 /* Build the plan again (after the target's schema changed). */
 MUST_CHECK bool hop_replan(struct hop *h);

@@ -256,8 +256,10 @@ bool link_create(struct hop *h)
 				  "target's tables from the source's definition", h->plan.t[i].src->name);
 			goto out;
 		}
+	/* the extension's functions go where they went before the hop's
+	 * sessions searched no schema (pgx.h): public */
 	if (!hop_exec(h->tgt, "BEGIN", "begin") || !hop_state_init(h) ||
-	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+	    !hop_exec(h->tgt, "CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA public",
 		      "create extension postgres_fdw on the target"))
 		goto out;
 	buf_adds(&sql, "DROP SERVER IF EXISTS ");
@@ -305,10 +307,15 @@ static void warn_dropped_indexes(struct hop *h)
 	PQclear(r);
 }
 
+/*
+ * The server's name is a parameter here, never text in the SQL: it was once
+ * pasted into a DO $$ ... $$ block, where a "$$" in link.server ended it.
+ */
 bool link_drop(struct hop *h, const char *keep_as)
 {
 	struct buf sql = BUF_INIT;
-	bool exists = false;
+	PGresult *r = NULL;
+	bool exists = false, ok = false;
 	if (hop_exists(h, &exists) && exists)
 		warn_dropped_indexes(h);
 	buf_adds(&sql, "BEGIN; DROP SCHEMA IF EXISTS ");
@@ -317,21 +324,33 @@ bool link_drop(struct hop *h, const char *keep_as)
 	sqlgen_ident(&sql, h->staging);
 	buf_adds(&sql, " CASCADE; DROP SERVER IF EXISTS ");
 	sqlgen_ident(&sql, h->server);
-	buf_adds(&sql, " CASCADE; DO $$ BEGIN IF to_regclass('sync_fdw.hop') IS NOT NULL THEN "
-		       "DELETE FROM sync_fdw.copied WHERE server = ");
-	buf_adds(&sql, h->server_lit.data);
-	if (keep_as) {
-		buf_adds(&sql, "; UPDATE sync_fdw.hop SET stage = ");
-		sqlgen_literal(&sql, keep_as);
-		buf_adds(&sql, " WHERE server = ");
-	} else
-		buf_adds(&sql, "; DELETE FROM sync_fdw.hop WHERE server = ");
-	buf_adds(&sql, h->server_lit.data);
-	buf_adds(&sql, "; END IF; END $$; COMMIT");
-	bool ok = hop_exec(h->tgt, sql.data, "remove the link");
-	if (!ok && PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(h->tgt, "ROLLBACK");
+	buf_adds(&sql, " CASCADE");
+	if (!hop_exec(h->tgt, sql.data, "remove the link"))
+		goto out;
+	/* the hop's state, where there is any (no sync_fdw schema before link) */
+	r = PQexec(h->tgt, "SELECT pg_catalog.to_regclass('sync_fdw.hop') IS NOT NULL");
+	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the hop's state"))
+		goto out;
+	if (PQgetvalue(r, 0, 0)[0] == 't') {
+		const char *p[] = { h->server, keep_as };
 		PQclear(r);
+		r = PQexecParams(h->tgt, "DELETE FROM sync_fdw.copied WHERE server = $1", 1, NULL, p, NULL, NULL, 0);
+		if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, "remove the hop's copied pieces"))
+			goto out;
+		PQclear(r);
+		r = keep_as ? PQexecParams(h->tgt, "UPDATE sync_fdw.hop SET stage = $2 WHERE server = $1", 2, NULL, p,
+					   NULL, NULL, 0)
+			    : PQexecParams(h->tgt, "DELETE FROM sync_fdw.hop WHERE server = $1", 1, NULL, p, NULL,
+					   NULL, 0);
+		if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, keep_as ? "record the hop's stage" : "remove the hop"))
+			goto out;
+	}
+	ok = hop_exec(h->tgt, "COMMIT", "commit the removal of the link");
+out:
+	PQclear(r);
+	if (!ok && PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
+		PGresult *rb = PQexec(h->tgt, "ROLLBACK");
+		PQclear(rb);
 	}
 	if (ok)
 		log_info("removed link \"%s\" (the ledger stays)", h->server);
@@ -467,12 +486,11 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 	struct hop h;
 	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
-	struct pgx_connect_opts o = { .what = "source", .application_name = "sync-fdw",
-				      .connect_timeout_s = 5, .attempts = 1 };
+	struct pgx_open_opts o = { .connect_timeout_ms = 5000, .attempts = 1 };
 	h.cfg = cfg;
-	h.src = pgx_connect(cfg->s.source_dsn, &o);
-	o.what = "target";
-	h.tgt = pgx_connect(cfg->s.target_dsn, &o);
+	/* the sessions the hop itself will have: what they can do is what is checked */
+	h.src = pgx_open(PGX_HOP_SOURCE, cfg->s.source_dsn, &o);
+	h.tgt = pgx_open(PGX_HOP_TARGET, cfg->s.target_dsn, &o);
 	src_ok = h.src != NULL;
 	tgt_ok = h.tgt != NULL;
 	check(&c, src_ok, "the source accepts connections (source.dsn)",

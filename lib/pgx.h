@@ -1,6 +1,7 @@
 /*
- * pgx: PostgreSQL helpers every program uses: connecting with retry and
- * backoff, DSNs masked for logs, result-shape and SQLSTATE checks.
+ * pgx: PostgreSQL helpers every program uses: opening a session for a role
+ * (its settings, application_name and search_path in one place), with retry
+ * and backoff; DSNs masked for logs; result-shape and SQLSTATE checks.
  *
  * Errors are logged once, here, with the DSN masked; callers pass false/NULL up.
  */
@@ -33,15 +34,6 @@ void pgx_mask_dsn(const char *dsn, struct buf *out);
  * then says why). */
 bool pgx_dsn_has_password(const char *dsn);
 
-struct pgx_connect_opts {
-	const char *what;		/* "database", "source", "target": for messages */
-	const char *application_name;	/* fallback_application_name */
-	int connect_timeout_s;		/* per attempt; 0 = libpq default */
-	int attempts;			/* >= 1 */
-	int backoff_ms;			/* first delay, doubled per attempt, capped at 5 s */
-	bool *auth_failed;		/* optional: set when the server refused the login */
-};
-
 /*
  * True when an error message from libpq or a server (also one relayed by
  * postgres_fdw) says the login was refused: wrong or missing password, no
@@ -55,12 +47,78 @@ bool pgx_auth_failure_text(const char *msg);
 bool pgx_auth_failure(const PGresult *r);
 
 /*
- * Connect to dsn, retrying with exponential backoff.  Returns a connection
- * in CONNECTION_OK state, or NULL after logging the last error (with the DSN
- * masked).  A refused login (pgx_auth_failure_text) is not retried.  The
+ * Sessions.  Every PostgreSQL session the programs open goes through
+ * pgx_open (the one exception: PgBouncer's admin console, which takes no
+ * startup options and no SET; hop/driver_pgbouncer.c).  A session is opened
+ * for a role, and the role's settings are applied here, in one place, on
+ * the first session and on every reconnect alike:
+ *
+ *   PGX_APP         minitwitd (its pool, its start-up, the fence's checks of
+ *                   a new database).  Settings go in the startup packet
+ *                   ("options", as minitwitd has always sent them):
+ *                   search_path = pg_catalog, public; client_encoding UTF8;
+ *                   plan_cache_mode force_generic_plan (the pool prepares
+ *                   each statement once); TCP keepalives; and when
+ *                   o->statement_timeout_ms > 0, statement_timeout and
+ *                   tcp_user_timeout (statement + connect timeout), so a
+ *                   query to a host that vanished ends.
+ *   PGX_HOP_SOURCE  sync-fdw and migrate, on the hop's two ends (link --check
+ *   PGX_HOP_TARGET  too).  Settings are set after connecting with one
+ *                   SELECT pg_catalog.set_config(...) (no "options": a hop's
+ *                   DSN may go through PgBouncer, which refuses them;
+ *                   set_config works there in session pooling):
+ *                   search_path = '' (only pg_catalog, searched implicitly);
+ *                   default_transaction_read_only off and
+ *                   minitwit.fence_bypass on (a move back writes to a fenced
+ *                   old host, sql/hop/fence.sql); DateStyle ISO, MDY,
+ *                   IntervalStyle postgres, extra_float_digits 3 (rows read
+ *                   and written as text by copy, apply and verify mean the
+ *                   same on both ends whatever the databases' defaults, as
+ *                   pg_dump does); standard_conforming_strings on (the
+ *                   literals the tools generate mean what they say).
+ *
+ * The search_path rule (CVE-2018-1058, as PostgreSQL's own client tools
+ * since): no session of ours looks a name up in a schema another role can
+ * create objects in before pg_catalog, and none uses "$user".  The hop's
+ * SQL names every object outside pg_catalog with its schema (public.t,
+ * sync_fdw.hop, sync_fdw_src.changes), so its sessions search nothing
+ * else; minitwitd's queries name their tables unqualified, so its path is
+ * pg_catalog first, then the application's schema.
+ *
+ * application_name: the DSN's own application_name wins; otherwise
+ * (fallback_application_name) the program set with pgx_set_program, once
+ * from main ("migrate", "sync-fdw", "minitwitd"; "minitwit" when unset).
+ */
+enum pgx_role {
+	PGX_APP,		/* "database" in messages */
+	PGX_HOP_SOURCE,		/* "source" */
+	PGX_HOP_TARGET,		/* "target" */
+};
+
+struct pgx_open_opts {
+	int connect_timeout_ms;		/* per attempt, rounded up to seconds; 0 = libpq default */
+	int attempts;			/* <= 1: one */
+	int backoff_ms;			/* first delay, doubled per attempt, capped at 5 s */
+	int statement_timeout_ms;	/* PGX_APP only: 0 = the server's */
+	bool *auth_failed;		/* optional: set when the server refused the login */
+	struct buf *why;		/* optional: the failure is appended here, not logged */
+};
+
+/* The program sessions are named after (application_name); name is kept,
+ * not copied.  Call once from main, before any pgx_open. */
+void pgx_set_program(const char *name);
+
+/*
+ * Open a session to conninfo for role, retrying with exponential backoff,
+ * and apply the role's settings (above).  Returns a connection in
+ * CONNECTION_OK state, or NULL after logging the last error with the DSN
+ * masked ("could not connect to target \"...\": ..."), or appending it to
+ * o->why.  A refused login (pgx_auth_failure_text) is not retried.  A
+ * session whose settings cannot be applied is closed, and that failure
+ * (logged: "prepare the source session failed: ...") is not retried.  The
  * caller owns the connection (PQfinish).
  */
-MUST_CHECK PGconn *pgx_connect(const char *dsn, const struct pgx_connect_opts *opts);
+MUST_CHECK PGconn *pgx_open(enum pgx_role role, const char *conninfo, const struct pgx_open_opts *o);
 
 /*
  * Check a result's status and shape; NULL r counts as failure.  nrows / ncols

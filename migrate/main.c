@@ -563,6 +563,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	log_init("migrate");
+	pgx_set_program("migrate");
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

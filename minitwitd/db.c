@@ -73,36 +73,13 @@ void db_pool_set_timeouts(struct db_pool *p, int connect_ms, int acquire_ms, int
 static PGconn *open_conn(const char *dsn, const struct db_stmt *stmts, unsigned n,
 			 int connect_ms, int statement_ms)
 {
-	char opts[160];
-	/* tcp_user_timeout bounds a query to a host that vanished without a
-	 * reset; statement_timeout bounds one that runs too long */
-	/* plan_cache_mode: the statements are prepared once and their best
-	 * plan does not depend on the parameters (index scans on the
-	 * timeline indexes); with the default, LIMIT $1 made PostgreSQL plan
-	 * the timeline again on every call, which cost more than running it
-	 * (bench/README.md: GET /msgs?no=20 from 8.5k to 18k requests/s) */
-	snprintf(opts, sizeof opts, "-c statement_timeout=%d -c client_encoding=UTF8"
-		 " -c plan_cache_mode=force_generic_plan", statement_ms);
-	char ctimeout[16], utimeout[16];
-	snprintf(ctimeout, sizeof ctimeout, "%d", (connect_ms + 999) / 1000);
-	snprintf(utimeout, sizeof utimeout, "%d", statement_ms + connect_ms);
-	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", "options",
-			       "keepalives_idle", "keepalives_interval", "keepalives_count",
-			       "tcp_user_timeout", NULL };
-	const char *vals[] = { dsn, "minitwitd", ctimeout, opts, "10", "5", "3", utimeout, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c || PQstatus(c) != CONNECTION_OK) {
-		struct buf masked = BUF_INIT;
-		dsn_mask(dsn, &masked);
-		const char *e = c ? PQerrorMessage(c) : "out of memory";
-		int len = (int)strlen(e);
-		while (len > 0 && (e[len - 1] == '\n' || e[len - 1] == ' '))
-			len--;
-		log_error("could not connect to database \"%s\": %.*s", buf_str(&masked), len, e);
-		buf_release(&masked);
-		PQfinish(c);
+	/* statement_timeout bounds a query that runs too long, tcp_user_timeout
+	 * one to a host that vanished without a reset; the role's settings
+	 * (search_path, plan_cache_mode: pgx.h) come with the session */
+	struct pgx_open_opts o = { .connect_timeout_ms = connect_ms, .statement_timeout_ms = statement_ms };
+	PGconn *c = pgx_open(PGX_APP, dsn, &o);
+	if (!c)
 		return NULL;
-	}
 	for (unsigned i = 0; i < n; i++) {
 		PGresult *r = PQprepare(c, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
 		bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, stmts[i].name);

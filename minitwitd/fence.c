@@ -221,7 +221,7 @@ static bool chain_add(struct chain *ch, char *dsn, struct buf *why)
 	return ok;
 }
 
-PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *co,
+PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_open_opts *co,
 		     char **final_dsn)
 {
 	struct chain ch = { .n = 0 };
@@ -242,7 +242,7 @@ PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *
 		if (!chain_add(&ch, next, &why) || !fence_host_allowed(ch.dsn[ch.n - 1], &why))
 			goto fail;
 		PQfinish(c);
-		c = pgx_connect(ch.dsn[ch.n - 1], co);
+		c = pgx_open(PGX_APP, ch.dsn[ch.n - 1], co);
 		if (!c)
 			goto fail;
 	}
@@ -276,24 +276,19 @@ static void add_pq_error(struct buf *why, const char *e)
 static enum fence_result check_target(const char *dsn, int connect_timeout_ms, char **moved_to,
 				      struct buf *why)
 {
-	char timeout[16];
 	enum fence_result res = FENCE_NOT_READY;
 	PGresult *r = NULL;
 	struct buf masked = BUF_INIT;
 
 	*moved_to = NULL;
 	dsn_mask(dsn, &masked);
-	snprintf(timeout, sizeof timeout, "%d", (connect_timeout_ms + 999) / 1000);
-	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", NULL };
-	const char *vals[] = { dsn, "minitwitd", timeout, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c || PQstatus(c) != CONNECTION_OK) {
-		buf_addf(why, "could not connect to database \"%s\": ", buf_str(&masked));
-		add_pq_error(why, c ? PQerrorMessage(c) : "out of memory");
+	/* the pool's kind of session: what it can read is what the pool will */
+	struct pgx_open_opts o = { .connect_timeout_ms = connect_timeout_ms, .why = why };
+	PGconn *c = pgx_open(PGX_APP, dsn, &o);
+	if (!c) {
 		res = FENCE_UNREACHABLE;
 		goto out;
 	}
-	pgx_quiet_notices(c);
 	if (!fence_moved_to(c, moved_to)) {
 		buf_addf(why, "could not read minitwit_fence.moved_to of database \"%s\"",
 			 buf_str(&masked));

@@ -37,7 +37,7 @@ MUST_CHECK bool fence_moved_to(PGconn *c, char **dsn);
  * final database with *final_dsn its DSN (malloc'd).  Takes c (returned or
  * closed); NULL (logged) on failure.
  */
-MUST_CHECK PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_connect_opts *co,
+MUST_CHECK PGconn *fence_follow(PGconn *c, const char *dsn, const struct pgx_open_opts *co,
 				char **final_dsn);
 
 /*

@@ -167,6 +167,7 @@ int main(int argc, char **argv)
 	int c;
 
 	log_init("minitwitd");
+	pgx_set_program("minitwitd");
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
@@ -220,13 +221,12 @@ int main(int argc, char **argv)
 	struct settings **retired = NULL;	/* old settings stay valid for running requests */
 	size_t nretired = 0;
 
-	struct pgx_connect_opts co = {
-		.what = "database", .application_name = "minitwitd",
-		.connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
+	struct pgx_open_opts co = {
+		.connect_timeout_ms = (int)cfg->db_connect_timeout_ms,
 		.attempts = (int)cfg->db_startup_attempts, .backoff_ms = 200,
 	};
 	fence_set_allowed_hosts(cfg->db_allowed_hosts, cfg->db_dsn);
-	PGconn *mc = pgx_connect(cfg->db_dsn, &co);
+	PGconn *mc = pgx_open(PGX_APP, cfg->db_dsn, &co);
 	if (!mc) {
 		rc = EXIT_TARGET;
 		goto out;

@@ -40,6 +40,13 @@ bool schema_migrate(PGconn *c)
 		return false;
 	if (!pgx_exec(c, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", "lock schema migrations"))
 		goto out;
+	/* The files name their objects unqualified, and CREATE puts them in
+	 * the first schema of the path: the session's is "pg_catalog, public"
+	 * (pgx.h), so here, for this transaction, "public" alone, where
+	 * pg_catalog is still searched first, implicitly. */
+	if (!pgx_exec(c, "SELECT pg_catalog.set_config('search_path', 'public', true)",
+		      "create the migrations' objects in schema public"))
+		goto out;
 	if (!pgx_exec(c,
 		      "CREATE TABLE IF NOT EXISTS schema_migrations ("
 		      " version integer PRIMARY KEY, name text NOT NULL,"

@@ -22,6 +22,7 @@
 #include "hopcfg.h"
 #include "link.h"
 #include "log.h"
+#include "pgx.h"
 #include "plan.h"
 #include "banned.h"
 
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	log_init("sync-fdw");
+	pgx_set_program("sync-fdw");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
 		switch (c) {

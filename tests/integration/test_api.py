@@ -639,6 +639,38 @@ def test_schema_checksum_refused(c):
 
 
 @test
+def test_database_search_path_not_used(c):
+    """minitwitd's sessions search pg_catalog, then public, whatever the
+    database's default path: a schema first in it holding a table named
+    like MiniTwit's is neither migrated into nor read or written; and they
+    say "minitwitd" in pg_stat_activity."""
+    c.db.psql("CREATE DATABASE path")
+    dsn = c.db.dsn.replace("dbname=minitwit", "dbname=path")
+    psql(dsn, "CREATE SCHEMA evil; CREATE TABLE evil.latest (id integer PRIMARY KEY, value bigint NOT NULL);"
+              "INSERT INTO evil.latest VALUES (1, 666); ALTER DATABASE path SET search_path = evil, public")
+    srv = Server(dsn)
+    try:
+        assert register(srv.url, uniq(), 77)[0] == 204 and latest(srv.url) == 77
+        assert psql(dsn, "SELECT value FROM public.latest") == [["77"]]
+        assert psql(dsn, "SELECT value FROM evil.latest") == [["666"]]
+        apps = psql(dsn, "SELECT DISTINCT application_name FROM pg_stat_activity"
+                         " WHERE datname = 'path' AND pid <> pg_backend_pid()")
+        assert apps == [["minitwitd"]], apps
+    finally:
+        srv.stop()
+    # an application_name the DSN gives wins
+    srv = Server(dsn + " application_name=shop")
+    try:
+        assert latest(srv.url) == 77
+        # (the first server's backends may take a moment to go)
+        wait_until(lambda: psql(dsn, "SELECT DISTINCT application_name FROM pg_stat_activity"
+                                     " WHERE datname = 'path' AND pid <> pg_backend_pid()") == [["shop"]],
+                   what="only the second server's sessions, named shop")
+    finally:
+        srv.stop()
+
+
+@test
 def test_concurrent_startups_migrate_once(c):
     c.db.psql("CREATE DATABASE race")
     dsn = c.db.dsn.replace("dbname=minitwit", "dbname=race")

@@ -247,6 +247,30 @@ def test_copy_any_schema(c):
 
 
 @test
+def test_sessions_named_migrate_with_the_hop_settings(c):
+    """migrate's sessions say "migrate" (not "sync-fdw") and have the hop's
+    settings whatever the database's defaults: a trigger on the target
+    records those of the session copying into it."""
+    src = new_db(c.a, "name_src")
+    tgt = new_db(c.b, "name_tgt")
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 3) g")
+    psql(tgt, "CREATE TABLE public.seen (app text, path text, datestyle text, efd text);"
+              "CREATE FUNCTION public.record_session() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+              " INSERT INTO public.seen VALUES (pg_catalog.current_setting('application_name'),"
+              " pg_catalog.current_setting('search_path'), pg_catalog.current_setting('DateStyle'),"
+              " pg_catalog.current_setting('extra_float_digits')); RETURN NULL; END $$;"
+              "CREATE TRIGGER record_session AFTER INSERT ON public.\"user\""
+              " FOR EACH STATEMENT EXECUTE FUNCTION public.record_session();"
+              "ALTER DATABASE name_tgt SET DateStyle = 'SQL, DMY'; ALTER DATABASE name_tgt SET extra_float_digits = -3;"
+              "ALTER DATABASE name_tgt SET search_path = public, pg_catalog")
+    h = Hop(c, src, tgt, offsets={"user": "0", "message": "0"})
+    h.run("copy")
+    assert psql(tgt, "SELECT count(*) FROM \"user\"") == [["3"]]
+    seen = psql(tgt, "SELECT DISTINCT app, path, datestyle, efd FROM public.seen")
+    assert seen == [["migrate", "", "ISO, MDY", "3"]], seen
+
+
+@test
 def test_copy_meets_the_change_log_exactly(c):
     """Writes during and between copy pieces, including updates that move a
     row to another piece and a transaction held open across the copy: after

@@ -1234,6 +1234,114 @@ def test_refused_configurations(c):
         assert psql(p.src, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'sync_fdw%'")[0][0] == "0"
 
 
+# what a hop session's settings are, recorded by a trigger of the target
+# (pgx.h: the hop's roles); written qualified, since it runs in that session
+SEEN = """
+CREATE TABLE public.seen (n serial, pid int, app text, datestyle text, intervalstyle text, efd text,
+                          path text, scs text, bypass text, ro text);
+CREATE FUNCTION public.record_session() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.seen (pid, app, datestyle, intervalstyle, efd, path, scs, bypass, ro)
+    VALUES (pg_catalog.pg_backend_pid(), pg_catalog.current_setting('application_name'),
+            pg_catalog.current_setting('DateStyle'), pg_catalog.current_setting('IntervalStyle'),
+            pg_catalog.current_setting('extra_float_digits'), pg_catalog.current_setting('search_path'),
+            pg_catalog.current_setting('standard_conforming_strings'),
+            pg_catalog.current_setting('minitwit.fence_bypass', true),
+            pg_catalog.current_setting('default_transaction_read_only'));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER record_session AFTER INSERT ON public.stamp FOR EACH ROW EXECUTE FUNCTION public.record_session();
+"""
+HOP_SESSION = ["sync-fdw", "ISO, MDY", "postgres", "3", "", "on", "on", "off"]
+
+
+def hostile_defaults(dsn):
+    """Database defaults a hop must not inherit, and a schema first in the
+    path with a function shadowing one the hop calls (evil.log says when it
+    ran)."""
+    db = re.search(r"dbname=(\S+)", dsn).group(1)
+    psql(dsn, "CREATE SCHEMA evil; CREATE TABLE evil.log (what text);"
+              "CREATE FUNCTION evil.to_regclass(text) RETURNS regclass LANGUAGE plpgsql AS $$"
+              " BEGIN INSERT INTO evil.log VALUES ('to_regclass ' || $1); RETURN pg_catalog.to_regclass($1); END $$;"
+              f"ALTER DATABASE \"{db}\" SET DateStyle = 'SQL, DMY';"
+              f"ALTER DATABASE \"{db}\" SET IntervalStyle = 'sql_standard';"
+              f"ALTER DATABASE \"{db}\" SET extra_float_digits = -3;"
+              f"ALTER DATABASE \"{db}\" SET search_path = evil, pg_catalog, public")
+
+
+@test
+def test_reconnected_apply_session_has_the_same_settings(c):
+    """An applier whose target session was terminated reconnects with the
+    same session as the first: application_name, DateStyle, IntervalStyle,
+    extra_float_digits, an empty search_path, read-write and the fence
+    bypass, whatever the databases' defaults; and applies exactly."""
+    ddl = "CREATE TABLE stamp (id serial PRIMARY KEY, at timestamptz, d date, f float8, iv interval, t text)"
+    p = Pair(c, "session", offsets={"user": "0", "message": "0"}, extra="  stamp:    { key: id, offset: 0 }\n")
+    psql(p.src, ddl)
+    psql(p.tgt, ddl)
+    psql(p.tgt, SEEN)
+    hostile_defaults(p.src)
+    hostile_defaults(p.tgt)
+    assert psql(p.tgt, "SELECT to_regclass('stamp') IS NOT NULL") == [["t"]]
+    assert psql(p.tgt, "SELECT count(*) FROM evil.log") == [["1"]]     # the path does shadow
+    psql(p.tgt, "TRUNCATE evil.log")
+    p.start()
+    iso = ("SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;"
+           " SET search_path = pg_catalog, public; ")
+    rows = ["('2026-03-04 05:06:07.123456+00', '2026-03-04', 0.1, '1 day -4 seconds', 'a')",
+            "('2026-11-12 00:00:00+00', '2026-11-12', 1e-300, '-1 year 2 months', 'b')",
+            "('2026-01-02 03:04:05+00', '2026-01-02', 0.1::float8 + 0.2::float8, '-3 days +02:00:00', 'c')"]
+    follow = subprocess.Popen([SYNC, "--config", p.cfg, "run", "--follow"], stderr=subprocess.PIPE, text=True)
+    try:
+        psql(p.src, iso + "INSERT INTO stamp (at, d, f, iv, t) VALUES " + rows[0])
+        first = wait_until(lambda: psql(p.tgt, "SELECT * FROM public.seen ORDER BY n"), what="the first apply")
+        assert [r[2:] for r in first] == [HOP_SESSION], first
+        pid = first[0][1]
+        assert psql(p.tgt, f"SELECT pg_terminate_backend({pid})") == [["t"]]
+        psql(p.src, iso + "INSERT INTO stamp (at, d, f, iv, t) VALUES " + ", ".join(rows[1:]))
+        seen = wait_until(lambda: (lambda r: r if len(r) == 3 else None)(
+            psql(p.tgt, "SELECT * FROM public.seen ORDER BY n")), what="the apply after its reconnect")
+        assert seen[1][1] != pid and seen[1][1] == seen[2][1], seen
+        assert [r[2:] for r in seen] == [HOP_SESSION] * 3, seen
+        # the session the applier shows on the target is its own, named so
+        names = psql(p.tgt, "SELECT application_name FROM pg_stat_activity WHERE pid = " + seen[1][1])
+        assert names == [["sync-fdw"]], names
+    finally:
+        follow.send_signal(signal.SIGTERM)
+        rc = follow.wait(timeout=30)
+        err = follow.stderr.read()
+    assert rc == 0, err[-2000:]
+    q = iso + "SELECT id, at, d, f, iv, t FROM stamp ORDER BY id"
+    want = psql(p.src, q)
+    assert len(want) == 3 and want[1][3] == "1e-300" and want[2][3] == "0.30000000000000004", want
+    assert psql(p.tgt, q) == want
+    assert psql(p.src, "SELECT * FROM evil.log") == [] and psql(p.tgt, "SELECT * FROM evil.log") == []
+
+
+@test
+def test_link_server_name_with_dollar_quotes(c):
+    """link.server is a name, whatever it holds: "$$" (which once ended the
+    DO block unlink pasted it into) and a quote link, apply and unlink."""
+    p = Pair(c, "dollar", offsets={"user": "0", "message": "0"})
+    server = f"hop$$x'y_{p.name}"
+    with open(p.cfg) as f:
+        text = f.read()
+    with open(p.cfg, "w") as f:
+        f.write(text.replace(f'server: "hop_{p.name}"', f'server: "{server}"'))
+    p.start()
+    psql(p.src, "INSERT INTO \"user\" (username, email, pw_hash) VALUES ('d', 'e', 'h')")
+    p.sync("run", "--once")
+    assert psql(p.tgt, "SELECT username FROM \"user\"") == [["d"]]
+    lit = server.replace("'", "''")
+    assert psql(p.tgt, f"SELECT count(*) FROM pg_foreign_server WHERE srvname = '{lit}'") == [["1"]]
+    assert psql(p.tgt, f"SELECT count(*) FROM sync_fdw.hop WHERE server = '{lit}'") == [["1"]]
+    p.sync("capture", "remove")
+    p.sync("unlink")
+    assert psql(p.tgt, f"SELECT count(*) FROM pg_foreign_server WHERE srvname = '{lit}'") == [["0"]]
+    assert psql(p.tgt, f"SELECT count(*) FROM sync_fdw.hop WHERE server = '{lit}'") == [["0"]]
+    p.sync("unlink")    # idempotent
+
+
 @test
 def test_ledger_across_two_hops(c):
     p1 = Pair(c, "hop1", offsets={"user": "1000", "message": "5000"})
