@@ -170,7 +170,9 @@ bool tschema_create(struct hop *h, int *created)
 	struct buf sql = BUF_INIT, fks = BUF_INIT;
 	bool ok = false;
 	*created = 0;
-	/* search_path empty: the definitions the source prints are qualified */
+	/* the definitions the source prints are qualified (a hop session's
+	 * search_path is empty: lib/pgx.h); the unqualified names this file
+	 * writes, the tables' own, are created in public */
 	buf_adds(&sql, "BEGIN;\nSET LOCAL search_path = public;\n");
 	for (size_t k = 0; k < h->plan.n; k++) {
 		const struct plan_table *t = &h->plan.t[h->plan.order[k]];
