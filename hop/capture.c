@@ -13,6 +13,7 @@
 #include "md5.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "stage.h"
 #include "banned.h"
 
 enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg)
@@ -467,12 +468,8 @@ bool capture_install(struct hop *h)
 	/* the target reads the change log through the link */
 	if (exists && (!link_import_cdc(h) || !renumber_copied(h)))
 		return false;
-	if (exists) {
-		const char *p1[] = { h->server };
-		PGresult *r = PQexecParams(h->tgt, "UPDATE sync_fdw.hop SET stage = 'capturing' WHERE server = $1"
-						   " AND stage = 'linked'", 1, NULL, p1, NULL, NULL, 0);
-		PQclear(r);
-	}
+	if (exists && !hop_stage_advance(h, HOP_STAGE_CAPTURING))
+		return false;
 	log_info("capture installed on the source for %zu tables, %s%s", h->plan.n, capture_mode_name(used),
 		 exists ? "" : " (link the target to read it: sync-fdw link)");
 	return true;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "stage.h"
 #include "util.h"
 #include "banned.h"
 
@@ -652,15 +653,6 @@ static bool builtin_types(struct hop *h, const char *table, bool *yes)
 	return ok;
 }
 
-static bool set_stage(struct hop *h, const char *sql)
-{
-	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, sql, 1, NULL, p, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the copy's stage");
-	PQclear(r);
-	return ok;
-}
-
 static bool capture_present(struct hop *h)
 {
 	struct buf name = BUF_INIT, sql = BUF_INIT;
@@ -819,8 +811,7 @@ bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 	if (!hop_plan_ok(h) || !capture_present(h) || !capture_check(h, h->src, "sync_fdw_src") ||
 	    !hop_state_init(h))
 		return false;
-	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_started_at = coalesce(copy_started_at, now()),"
-			  " copy_finished_at = NULL, stage = 'copying' WHERE server = $1"))
+	if (!hop_stage_move(h, HOP_STAGE_COPYING))
 		return false;
 
 	struct job j = { .h = h, .o = o, .res = res };
@@ -875,8 +866,7 @@ bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 		log_error("copy stopped at the first failure: run it again to resume");
 		goto out;
 	}
-	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_finished_at = now(), stage = 'copied'"
-			  " WHERE server = $1"))
+	if (!hop_stage_move(h, HOP_STAGE_COPIED))
 		goto out;
 	ok = true;
 out:
