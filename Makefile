@@ -109,7 +109,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (docs/STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log stage
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log stage cli
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
@@ -126,6 +126,7 @@ UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 UNIT_DEPS_log := lib/log.c lib/buf.c lib/utf8.c
 UNIT_DEPS_stage := hop/stage.c lib/pgx.c lib/log.c lib/buf.c lib/utf8.c lib/dsn.c
+UNIT_DEPS_cli := lib/cli.c lib/log.c lib/buf.c lib/utf8.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

@@ -345,13 +345,35 @@ bool capture_check(struct hop *h, PGconn *c, const char *schema)
 	return check_tables(h, c, schema, false) == 1;
 }
 
+enum capture_answer capture_present(struct hop *h, enum capture_where where)
+{
+	static const char *const what[] = {
+		[CAPTURE_ON_SOURCE] = "look for capture on the source",
+		[CAPTURE_ON_TARGET] = "look for changes recorded on the target since the cutover",
+		[CAPTURE_LINKED] = "look for the change log on the target",
+	};
+	struct buf name = BUF_INIT, sql = BUF_INIT;
+	if (where == CAPTURE_LINKED)
+		sqlgen_qualified(&name, h->cdc, "captured");
+	else
+		buf_adds(&name, "sync_fdw_src.changes");
+	buf_adds(&sql, "SELECT to_regclass(");
+	sqlgen_literal(&sql, name.data);
+	buf_adds(&sql, ") IS NOT NULL");
+	PGresult *r = PQexec(where == CAPTURE_ON_SOURCE ? h->src : h->tgt, sql.data);
+	enum capture_answer a = !pgx_check(r, PGRES_TUPLES_OK, 1, 1, what[where]) ? CAPTURE_ERROR
+				: PQgetvalue(r, 0, 0)[0] == 't'			   ? CAPTURE_YES
+											   : CAPTURE_NO;
+	PQclear(r);
+	buf_release(&name);
+	buf_release(&sql);
+	return a;
+}
+
 bool capture_check_plan(struct hop *h)
 {
-	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
-	bool present = ok && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return ok && (!present || check_tables(h, h->src, "sync_fdw_src", true) >= 0);
+	enum capture_answer a = capture_present(h, CAPTURE_ON_SOURCE);
+	return a == CAPTURE_NO || (a == CAPTURE_YES && check_tables(h, h->src, "sync_fdw_src", true) >= 0);
 }
 
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
