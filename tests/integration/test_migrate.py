@@ -627,6 +627,26 @@ def test_capture_lookup_error_is_not_absence(c):
     assert psql(src, capture) == before
 
 
+@test
+def test_no_copy_into_a_hop_cut_over(c):
+    """The stage machine refuses a move it does not allow: a copy after the
+    cutover used to put the switched hop back to "copying" (and a later run
+    would have cut it over again); now it is refused, changing nothing."""
+    src, tgt, h = copied_hop(c, "stg")
+    h.run("cutover")
+    state = "SELECT stage, copy_finished_at, cutover_at FROM sync_fdw.hop WHERE server = 'hop'"
+    before = psql(tgt, state)
+    assert before[0][0] == "switched", before
+    r = h.run("copy", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode != 0, m
+    assert 'hop "hop" is at stage "switched": it cannot move to stage "copying"' in m, m
+    assert 'from "switched" a hop moves to "finished"' in m, m
+    assert psql(tgt, state) == before
+    h.run("finish")
+    assert psql(tgt, "SELECT stage FROM sync_fdw.hop WHERE server = 'hop'") == [["finished"]]
+
+
 class AdminStub:
     """A stand-in for minitwitd's admin API: GET /admin/status answers 200
     to the right token, 401 to another."""
