@@ -345,6 +345,22 @@ bool capture_check(struct hop *h, PGconn *c, const char *schema)
 	return check_tables(h, c, schema, false) == 1;
 }
 
+/* Whether db has the relation named (schema-qualified); errors logged with what. */
+static enum capture_answer lookup(PGconn *db, const char *relation, const char *what)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT to_regclass(");
+	sqlgen_literal(&sql, relation);
+	buf_adds(&sql, ") IS NOT NULL");
+	PGresult *r = PQexec(db, sql.data);
+	enum capture_answer a = !pgx_check(r, PGRES_TUPLES_OK, 1, 1, what) ? CAPTURE_ERROR
+				: PQgetvalue(r, 0, 0)[0] == 't'		  ? CAPTURE_YES
+									  : CAPTURE_NO;
+	PQclear(r);
+	buf_release(&sql);
+	return a;
+}
+
 enum capture_answer capture_present(struct hop *h, enum capture_where where)
 {
 	static const char *const what[] = {
@@ -352,21 +368,13 @@ enum capture_answer capture_present(struct hop *h, enum capture_where where)
 		[CAPTURE_ON_TARGET] = "look for changes recorded on the target since the cutover",
 		[CAPTURE_LINKED] = "look for the change log on the target",
 	};
-	struct buf name = BUF_INIT, sql = BUF_INIT;
+	struct buf name = BUF_INIT;
 	if (where == CAPTURE_LINKED)
 		sqlgen_qualified(&name, h->cdc, "captured");
 	else
 		buf_adds(&name, "sync_fdw_src.changes");
-	buf_adds(&sql, "SELECT to_regclass(");
-	sqlgen_literal(&sql, name.data);
-	buf_adds(&sql, ") IS NOT NULL");
-	PGresult *r = PQexec(where == CAPTURE_ON_SOURCE ? h->src : h->tgt, sql.data);
-	enum capture_answer a = !pgx_check(r, PGRES_TUPLES_OK, 1, 1, what[where]) ? CAPTURE_ERROR
-				: PQgetvalue(r, 0, 0)[0] == 't'			   ? CAPTURE_YES
-											   : CAPTURE_NO;
-	PQclear(r);
+	enum capture_answer a = lookup(where == CAPTURE_ON_SOURCE ? h->src : h->tgt, name.data, what[where]);
 	buf_release(&name);
-	buf_release(&sql);
 	return a;
 }
 
@@ -501,12 +509,11 @@ bool capture_remove_db(PGconn *db, bool *present)
 {
 	struct buf sql = BUF_INIT;
 	bool ok = false;
-	PGresult *r = PQexec(db, "SELECT to_regclass('sync_fdw_src.tables') IS NOT NULL");
-	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture"))
+	PGresult *r = NULL;
+	enum capture_answer a = lookup(db, "sync_fdw_src.tables", "look for capture");
+	if (a == CAPTURE_ERROR)
 		goto out;
-	*present = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	r = NULL;
+	*present = a == CAPTURE_YES;
 	if (*present) {
 		r = PQexec(db, "SELECT name FROM sync_fdw_src.tables WHERE to_regclass(format('public.%I', name)) IS NOT NULL");
 		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the captured tables"))
