@@ -109,7 +109,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (docs/STYLE.md rule 13).
-UNIT_TESTS := cfg buf json route routes md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log
+UNIT_TESTS := cfg buf json route routes md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log stage cli
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
@@ -128,6 +128,8 @@ UNIT_DEPS_sqlgen := hop/sqlgen.c hop/plan.c hop/remap.c hop/catalog.c hop/hopcfg
 UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 UNIT_DEPS_log := lib/log.c lib/buf.c lib/utf8.c
+UNIT_DEPS_stage := hop/stage.c lib/pgx.c lib/log.c lib/buf.c lib/utf8.c lib/dsn.c
+UNIT_DEPS_cli := lib/cli.c lib/log.c lib/buf.c lib/utf8.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

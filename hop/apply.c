@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "stage.h"
 #include "util.h"
 #include "banned.h"
 
@@ -584,15 +585,20 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	snprintf(fetched, sizeof fetched, "%" PRId64, s->applied);
 	snprintf(skipped, sizeof skipped, "%" PRId64, s->skipped);
 	snprintf(rate, sizeof rate, "%.1f", a->rate);
-	const char *p5[] = { h->server, upto, s->snap, seq, fetched, skipped, rate };
+	/* the stage moves on to syncing by itself (stage.h) */
+	struct buf from = BUF_INIT;
+	hop_stage_from_array(HOP_STAGE_SYNCING, true, &from);
+	const char *p5[] = { h->server, upto, s->snap, seq, fetched, skipped, rate, from.data,
+			     hop_stage_name(HOP_STAGE_SYNCING) };
 	r = PQexecParams(c, "UPDATE sync_fdw.hop SET pos = $2, open_snapshot = $3::pg_snapshot, seen_max = "
 			    "greatest(seen_max, $4::bigint), applied_changes = applied_changes + $5,"
 			    " skipped_changes = skipped_changes + $6, batches = batches + 1,"
 			    " last_batch_at = now(), rate = $7,"
 			    " last_change_at = coalesce((SELECT max(ts) FROM pg_temp.sync_batch), last_change_at),"
-			    " last_error = NULL, stage = CASE WHEN stage IN ('linked', 'capturing', 'copied')"
-			    " THEN 'syncing' ELSE stage END WHERE server = $1",
-			 7, NULL, p5, NULL, NULL, 0);
+			    " last_error = NULL, stage = CASE WHEN stage = ANY ($8::text[]) THEN $9 ELSE stage END"
+			    " WHERE server = $1",
+			 9, NULL, p5, NULL, NULL, 0);
+	buf_release(&from);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		pgx_log_failure(r, "record the hop's position");
 		err = r;
@@ -929,10 +935,10 @@ out:
  * state (logged), 0 to go on. */
 static int status_finished(struct hop *h, struct buf *out, bool json)
 {
-	const char *p[] = { h->server };
+	const char *p[] = { h->server, hop_stage_name(HOP_STAGE_FINISHED) };
 	int done = 0;
 	PGresult *r = PQexecParams(h->tgt, "SELECT source, cutover_at FROM sync_fdw.hop"
-					   " WHERE server = $1 AND stage = 'finished'", 1, NULL, p, NULL, NULL, 0);
+					   " WHERE server = $1 AND stage = $2", 2, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))
 			log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);

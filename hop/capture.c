@@ -13,6 +13,7 @@
 #include "md5.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "stage.h"
 #include "banned.h"
 
 enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg)
@@ -344,13 +345,43 @@ bool capture_check(struct hop *h, PGconn *c, const char *schema)
 	return check_tables(h, c, schema, false) == 1;
 }
 
+/* Whether db has the relation named (schema-qualified); errors logged with what. */
+static enum capture_answer lookup(PGconn *db, const char *relation, const char *what)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT to_regclass(");
+	sqlgen_literal(&sql, relation);
+	buf_adds(&sql, ") IS NOT NULL");
+	PGresult *r = PQexec(db, sql.data);
+	enum capture_answer a = !pgx_check(r, PGRES_TUPLES_OK, 1, 1, what) ? CAPTURE_ERROR
+				: PQgetvalue(r, 0, 0)[0] == 't'		  ? CAPTURE_YES
+									  : CAPTURE_NO;
+	PQclear(r);
+	buf_release(&sql);
+	return a;
+}
+
+enum capture_answer capture_present(struct hop *h, enum capture_where where)
+{
+	static const char *const what[] = {
+		[CAPTURE_ON_SOURCE] = "look for capture on the source",
+		[CAPTURE_ON_TARGET] = "look for changes recorded on the target since the cutover",
+		[CAPTURE_LINKED] = "look for the change log on the target",
+	};
+	struct buf name = BUF_INIT;
+	if (where == CAPTURE_LINKED)
+		sqlgen_qualified(&name, h->cdc, "captured");
+	else
+		buf_adds(&name, "sync_fdw_src.changes");
+	enum capture_answer a = lookup(where == CAPTURE_ON_SOURCE ? h->src : h->tgt, name.data, what[where]);
+	buf_release(&name);
+	return a;
+}
+
 bool capture_check_plan(struct hop *h)
 {
-	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
-	bool present = ok && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return ok && (!present || check_tables(h, h->src, "sync_fdw_src", true) >= 0);
+	enum capture_answer a = capture_present(h, CAPTURE_ON_SOURCE);
+	return a == CAPTURE_NO || (a == CAPTURE_YES && check_tables(h, h->src, "sync_fdw_src", true) >= 0);
 }
 
 bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *name,
@@ -467,12 +498,8 @@ bool capture_install(struct hop *h)
 	/* the target reads the change log through the link */
 	if (exists && (!link_import_cdc(h) || !renumber_copied(h)))
 		return false;
-	if (exists) {
-		const char *p1[] = { h->server };
-		PGresult *r = PQexecParams(h->tgt, "UPDATE sync_fdw.hop SET stage = 'capturing' WHERE server = $1"
-						   " AND stage = 'linked'", 1, NULL, p1, NULL, NULL, 0);
-		PQclear(r);
-	}
+	if (exists && !hop_stage_advance(h, HOP_STAGE_CAPTURING))
+		return false;
 	log_info("capture installed on the source for %zu tables, %s%s", h->plan.n, capture_mode_name(used),
 		 exists ? "" : " (link the target to read it: sync-fdw link)");
 	return true;
@@ -482,12 +509,11 @@ bool capture_remove_db(PGconn *db, bool *present)
 {
 	struct buf sql = BUF_INIT;
 	bool ok = false;
-	PGresult *r = PQexec(db, "SELECT to_regclass('sync_fdw_src.tables') IS NOT NULL");
-	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture"))
+	PGresult *r = NULL;
+	enum capture_answer a = lookup(db, "sync_fdw_src.tables", "look for capture");
+	if (a == CAPTURE_ERROR)
 		goto out;
-	*present = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	r = NULL;
+	*present = a == CAPTURE_YES;
 	if (*present) {
 		r = PQexec(db, "SELECT name FROM sync_fdw_src.tables WHERE to_regclass(format('public.%I', name)) IS NOT NULL");
 		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the captured tables"))

@@ -68,6 +68,23 @@ enum sqlgen_capture_mode capture_mode(const struct hop_config *cfg);
 /* "row-level triggers in C (extension sync_fdw_capture)", ... */
 const char *capture_mode_name(enum sqlgen_capture_mode mode);
 MUST_CHECK bool capture_remove_db(PGconn *db, bool *present);
+
+/* An answer that may not be had: an error is never "no". */
+enum capture_answer { CAPTURE_ERROR = -1, CAPTURE_NO = 0, CAPTURE_YES = 1 };
+
+enum capture_where {
+	CAPTURE_ON_SOURCE,	/* the hop's change log on the source (sync_fdw_src.changes) */
+	CAPTURE_ON_TARGET,	/* the target's record of changes since a cutover (the same, there) */
+	CAPTURE_LINKED,		/* the source's change log as the target reads it through the link,
+				 * imported by this version (<staging>_cdc.captured) */
+};
+
+/*
+ * The one answer to "is capture installed / linked?": CAPTURE_YES or
+ * CAPTURE_NO from the database's catalog, CAPTURE_ERROR (logged) when the
+ * catalog could not be read, which callers must not take for either.
+ */
+MUST_CHECK enum capture_answer capture_present(struct hop *h, enum capture_where where);
 /* Remove triggers and the capture schema from the source, the target's view
  * of them, and the target's own capture of changes since a cutover; works
  * from the registry on each database, so it also cleans up after a

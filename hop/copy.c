@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
+#include "stage.h"
 #include "util.h"
 #include "banned.h"
 
@@ -652,34 +653,16 @@ static bool builtin_types(struct hop *h, const char *table, bool *yes)
 	return ok;
 }
 
-static bool set_stage(struct hop *h, const char *sql)
+/* Asked of both ends: the target reads the change log, the copy the
+ * snapshot; false (logged) when either lacks it or could not be asked. */
+static bool capture_ready(struct hop *h)
 {
-	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, sql, 1, NULL, p, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the copy's stage");
-	PQclear(r);
-	return ok;
-}
-
-static bool capture_present(struct hop *h)
-{
-	struct buf name = BUF_INIT, sql = BUF_INIT;
-	sqlgen_qualified(&name, h->cdc, "horizon");
-	buf_adds(&sql, "SELECT to_regclass(");
-	sqlgen_literal(&sql, name.data);
-	buf_adds(&sql, ") IS NOT NULL");
-	buf_release(&name);
-	/* asked of both ends: the target reads the change log, the copy the snapshot */
-	PGresult *r = PQexec(h->tgt, sql.data);
-	bool linked = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") &&
-		      PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	buf_release(&sql);
-	r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.horizon') IS NOT NULL");
-	bool installed = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") &&
-			 PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	if (!linked || !installed) {
+	enum capture_answer linked = capture_present(h, CAPTURE_LINKED);
+	enum capture_answer installed = linked == CAPTURE_ERROR ? CAPTURE_ERROR
+								: capture_present(h, CAPTURE_ON_SOURCE);
+	if (linked == CAPTURE_ERROR || installed == CAPTURE_ERROR)
+		return false;
+	if (linked == CAPTURE_NO || installed == CAPTURE_NO) {
 		log_error("capture is not installed for hop \"%s\"\nhint: run \"sync-fdw link\" and "
 			  "\"sync-fdw capture install\" before copying, so no change is missed", h->server);
 		return false;
@@ -816,11 +799,10 @@ bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 	memset(res, 0, sizeof *res);
 	/* the pieces' snapshots are matched with the captured changes by
 	 * table number: the capture must number the tables as the plan does */
-	if (!hop_plan_ok(h) || !capture_present(h) || !capture_check(h, h->src, "sync_fdw_src") ||
+	if (!hop_plan_ok(h) || !capture_ready(h) || !capture_check(h, h->src, "sync_fdw_src") ||
 	    !hop_state_init(h))
 		return false;
-	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_started_at = coalesce(copy_started_at, now()),"
-			  " copy_finished_at = NULL, stage = 'copying' WHERE server = $1"))
+	if (!hop_stage_move(h, HOP_STAGE_COPYING))
 		return false;
 
 	struct job j = { .h = h, .o = o, .res = res };
@@ -875,8 +857,7 @@ bool copy_run(struct hop *h, const struct copy_opts *o, struct copy_result *res)
 		log_error("copy stopped at the first failure: run it again to resume");
 		goto out;
 	}
-	if (!set_stage(h, "UPDATE sync_fdw.hop SET copy_finished_at = now(), stage = 'copied'"
-			  " WHERE server = $1"))
+	if (!hop_stage_move(h, HOP_STAGE_COPIED))
 		goto out;
 	ok = true;
 out:

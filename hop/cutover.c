@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "seqs.h"
+#include "stage.h"
 #include "sqlgen.h"
 #include "util.h"
 #include "banned.h"
@@ -61,10 +62,12 @@ void cutover_check_servers(struct hop *h)
 
 /* ---- steps on the databases ---- */
 
-static bool set_flag(struct hop *h, const char *sql)
+/* Ask a follower of the hop to stop (sync_fdw.hop.stop_requested), or clear the request. */
+static bool request_stop(struct hop *h, bool stop)
 {
-	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, sql, 1, NULL, p, NULL, NULL, 0);
+	const char *p[] = { h->server, stop ? "true" : "false" };
+	PGresult *r = PQexecParams(h->tgt, "UPDATE sync_fdw.hop SET stop_requested = $2 WHERE server = $1", 2,
+				   NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the cutover's state");
 	PQclear(r);
 	return ok;
@@ -73,7 +76,7 @@ static bool set_flag(struct hop *h, const char *sql)
 /* Ask a follower to stop and take the hop's applier lock (bounded wait). */
 static bool take_over(struct hop *h)
 {
-	if (!set_flag(h, "UPDATE sync_fdw.hop SET stop_requested = true WHERE server = $1"))
+	if (!request_stop(h, true))
 		return false;
 	const char *p[] = { h->server };
 	for (int i = 0; i < 300; i++) {
@@ -83,13 +86,13 @@ static bool take_over(struct hop *h)
 			   PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
 		if (got)
-			return set_flag(h, "UPDATE sync_fdw.hop SET stop_requested = false WHERE server = $1");
+			return request_stop(h, false);
 		struct timespec ts = { 0, 50 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
 	log_error("the applier of hop \"%s\" did not stop within 15 s\nhint: stop \"sync-fdw run\" by hand",
 		  h->server);
-	(void)set_flag(h, "UPDATE sync_fdw.hop SET stop_requested = false WHERE server = $1");
+	(void)request_stop(h, false);
 	return false;
 }
 
@@ -284,7 +287,8 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 		buf_addf(&why, "no hop \"%s\" on the target (link, capture and copy first); ", h->server);
 		ok = false;
 	} else {
-		if (strcmp(PQgetvalue(r, 0, 0), "switched") == 0)
+		enum hop_stage at;
+		if (hop_stage_parse(PQgetvalue(r, 0, 0), &at) && at == HOP_STAGE_SWITCHED)
 			*already = true;
 		if (PQgetvalue(r, 0, 1)[0] == 't') {
 			buf_adds(&why, "the copy has not finished; ");
@@ -392,7 +396,7 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	/* 4: fence, then wait out the transactions that began before it */
 	t = mono_ms_f();
 	fenced = true;
-	if (!set_flag(h, "UPDATE sync_fdw.hop SET stage = 'cutover' WHERE server = $1") || !fence(h)) {
+	if (!hop_stage_move(h, HOP_STAGE_CUTOVER) || !fence(h)) {
 		step(&rep, "fence the source", false, mono_ms_f() - t, NULL);
 		goto out;
 	}
@@ -465,7 +469,9 @@ bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
 	json_object_set_new(rep.root, "servers", servers);
 	json_object_set_new(rep.root, "hold_ms", json_real(hold_ms));
 	json_object_set_new(rep.root, "hold_ms_max_server", json_real(max_hold));
-	(void)set_flag(h, "UPDATE sync_fdw.hop SET stage = 'switched', cutover_at = now() WHERE server = $1");
+	if (!hop_stage_move(h, HOP_STAGE_SWITCHED))
+		log_warn("the cutover of hop \"%s\" is done, but its stage could not be recorded (see above)",
+			 h->server);
 	ok = all;
 out:
 	/* past the point of no return a server must not stay paused (PgBouncer
@@ -481,8 +487,9 @@ out:
 			log_error("the source is still fenced\nhint: run \"migrate cutover\" again, or remove "
 				  "the fence by hand: DROP SCHEMA minitwit_fence CASCADE and the minitwit_fence "
 				  "triggers, ALTER DATABASE ... RESET default_transaction_read_only");
-		if (fenced)
-			(void)set_flag(h, "UPDATE sync_fdw.hop SET stage = 'syncing' WHERE server = $1");
+		if (fenced && !hop_stage_move(h, HOP_STAGE_SYNCING))
+			log_warn("hop \"%s\" still reads stage \"cutover\"\nhint: run \"migrate cutover\" again",
+				 h->server);
 		if (paused)
 			drivers_rollback(&ds);
 		if (paused)

@@ -2,7 +2,10 @@
  * hop: one move of data from a source database to a target, the context
  * every stage shares (sync-fdw and migrate drive it): the configuration,
  * direct connections to both ends, the plan, and the names used on the
- * target.  The stages live in link.c, capture.c, copy.c, apply.c.
+ * target.  The stages live in plan.c, tschema.c, link.c, capture.c,
+ * copy.c, apply.c, cutover.c and verify.c (finish is link.c's link_drop
+ * with capture.c's capture_remove); which stage a hop is at, and which may
+ * follow, is stage.h's alone.
  */
 #ifndef HOP_H
 #define HOP_H

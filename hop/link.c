@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "dsn.h"
 #include "log.h"
 #include "pgx.h"
@@ -143,16 +144,6 @@ bool link_import_cdc(struct hop *h)
 	return ok;
 }
 
-/* Whether the source has capture installed. */
-static bool capture_present(PGconn *src, bool *present)
-{
-	PGresult *r = PQexec(src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture on the source");
-	*present = ok && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return ok;
-}
-
 /* Copy the source's ledger (earlier hops) and record this hop's lines. */
 static bool carry_ledger(struct hop *h)
 {
@@ -246,9 +237,12 @@ static bool dsns_storable(const struct hop *h)
 bool link_create(struct hop *h)
 {
 	struct buf sql = BUF_INIT;
-	bool ok = false, cdc = false;
+	bool ok = false;
+	enum capture_answer cdc = CAPTURE_ERROR;
 
-	if (!hop_plan_ok(h) || !dsns_storable(h) || !capture_present(h->src, &cdc))
+	if (!hop_plan_ok(h) || !dsns_storable(h))
+		goto out;
+	if ((cdc = capture_present(h, CAPTURE_ON_SOURCE)) == CAPTURE_ERROR)
 		goto out;
 	for (size_t i = 0; i < h->plan.n; i++)
 		if (!h->plan.t[i].tgt) {
@@ -269,7 +263,7 @@ bool link_create(struct hop *h)
 	buf_adds(&sql, " FOREIGN DATA WRAPPER postgres_fdw");
 	if (!server_options(h, &sql) || !hop_exec(h->tgt, sql.data, "create the foreign server"))
 		goto out;
-	if (!user_mapping(h) || !import_tables(h) || (cdc && !link_import_cdc(h)))
+	if (!user_mapping(h) || !import_tables(h) || (cdc == CAPTURE_YES && !link_import_cdc(h)))
 		goto out;
 	const char *params[] = { h->server, h->source_masked };
 	PGresult *r = PQexecParams(h->tgt,

@@ -16,8 +16,8 @@
 /* Create or re-create the link (one target transaction); idempotent. */
 MUST_CHECK bool link_create(struct hop *h);
 /* Remove link and staging schemas, and the hop's state unless keep_as
- * (the row then says that stage: "finished", "abandoned"); the ledger
- * always stays. */
+ * (the row then says that stage, hop_stage_name of finished or abandoned,
+ * a move the caller checked: run_finish_allowed); the ledger always stays. */
 MUST_CHECK bool link_drop(struct hop *h, const char *keep_as);
 /*
  * Check without changing anything: reachability of both ends, the

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "log.h"
 #include "pgx.h"
 #include "seqs.h"
@@ -81,11 +82,9 @@ static void target_rel(const struct plan_table *t, bool since, struct buf *rel)
 /* Whether the target records the changes made since the cutover. */
 static bool since_cutover(struct hop *h, bool *since)
 {
-	PGresult *r = PQexec(h->tgt, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for changes since the cutover");
-	*since = ok && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return ok;
+	enum capture_answer a = capture_present(h, CAPTURE_ON_TARGET);
+	*since = a == CAPTURE_YES;
+	return a != CAPTURE_ERROR;
 }
 
 /* Leave out the ids the target held before the hop. */

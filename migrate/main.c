@@ -26,7 +26,8 @@
 #include "log.h"
 #include "pgx.h"
 #include "plan.h"
-#include "sqlgen.h"
+#include "run.h"
+#include "stage.h"
 #include "tschema.h"
 #include "verify.h"
 #include "banned.h"
@@ -35,58 +36,25 @@
 #define MINITWIT_VERSION "0.1.0"
 #endif
 
-static const char *config_path = "config/migration.yaml";
-static bool config_given;
+static struct cli_globals globals;
 static struct hop_config cfg;
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-#define COMMON_HELP \
-	"      --json     machine-readable output on stdout (progress as JSON lines)\n" \
-	"  -h, --help     show this help and exit\n" \
-	"\n" \
-	"The configuration is --config FILE (default config/migration.yaml), every\n" \
-	"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n"
+static const struct cli_program program;
 
 /* Parse options, print help, load config and open the hop; returns -1 to
  * go on, or the exit code to return. */
 static int start(int argc, char **argv, const char *cmd, const char *allowed, const char *help,
 		 struct cli_opts *o, struct hop *h, int need)
 {
-	int rc = cli_parse(argc, argv, "migrate", cmd, allowed, o);
-	if (rc)
+	int rc = cli_start(&program, argc, argv, cmd, allowed, help, o);
+	if (rc >= 0)
 		return rc;
-	if (o->help) {
-		fputs(help, stdout);
-		fputs(COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if (!hop_config_load(config_path, config_given, &cfg))
+	if (!hop_config_load(globals.config_path, globals.config_given, &cfg))
 		return EXIT_CONFIG;
-	bool opened = hop_open(h, &cfg, need);
-	if (opened && (need & HOP_PLAN))
-		plan_check_copy(&h->plan);
-	if (!opened) {
-		/* the target is connected first: a missing source means the
-		 * target answered */
-		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
-		hop_close(h);
+	bool src_bad;
+	if (!run_open(h, &cfg, need, &src_bad))
 		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
-	}
+	if (need & HOP_PLAN)
+		plan_check_copy(&h->plan);
 	return -1;
 }
 
@@ -131,40 +99,6 @@ static int cmd_plan(int argc, char **argv)
 	return emit(&out, rc);
 }
 
-/* Target schema, link and capture, each only if missing (all idempotent). */
-static bool prepare(struct hop *h)
-{
-	int created = 0;
-	bool exists;
-	if (!hop_plan_ok(h) || !tschema_create(h, &created) || (created && !hop_replan(h)))
-		return false;
-	if (!hop_exists(h, &exists))
-		return false;
-	if (!exists && !link_create(h))
-		return false;
-	PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-	bool have = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture") && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	if (!have)
-		return capture_install(h);
-	/* capture was there already: it must number the tables as this
-	 * configuration does (refused before anything is copied), and the
-	 * target must read it (an older link lacks "captured") */
-	if (!capture_check(h, h->src, "sync_fdw_src"))
-		return false;
-	struct buf name = BUF_INIT, sql = BUF_INIT;
-	sqlgen_qualified(&name, h->cdc, "captured");
-	buf_adds(&sql, "SELECT to_regclass(");
-	sqlgen_literal(&sql, name.data);
-	buf_adds(&sql, ") IS NOT NULL");
-	r = PQexec(h->tgt, sql.data);
-	bool linked = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the change log") && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	buf_release(&name);
-	buf_release(&sql);
-	return linked || link_import_cdc(h);
-}
-
 static int cmd_schema(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -202,11 +136,10 @@ static int cmd_copy(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
-	catch_signals();
 	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
-				.stop = &stop_flag };
+				.stop = cli_catch_signals() };
 	struct copy_result res;
-	rc = prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
+	rc = run_prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
 	if (o.json && rc == EXIT_OK)
 		printf("{\"event\":\"copied\",\"rows\":%lld,\"pieces\":%lld,\"pieces_skipped\":%lld,"
 		       "\"workers\":%d,\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows,
@@ -262,59 +195,6 @@ static int cmd_cutover(int argc, char **argv)
 	return emit(&out, rc);
 }
 
-/*
- * Whether finish may go ahead, and as what (*as: "finished" or
- * "abandoned"): after a cutover (stage switched, or finished: run again);
- * before one only with --abandon, never while a cutover is in progress
- * (the source may be fenced: cutover, run again, finishes or rolls it
- * back).  No hop on the target but capture on the source: never cut over.
- */
-static bool finish_allowed(struct hop *h, bool abandon, const char **as)
-{
-	bool exists, capture = false;
-	char *stage = NULL;
-	if (!hop_exists(h, &exists))
-		return false;
-	if (exists) {
-		const char *p[] = { h->server };
-		PGresult *r = PQexecParams(h->tgt, "SELECT stage FROM sync_fdw.hop WHERE server = $1", 1, NULL, p,
-					   NULL, NULL, 0);
-		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the hop's stage");
-		stage = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
-		PQclear(r);
-		if (!ok || !stage)
-			return false;
-	} else {
-		PGresult *r = PQexec(h->src, "SELECT to_regclass('sync_fdw_src.changes') IS NOT NULL");
-		bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for capture");
-		capture = ok && PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-		if (!ok)
-			return false;
-	}
-	bool ok = true;
-	if (stage && strcmp(stage, "abandoned") == 0)
-		*as = "abandoned";	/* run again: it stays abandoned */
-	else if (stage && strcmp(stage, "cutover") == 0) {
-		log_error("a cutover of hop \"%s\" is in progress (the source may be fenced)\nhint: run "
-			  "\"migrate cutover\" again, which finishes it or rolls it back", h->server);
-		ok = false;
-	} else if (stage ? strcmp(stage, "switched") != 0 && strcmp(stage, "finished") != 0 : capture) {
-		if (abandon)
-			*as = "abandoned";
-		else {
-			log_error("hop \"%s\" was never cut over (stage \"%s\"): finishing it would remove its "
-				  "capture and link and leave the target behind the source\nhint: run \"migrate "
-				  "cutover\" first, or give the hop up with \"migrate finish --abandon\" (link "
-				  "and capture removed, the hop recorded as abandoned)", h->server,
-				  stage ? stage : "not linked");
-			ok = false;
-		}
-	}
-	free(stage);
-	return ok;
-}
-
 static int cmd_finish(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -330,16 +210,16 @@ static int cmd_finish(int argc, char **argv)
 		       "                 so far stay on the target)\n", &o, &h, HOP_SOURCE | HOP_TARGET);
 	if (rc >= 0)
 		return rc;
-	const char *as = "finished";
-	if (!finish_allowed(&h, o.abandon, &as))
+	enum hop_stage as;
+	if (!run_finish_allowed(&h, o.abandon, &as))
 		rc = EXIT_FAILURE_GENERIC;
 	else
-		rc = capture_remove(&h) && link_drop(&h, as) ? EXIT_OK : EXIT_TARGET;
-	if (rc == EXIT_OK && strcmp(as, "abandoned") == 0)
+		rc = capture_remove(&h) && link_drop(&h, hop_stage_name(as)) ? EXIT_OK : EXIT_TARGET;
+	if (rc == EXIT_OK && as == HOP_STAGE_ABANDONED)
 		log_info("hop \"%s\" abandoned: link and capture removed; the rows it copied stay on the "
 			 "target", h.server);
 	if (o.json)
-		printf("{\"%s\":%s}\n", as, rc == EXIT_OK ? "true" : "false");
+		printf("{\"%s\":%s}\n", hop_stage_name(as), rc == EXIT_OK ? "true" : "false");
 	hop_close(&h);
 	return rc;
 }
@@ -418,42 +298,24 @@ static int cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
-	const char *p[] = { h.server };
-	PGresult *r = PQexecParams(h.tgt,
-		"SELECT json_build_object('hop', h.server, 'stage', h.stage, 'source', h.source,"
-		" 'copy_started_at', h.copy_started_at, 'copy_finished_at', h.copy_finished_at,"
-		" 'copied', (SELECT coalesce(json_object_agg(x.name, json_build_object('rows', x.rows, 'pieces', x.pieces)), '{}')"
-		"   FROM (SELECT name, sum(rows) AS rows, count(*) AS pieces FROM sync_fdw.copied"
-		"         WHERE server = h.server GROUP BY name) x),"
-		" 'applied_changes', h.applied_changes, 'last_batch_at', h.last_batch_at,"
-		" 'cutover_at', h.cutover_at, 'last_error', h.last_error, 'report', h.report,"
-		" 'ledger', (SELECT coalesce(json_agg(json_build_object('hop', l.hop, 'table', l.table_name,"
-		"   'offset', l.\"offset\", 'source', l.source, 'carried', l.carried) ORDER BY l.hop, l.table_name), '[]')"
-		"   FROM sync_fdw.ledger l))::text FROM sync_fdw.hop h WHERE h.server = $1",
-		1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		if (PQresultStatus(r) == PGRES_TUPLES_OK || pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) ||
-		    pgx_sqlstate_is(r, "3F000"))
-			log_error("no hop \"%s\" recorded on the target\nhint: migrate plan, then migrate run",
-				  h.server);
-		else
-			pgx_log_failure(r, "read the hop's state");
-		PQclear(r);
+	char *state = NULL;
+	if (!run_status(&h, &state)) {
 		hop_close(&h);
 		return EXIT_TARGET;
 	}
 	json_error_t jerr;
-	json_t *st = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+	json_t *st = json_loads(state, 0, &jerr);
 	if (o.json) {
-		buf_adds(&out, PQgetvalue(r, 0, 0));
+		buf_adds(&out, state);
 		buf_addc(&out, '\n');
 	} else if (st)
 		status_text(st, &out);
-	PQclear(r);
+	free(state);
 	/* the sync's own view (pending, lag), while the change log is linked:
 	 * "finish" removed it */
-	const char *stage = json_string_value(json_object_get(st, "stage"));
-	if (!stage || strcmp(stage, "finished") != 0) {
+	enum hop_stage stage;
+	if (!hop_stage_parse(json_string_value(json_object_get(st, "stage")), &stage) ||
+	    stage != HOP_STAGE_FINISHED) {
 		struct buf sync = BUF_INIT;
 		if (!o.json)
 			buf_adds(&out, "\nsync\n");
@@ -479,11 +341,11 @@ static int cmd_run(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
-	catch_signals();
-	struct copy_opts co = { .progress = true, .json = o.json, .stop = &stop_flag };
+	volatile sig_atomic_t *stop = cli_catch_signals();
+	struct copy_opts co = { .progress = true, .json = o.json, .stop = stop };
 	struct copy_result cres;
 	struct apply_opts ao = { .follow = false, .batch_size = cfg.s.sync_batch_size,
-				 .interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
+				 .interval_ms = cfg.s.sync_interval_ms, .stop = stop,
 				 .progress = isatty(STDERR_FILENO), .json = o.json };
 	struct apply_result ares;
 	struct cutover_opts cut = { .json = o.json };
@@ -494,21 +356,11 @@ static int cmd_run(int argc, char **argv)
 	if (!hop_plan_ok(&h))
 		goto out;
 	rc = EXIT_TARGET;
-	PGresult *r = PQexecParams(h.tgt, "SELECT 1 FROM pg_namespace WHERE nspname = 'sync_fdw'",
-				   0, NULL, NULL, NULL, NULL, 0);
-	bool have_state = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-	PQclear(r);
-	bool copied = false;
-	if (have_state) {
-		const char *p[] = { h.server };
-		r = PQexecParams(h.tgt, "SELECT copy_finished_at IS NOT NULL FROM sync_fdw.hop WHERE server = $1",
-				 1, NULL, p, NULL, NULL, 0);
-		copied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-			 PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-	}
+	bool copied;
+	if (!run_copy_done(&h, &copied))
+		goto out;
 	/* a capture that numbers the tables otherwise is a plan problem */
-	if (!prepare(&h) || (!copied && !copy_run(&h, &co, &cres))) {
+	if (!run_prepare(&h) || (!copied && !copy_run(&h, &co, &cres))) {
 		rc = h.plan.nproblems ? EXIT_CONFIG : rc;
 		goto out;
 	}
@@ -543,67 +395,26 @@ static const struct cli_command commands[] = {
 	{ NULL, NULL, NULL },
 };
 
-static void usage(FILE *out)
-{
-	fputs("migrate: move a live PostgreSQL-backed MiniTwit to another database host\n\n"
-	      "Usage: migrate [--config FILE] COMMAND [OPTION]...\n\nCommands:\n", out);
-	cli_list(commands, out);
-	fputs("\nOptions:\n"
-	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
-	      "      --log-format auto|text|json\n"
-	      "                     messages on stderr as lines a person reads (text) or\n"
-	      "                     JSON lines (json); auto: text on a terminal (default)\n"
-	      "  -h, --help         show this help and exit\n"
-	      "  -V, --version      show the version and exit\n\n"
-	      "\"migrate COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
-	      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 6 verification\n"
-	      "found differences, 7 internal.\n", out);
-}
+static const struct cli_program program = {
+	.name = "migrate",
+	.version = MINITWIT_VERSION,
+	.about = "migrate: move a live PostgreSQL-backed MiniTwit to another database host\n",
+	.exit_codes = "Exit status: 0 ok, 1 failed,\n"
+		      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 6 verification\n"
+		      "found differences, 7 internal.\n",
+	.command_help = "      --json     machine-readable output on stdout (progress as JSON lines)\n"
+			"  -h, --help     show this help and exit\n"
+			"\n"
+			"The configuration is --config FILE (default config/migration.yaml), every\n"
+			"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n",
+	.commands = commands,
+};
 
 int main(int argc, char **argv)
 {
 	log_init("migrate");
 	pgx_set_program("migrate");
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-			printf("migrate %s\n", MINITWIT_VERSION);
-			return EXIT_OK;
-		} else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
-			config_path = argv[++i];
-			config_given = true;
-		} else if (strncmp(argv[i], "--config=", 9) == 0) {
-			config_path = argv[i] + 9;
-			config_given = true;
-		} else if (strcmp(argv[i], "--log-format") == 0 || strncmp(argv[i], "--log-format=", 13) == 0) {
-			const char *v = argv[i][12] == '=' ? argv[i] + 13 : (i + 1 < argc ? argv[++i] : "");
-			if (!log_set_format_name(v)) {
-				fprintf(stderr, "migrate: --log-format must be auto, text or json, not \"%s\"\n", v);
-				cli_try_help("migrate", NULL);
-				return EXIT_USAGE;
-			}
-		} else {
-			fprintf(stderr, "migrate: unknown option \"%s\"\n", argv[i]);
-			cli_try_help("migrate", NULL);
-			return EXIT_USAGE;
-		}
-	}
-	if (i >= argc) {
-		fputs("migrate: no command given\n", stderr);
-		cli_try_help("migrate", NULL);
-		return EXIT_USAGE;
-	}
-	int used;
-	const struct cli_command *cmd = cli_find(commands, argc - i, argv + i, &used);
-	if (!cmd) {
-		fprintf(stderr, "migrate: unknown command \"%s\"\n", argv[i]);
-		cli_try_help("migrate", NULL);
-		return EXIT_USAGE;
-	}
-	int rc = cmd->fn(argc - i, argv + i);
+	int rc = cli_main(&program, &globals, argc, argv);
 	hopcfg_release(&cfg);
 	return rc;
 }

@@ -7,7 +7,6 @@
  * Every command is idempotent.  Only this file decides exit codes
  * (lib/exitcode.h).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,51 +23,23 @@
 #include "log.h"
 #include "pgx.h"
 #include "plan.h"
+#include "run.h"
 #include "banned.h"
 
 #ifndef MINITWIT_VERSION
 #define MINITWIT_VERSION "0.1.0"
 #endif
 
-static const char *config_path = "config/migration.yaml";
-static bool config_given;
+static struct cli_globals globals;
 static struct hop_config cfg;
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static int load_config(void)
-{
-	return hop_config_load(config_path, config_given, &cfg) ? EXIT_OK : EXIT_CONFIG;
-}
-
-static int parse_opts(int argc, char **argv, const char *cmd, const char *allowed,
-		      struct cli_opts *o)
-{
-	return cli_parse(argc, argv, "sync-fdw", cmd, allowed, o);
-}
-
-#define COMMON_HELP \
-	"      --json     machine-readable output on stdout\n" \
-	"  -h, --help     show this help and exit\n" \
-	"\n" \
-	"The configuration is --config FILE (default config/migration.yaml), every\n" \
-	"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n"
+static const struct cli_program program;
 
 /* Open the hop for a command; EXIT_OK or the code to return. */
 static int open_hop(struct hop *h, int need)
 {
-	if (!hop_open(h, &cfg, need)) {
-		/* the target is connected first: a missing source means the
-		 * target answered */
-		bool src_bad = (need & (HOP_SOURCE | HOP_PLAN)) && !h->src && h->tgt;
-		hop_close(h);
+	bool src_bad;
+	if (!run_open(h, &cfg, need, &src_bad))
 		return src_bad ? EXIT_SOURCE : EXIT_TARGET;
-	}
 	return EXIT_OK;
 }
 
@@ -80,16 +51,11 @@ static int open_hop(struct hop *h, int need)
 static int start(int argc, char **argv, const char *cmd, const char *allowed, const char *help,
 		 struct cli_opts *o, struct hop *h, int need)
 {
-	int rc = parse_opts(argc, argv, cmd, allowed, o);
-	if (rc != EXIT_OK)
+	int rc = cli_start(&program, argc, argv, cmd, allowed, help, o);
+	if (rc >= 0)
 		return rc;
-	if (o->help) {
-		fputs(help, stdout);
-		fputs(COMMON_HELP, stdout);
-		return EXIT_OK;
-	}
-	if ((rc = load_config()) != EXIT_OK)
-		return rc;
+	if (!hop_config_load(globals.config_path, globals.config_given, &cfg))
+		return EXIT_CONFIG;
 	if (need && (rc = open_hop(h, need)) != EXIT_OK)
 		return rc;
 	return -1;
@@ -220,14 +186,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
 		return rc;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	struct apply_opts ao = {
 		.follow = o.follow, .batch_size = o.batch_size ? o.batch_size : cfg.s.sync_batch_size,
-		.interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
+		.interval_ms = cfg.s.sync_interval_ms, .stop = cli_catch_signals(),
 		.progress = isatty(STDERR_FILENO), .json = o.json,
 	};
 	struct apply_result res;
@@ -296,79 +257,26 @@ static const struct cli_command commands[] = {
 	{ NULL, NULL, NULL },
 };
 
-static void usage(FILE *out)
-{
-	fputs("sync-fdw: live sync of a PostgreSQL source into a target through postgres_fdw,\n"
-	      "with id remapping\n\n"
-	      "Usage: sync-fdw [--config FILE] COMMAND [OPTION]...\n\n"
-	      "Commands:\n", out);
-	cli_list(commands, out);
-	fputs("\nOptions:\n"
-	      "  -c, --config FILE  the hop's configuration (default config/migration.yaml)\n"
-	      "      --log-format auto|text|json\n"
-	      "                     messages on stderr as lines a person reads (text) or\n"
-	      "                     JSON lines (json); auto: text on a terminal (default)\n"
-	      "  -h, --help         show this help and exit\n"
-	      "  -V, --version      show the version and exit\n\n"
-	      "\"sync-fdw COMMAND --help\" describes a command.  Exit status: 0 ok, 1 failed,\n"
-	      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 7 internal.\n", out);
-}
+static const struct cli_program program = {
+	.name = "sync-fdw",
+	.version = MINITWIT_VERSION,
+	.about = "sync-fdw: live sync of a PostgreSQL source into a target through postgres_fdw,\n"
+		 "with id remapping\n",
+	.exit_codes = "Exit status: 0 ok, 1 failed,\n"
+		      "2 usage, 3 configuration or plan problem, 4 source, 5 target, 7 internal.\n",
+	.command_help = "      --json     machine-readable output on stdout\n"
+			"  -h, --help     show this help and exit\n"
+			"\n"
+			"The configuration is --config FILE (default config/migration.yaml), every\n"
+			"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n",
+	.commands = commands,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-format", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
 	log_init("sync-fdw");
 	pgx_set_program("sync-fdw");
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			config_given = true;
-			break;
-		case 'L':
-			if (!log_set_format_name(optarg)) {
-				fprintf(stderr, "sync-fdw: --log-format must be auto, text or json, not \"%s\"\n",
-					optarg);
-				cli_try_help("sync-fdw", NULL);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("sync-fdw %s\n", MINITWIT_VERSION);
-			return EXIT_OK;
-		default:
-			fprintf(stderr, "sync-fdw: unknown option \"%s\"\n", argv[optind - 1]);
-			cli_try_help("sync-fdw", NULL);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		fputs("sync-fdw: no command given\n", stderr);
-		cli_try_help("sync-fdw", NULL);
-		return EXIT_USAGE;
-	}
-	int used;
-	const struct cli_command *cmd = cli_find(commands, argc - optind, argv + optind, &used);
-	if (!cmd) {
-		fprintf(stderr, "sync-fdw: unknown command \"%s%s%s\"\n", argv[optind],
-			optind + 1 < argc && strcmp(argv[optind], "capture") == 0 ? " " : "",
-			optind + 1 < argc && strcmp(argv[optind], "capture") == 0 ? argv[optind + 1] : "");
-		cli_try_help("sync-fdw", NULL);
-		return EXIT_USAGE;
-	}
-	int first = optind + used - 1;
-	int rc = cmd->fn(argc - first, argv + first);
+	int rc = cli_main(&program, &globals, argc, argv);
 	hopcfg_release(&cfg);
 	return rc;
 }

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS sync_fdw.hop (
     server          text PRIMARY KEY,
     source          text NOT NULL,              -- the source's DSN, password masked
     created_at      timestamptz NOT NULL DEFAULT now(),
-    stage           text NOT NULL DEFAULT 'linked',
+    stage           text NOT NULL DEFAULT 'linked',   -- hop/stage.h: the names, the moves
     -- the apply's position in the source's change log (hop/apply.h):
     -- every change with change_id <= pos was processed, except those of
     -- the transactions still running in open_snapshot (the source snapshot

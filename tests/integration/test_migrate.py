@@ -584,16 +584,23 @@ def test_plan_refuses_keyless_rows_already_on_the_target(c):
 
 
 
+def copied_hop(c, name):
+    """A hop of five users, copied (and so linked and captured), not cut
+    over: (source DSN, target DSN, Hop)."""
+    src = new_db(c.a, f"{name}_src")
+    tgt = new_db(c.b, f"{name}_tgt", schema=False)
+    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
+    h = Hop(c, src, tgt)
+    h.run("copy")
+    return src, tgt, h
+
+
 @test
 def test_finish_refuses_a_hop_never_cut_over(c):
     """finish before the cutover would remove the capture and leave the
     target behind: refused, changing nothing; --abandon removes link and
     capture and records the hop as abandoned, never as finished."""
-    src = new_db(c.a, "fin_src")
-    tgt = new_db(c.b, "fin_tgt", schema=False)
-    psql(src, "INSERT INTO \"user\" (username, email, pw_hash) SELECT 'u' || g, 'e', 'h' FROM generate_series(1, 5) g")
-    h = Hop(c, src, tgt)
-    h.run("copy")
+    src, tgt, h = copied_hop(c, "fin")
     stage = "SELECT stage FROM sync_fdw.hop WHERE server = 'hop'"
     before = psql(tgt, stage)
     triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'"
@@ -618,6 +625,50 @@ def test_finish_refuses_a_hop_never_cut_over(c):
     h.run("finish")
     assert psql(tgt, stage) == [["abandoned"]]
 
+
+
+@test
+def test_capture_lookup_error_is_not_absence(c):
+    """Whether the source has capture is read from its catalog; when that
+    read fails (here: a source role without USAGE on sync_fdw_src), migrate
+    says so and stops: it does not take the error for "no capture" and
+    install capture over the existing one."""
+    src, tgt, _ = copied_hop(c, "capq")
+    role = "capq_mover"
+    psql(src, f"CREATE ROLE {role} LOGIN NOSUPERUSER; GRANT USAGE ON SCHEMA public TO {role}; "
+              f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; "
+              f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    assert "user=minitwit" in src, src
+    capture = ("SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sync_fdw%'),"
+               " (SELECT value FROM sync_fdw_src.settings WHERE key = 'capture_epoch')")
+    before = psql(src, capture)
+    h2 = Hop(c, src.replace("user=minitwit", f"user={role}"), tgt)
+    r = h2.run("copy", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode != 0, m
+    assert "look for capture on the source failed: permission denied for schema sync_fdw_src" in m, m
+    assert "capture not installed" not in m and "capture installed" not in m, m
+    assert psql(src, capture) == before
+
+
+@test
+def test_no_copy_into_a_hop_cut_over(c):
+    """The stage machine refuses a move it does not allow: a copy after the
+    cutover used to put the switched hop back to "copying" (and a later run
+    would have cut it over again); now it is refused, changing nothing."""
+    src, tgt, h = copied_hop(c, "stg")
+    h.run("cutover")
+    state = "SELECT stage, copy_finished_at, cutover_at FROM sync_fdw.hop WHERE server = 'hop'"
+    before = psql(tgt, state)
+    assert before[0][0] == "switched", before
+    r = h.run("copy", check=False)
+    m = msgs(r.stderr)
+    assert r.returncode != 0, m
+    assert 'hop "hop" is at stage "switched": it cannot move to stage "copying"' in m, m
+    assert 'from "switched" a hop moves to "finished"' in m, m
+    assert psql(tgt, state) == before
+    h.run("finish")
+    assert psql(tgt, "SELECT stage FROM sync_fdw.hop WHERE server = 'hop'") == [["finished"]]
 
 
 class AdminStub:
