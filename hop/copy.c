@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "log.h"
 #include "pgx.h"
+#include "remap.h"
 #include "sqlgen.h"
 #include "util.h"
 #include "banned.h"
@@ -203,7 +204,7 @@ static void copy_out_sql(struct buf *b, const struct hop_plan *p, const struct p
 {
 	buf_adds(b, "COPY (SELECT ");
 	for (size_t i = 0; i < t->src->ncols; i++) {
-		int64_t off = ts->direct ? plan_column_offset(p, t, i) : 0;
+		int64_t off = ts->direct ? remap_column_offset(p, t, i) : 0;
 		if (i)
 			buf_adds(b, ", ");
 		if (off != 0)

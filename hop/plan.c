@@ -42,16 +42,6 @@ static int plan_index(const struct hop_plan *plan, const char *name)
 	return -1;
 }
 
-int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col)
-{
-	if (t->key >= 0 && (size_t)t->key == col)
-		return t->offset;
-	for (size_t r = 0; r < t->nrefs; r++)
-		if (t->refs[r].col == col)
-			return plan->t[t->refs[r].table].offset;
-	return 0;
-}
-
 /* min, max and count of the key on one database; key < 0: count only. */
 static bool key_range(PGconn *c, const char *table, const char *key, int64_t *min, int64_t *max,
 		      int64_t *rows, const char *what)

@@ -97,9 +97,6 @@ void plan_problem(struct hop_plan *plan, const char *hint, const char *fmt, ...)
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);
 
-/* The offset applied to column col of table t: its key's, its reference's, or 0. */
-int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col);
-
 /* A JSON document of the plan (tables, keys, refs, offsets, ranges, problems). */
 void plan_json(const struct hop_plan *plan, struct buf *out);
 /* The plan as text for a terminal. */
