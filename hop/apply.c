@@ -834,7 +834,8 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 	memset(&s, 0, sizeof s);
 	if (!hop_plan_ok(h)) {
 		struct buf msg = BUF_INIT;
-		buf_addf(&msg, "the hop cannot go ahead: %s", buf_str(&h->plan.problems));
+		buf_adds(&msg, "the hop cannot go ahead: ");
+		plan_problems_text(&h->plan, &msg);
 		hop_record_error(h, msg.data);
 		buf_release(&msg);
 		return false;

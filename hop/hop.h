@@ -56,7 +56,9 @@ MUST_CHECK PGconn *hop_connect(const struct hop *h, bool target);
 	" SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;" \
 	" SET standard_conforming_strings = on"
 
-/* Build the plan again (after the target's schema changed). */
+/* Build the plan again (after the target's schema changed).  false
+ * (logged) when a database could not be read: then h->plan is empty and
+ * h->planned false. */
 MUST_CHECK bool hop_replan(struct hop *h);
 
 /*
@@ -80,7 +82,8 @@ MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
  */
 MUST_CHECK bool hop_exec_ddl(PGconn *c, const char *sql, const char *what);
 
-/* The plan must be free of problems: false with each problem logged. */
+/* The plan must be free of problems: false with each problem logged (a
+ * line saying how many, then each as its own message). */
 MUST_CHECK bool hop_plan_ok(const struct hop *h);
 
 /* Create the target's state schema (idempotent). */

@@ -16,14 +16,23 @@
 
 void plan_problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
 {
+	struct buf msg = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vaddf(&p->problems, fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	buf_addc(&p->problems, '\n');
-	if (hint)
-		buf_addf(&p->problems, "  hint: %s\n", hint);
-	p->nproblems++;
+	struct problem *np = realloc(p->problems, (p->nproblems + 1) * sizeof *p->problems);
+	if (!np)
+		abort();
+	p->problems = np;
+	problem_init(&p->problems[p->nproblems++], buf_str(&msg), NULL, hint);
+	buf_release(&msg);
+}
+
+void plan_problems_text(const struct hop_plan *p, struct buf *out)
+{
+	for (size_t i = 0; i < p->nproblems; i++)
+		problem_text(&p->problems[i], out);
 }
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name)
@@ -332,6 +341,13 @@ static void topo_order(struct hop_plan *p)
 	free(done);
 }
 
+void plan_choose(const struct hop_config *cfg, struct hop_plan *p)
+{
+	choose_tables(cfg, p);
+	choose_refs(cfg, p);
+	topo_order(p);
+}
+
 /*
  * Tables whose primary key a copy in progress dropped (sync_fdw.copy_index,
  * kind 'p'): it comes back when their rows are in, so a missing key there
@@ -596,9 +612,13 @@ static bool reuse_counts(const struct hop_plan *prev, struct plan_table *t)
 
 bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		const struct plan_fixed *fixed, size_t nfixed, const struct hop_plan *source_counts,
-		struct hop_plan *p)
+		struct hop_plan *out)
 {
+	struct hop_plan plan, *p = &plan;
+	PGresult *deferred = NULL;
+	bool ok = false;
 	memset(p, 0, sizeof *p);
+	memset(out, 0, sizeof *out);
 	/* a password in the configuration ends up in files, process lists and,
 	 * for the target, every server's settings at the cutover */
 	static const char pw_hint[] = "remove it from the DSN and give it in a pgpass file (PGPASSFILE) "
@@ -608,44 +628,32 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	if (pgx_dsn_has_password(cfg->s.target_dsn))
 		plan_problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
-	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
-		return false;
-	PGresult *deferred;
-	if (!deferred_keys(tgt, &deferred))
-		return false;
-	choose_tables(cfg, p);
-	choose_refs(cfg, p);
-	topo_order(p);
+	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt) ||
+	    !deferred_keys(tgt, &deferred))
+		goto out;
+	plan_choose(cfg, p);
 
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
-		if (t->key_given && !check_key_unique(src, p, t)) {
-			PQclear(deferred);
-			return false;
-		}
+		if (t->key_given && !check_key_unique(src, p, t))
+			goto out;
 		if (!reuse_counts(source_counts, t) &&
 		    !key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
-			       "read the source's ids")) {
-			PQclear(deferred);
-			return false;
-		}
+			       "read the source's ids"))
+			goto out;
 		if (t->tgt) {
 			if (key && cat_column(t->tgt, key) < 0)
 				key = NULL;
 			if (!key_range(tgt, t->src->name, key, &t->tgt_min, &t->tgt_max, &t->tgt_rows,
-				       "read the target's ids")) {
-				PQclear(deferred);
-				return false;
-			}
+				       "read the target's ids"))
+				goto out;
 			compare_columns(p, t, deferred);
 		}
 		for (size_t f = 0; f < nfixed; f++)
 			t->linked |= strcmp(fixed[f].table, t->src->name) == 0;
-		if (!check_replaced(cfg, src, tgt, p, t)) {
-			PQclear(deferred);
-			return false;
-		}
+		if (!check_replaced(cfg, src, tgt, p, t))
+			goto out;
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
@@ -689,10 +697,8 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		if (has_src && (!remap_add(t->src_min, t->offset, &a) || !remap_add(t->src_max, t->offset, &b)))
 			continue;
 		if (key && t->tgt_min <= t->tgt_max &&
-		    !target_ids(tgt, t->src->name, key, a, b, base, &ocount, &omin, &omax, &has_next, &next)) {
-			PQclear(deferred);
-			return false;
-		}
+		    !target_ids(tgt, t->src->name, key, a, b, base, &ocount, &omin, &omax, &has_next, &next))
+			goto out;
 		t->headroom = remap_headroom(base, has_next, next, tmax);
 		t->min_headroom = remap_headroom_bound(t->min_headroom, tmax);
 		t->headroom_target = has_next;
@@ -740,7 +746,6 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			buf_release(&hint);
 		}
 	}
-	PQclear(deferred);
 	/* references must fit as well: a shifted reference may overflow too */
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
@@ -756,7 +761,14 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 					rt->offset);
 		}
 	}
-	return true;
+	ok = true;
+out:
+	PQclear(deferred);
+	if (ok)
+		*out = plan;
+	else
+		plan_release(p);
+	return ok;
 }
 
 void plan_check_copy(struct hop_plan *p)
@@ -785,7 +797,9 @@ void plan_release(struct hop_plan *p)
 	}
 	free(p->t);
 	free(p->order);
-	buf_release(&p->problems);
+	for (size_t i = 0; i < p->nproblems; i++)
+		problem_release(&p->problems[i]);
+	free(p->problems);
 	cat_release(&p->src);
 	cat_release(&p->tgt);
 	memset(p, 0, sizeof *p);
@@ -858,30 +872,16 @@ void plan_json(const struct hop_plan *p, struct buf *out)
 		buf_addf(out, ",\"target_has_table\":%s}", t->tgt ? "true" : "false");
 	}
 	buf_adds(out, "],\"problems\":[");
-	const char *s = buf_str(&p->problems);
-	bool first = true;
-	while (*s) {
-		const char *e = strchr(s, '\n');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		const char *next = e ? e + 1 : s + n;
-		const char *hint = NULL;
-		size_t hn = 0;
-		if (strncmp(next, "  hint: ", 8) == 0) {
-			hint = next + 8;
-			const char *he = strchr(hint, '\n');
-			hn = he ? (size_t)(he - hint) : strlen(hint);
-			next = he ? he + 1 : hint + hn;
-		}
-		buf_adds(out, first ? "{\"problem\":" : ",{\"problem\":");
-		first = false;
-		buf_add_json_str(out, s, n);
+	for (size_t i = 0; i < p->nproblems; i++) {
+		const struct problem *pr = &p->problems[i];
+		buf_adds(out, i ? ",{\"problem\":" : "{\"problem\":");
+		buf_add_json_str(out, pr->msg, strlen(pr->msg));
 		buf_adds(out, ",\"hint\":");
-		if (hint)
-			buf_add_json_str(out, hint, hn);
+		if (pr->hint)
+			buf_add_json_str(out, pr->hint, strlen(pr->hint));
 		else
 			buf_adds(out, "null");
 		buf_addc(out, '}');
-		s = next;
 	}
 	buf_adds(out, "]}");
 }
@@ -912,9 +912,9 @@ void plan_text(const struct hop_plan *p, struct buf *out)
 			 t->offset_auto ? ", offset auto" : "", room,
 			 t->conflict == HOP_CONFLICT_REPLACE && t->src->npk ? ", replaces target rows" : "");
 	}
-	if (p->nproblems)
-		buf_addf(out, "\n%zu problem%s:\n%s", p->nproblems, p->nproblems == 1 ? "" : "s",
-			 buf_str(&p->problems));
-	else
+	if (p->nproblems) {
+		buf_addf(out, "\n%zu problem%s:\n", p->nproblems, p->nproblems == 1 ? "" : "s");
+		plan_problems_text(p, out);
+	} else
 		buf_adds(out, "\nno problems found\n");
 }
