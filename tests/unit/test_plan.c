@@ -117,6 +117,18 @@ static void load(struct hop_config *cfg, const char *tables)
 	free(path);
 }
 
+/* The plan chosen for the tables: config over MiniTwit's source catalog
+ * (and the same target catalog when target). */
+static void choose(struct hop_config *cfg, struct hop_plan *p, const char *tables, bool target)
+{
+	memset(p, 0, sizeof *p);
+	load(cfg, tables);
+	minitwit(&p->src);
+	if (target)
+		minitwit(&p->tgt);
+	plan_choose(cfg, p);
+}
+
 static const struct plan_table *table(const struct hop_plan *p, const char *name)
 {
 	const struct plan_table *t = plan_table(p, name);
@@ -130,12 +142,8 @@ static void test_choose_keys_refs_order(void **state)
 {
 	struct hop_config cfg;
 	struct hop_plan p;
-	memset(&p, 0, sizeof p);
-	load(&cfg, "  message: { offset: auto }\n  follower: { refs: { who_id: user, whom_id: user } }\n"
-		   "  user: { offset: auto }\n  latest: { conflict: replace }\n");
-	minitwit(&p.src);
-	minitwit(&p.tgt);
-	plan_choose(&cfg, &p);
+	choose(&cfg, &p, "  message: { offset: auto }\n  follower: { refs: { who_id: user, whom_id: user } }\n"
+			 "  user: { offset: auto }\n  latest: { conflict: replace }\n", true);
 
 	assert_int_equal(p.n, 4);
 	assert_int_equal(p.nproblems, 0);
@@ -185,11 +193,8 @@ static void test_choose_problems(void **state)
 {
 	struct hop_config cfg;
 	struct hop_plan p;
-	memset(&p, 0, sizeof p);
-	load(&cfg, "  user: { key: username }\n  nosuch: {}\n  message: { refs: { text: user, ghost: user } }\n"
-		   "  latest: { conflict: append }\n");
-	minitwit(&p.src);
-	plan_choose(&cfg, &p);
+	choose(&cfg, &p, "  user: { key: username }\n  nosuch: {}\n  message: { refs: { text: user, ghost: user } }\n"
+			 "  latest: { conflict: append }\n", false);
 
 	assert_int_equal(p.n, 3);
 	assert_int_equal(p.nproblems, 5);
@@ -222,10 +227,7 @@ static void test_json(void **state)
 {
 	struct hop_config cfg;
 	struct hop_plan p;
-	memset(&p, 0, sizeof p);
-	load(&cfg, "  user: { offset: 1000 }\n  message: {}\n  follower: { refs: { who_id: user } }\n");
-	minitwit(&p.src);
-	plan_choose(&cfg, &p);
+	choose(&cfg, &p, "  user: { offset: 1000 }\n  message: {}\n  follower: { refs: { who_id: user } }\n", false);
 	struct plan_table *u = (struct plan_table *)table(&p, "user");
 	u->src_min = 1;
 	u->src_max = 5;
