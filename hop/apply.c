@@ -808,18 +808,12 @@ static bool reconnect(struct applier *a)
 
 static void progress(const struct applier *a, const struct apply_result *res, bool final)
 {
-	if (a->o->json) {
-		printf("{\"event\":\"%s\",\"batches\":%" PRId64 ",\"fetched\":%" PRId64 ",\"applied\":%" PRId64
-		       ",\"skipped\":%" PRId64 ",\"fallbacks\":%" PRId64 ",\"rate\":%.1f}\n",
-		       final ? "done" : "progress", res->batches, res->fetched, res->applied, res->skipped,
-		       res->fallbacks, a->rate);
-		fflush(stdout);
-	}
-	if (a->o->progress || final)
-		fprintf(stderr, "%sapply: %" PRId64 " changes applied (%" PRId64 " skipped: already "
-				"copied) in %" PRId64 " batches, %.0f changes/s%s",
-			isatty(STDERR_FILENO) && !final ? "\r" : "", res->applied, res->skipped,
-			res->batches, a->rate, final || !isatty(STDERR_FILENO) ? "\n" : "");
+	if (!a->o->progress)
+		return;
+	struct progress p = { .kind = PROGRESS_APPLY, .final = final, .batches = res->batches,
+			      .fetched = res->fetched, .applied = res->applied, .skipped = res->skipped,
+			      .fallbacks = res->fallbacks, .rate = a->rate };
+	a->o->progress(&p, a->o->progress_arg);
 }
 
 bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *res)

@@ -50,6 +50,7 @@
 
 #include "buf.h"
 #include "hop.h"
+#include "progress.h"
 
 struct apply_opts {
 	bool follow;			/* keep applying until stopped */
@@ -57,8 +58,8 @@ struct apply_opts {
 	int64_t interval_ms;		/* --follow: pause when idle */
 	int64_t max_lag_exit_ms;	/* --until-lag: exit once caught up this close (0: off) */
 	volatile sig_atomic_t *stop;	/* set by a signal handler */
-	bool progress;			/* progress lines on stderr */
-	bool json;			/* JSON progress lines on stdout */
+	progress_fn *progress;		/* the changes applied, each second and at the end */
+	void *progress_arg;		/*   (NULL: none) */
 };
 
 struct apply_result {

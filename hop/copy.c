@@ -171,20 +171,10 @@ static void show(struct job *j, size_t t, bool final)
 	double el = now - ts->start;
 	double rate = el > 0 ? (double)done / el : 0;
 	double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
-	if (j->o->json) {
-		struct buf b = BUF_INIT;
-		buf_add_json_str(&b, pt->src->name, strlen(pt->src->name));
-		printf("{\"event\":\"copy\",\"table\":%s,\"rows\":%" PRId64 ",\"total\":%" PRId64
-		       ",\"rows_per_s\":%.0f,\"eta_s\":%.1f,\"done\":%s}\n", b.data, done, total, rate, eta,
-		       final ? "true" : "false");
-		buf_release(&b);
-		fflush(stdout);
-	}
 	if (j->o->progress) {
-		bool tty = isatty(STDERR_FILENO);
-		if (tty || final)
-			fprintf(stderr, "%scopy %-20s %10" PRId64 " / %-10" PRId64 " rows  %9.0f rows/s  ETA %5.1f s%s",
-				tty ? "\r" : "", pt->src->name, done, total, rate, eta, final || !tty ? "\n" : "");
+		struct progress p = { .kind = PROGRESS_COPY, .final = final, .table = pt->src->name,
+				      .rows = done, .total = total, .rows_per_s = rate, .eta_s = eta };
+		j->o->progress(&p, j->o->progress_arg);
 	}
 }
 

@@ -38,10 +38,11 @@
 #include <stdint.h>
 
 #include "hop.h"
+#include "progress.h"
 
 struct copy_opts {
-	bool progress;			/* progress on stderr (\r on a terminal) */
-	bool json;			/* JSON progress lines on stdout */
+	progress_fn *progress;		/* each table's rows, a few times a second and at its end */
+	void *progress_arg;		/*   (NULL: none) */
 	volatile sig_atomic_t *stop;
 };
 

@@ -203,8 +203,9 @@ static int cmd_copy(int argc, char **argv)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
-	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
-				.stop = &stop_flag };
+	struct progress_out po;
+	progress_out_init(&po, o.json);
+	struct copy_opts co = { .progress = progress_show, .progress_arg = &po, .stop = &stop_flag };
 	struct copy_result res;
 	rc = prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
 	if (o.json && rc == EXIT_OK)
@@ -480,11 +481,13 @@ static int cmd_run(int argc, char **argv)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	catch_signals();
-	struct copy_opts co = { .progress = true, .json = o.json, .stop = &stop_flag };
+	struct progress_out po;
+	progress_out_init(&po, o.json);
+	struct copy_opts co = { .progress = progress_show, .progress_arg = &po, .stop = &stop_flag };
 	struct copy_result cres;
 	struct apply_opts ao = { .follow = false, .batch_size = cfg.s.sync_batch_size,
 				 .interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
-				 .progress = isatty(STDERR_FILENO), .json = o.json };
+				 .progress = progress_show, .progress_arg = &po };
 	struct apply_result ares;
 	struct cutover_opts cut = { .json = o.json };
 	struct buf out = BUF_INIT;

@@ -224,10 +224,12 @@ static int cmd_run(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	struct progress_out po;
+	progress_out_init(&po, o.json);
 	struct apply_opts ao = {
 		.follow = o.follow, .batch_size = o.batch_size ? o.batch_size : cfg.s.sync_batch_size,
 		.interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
-		.progress = isatty(STDERR_FILENO), .json = o.json,
+		.progress = progress_show, .progress_arg = &po,
 	};
 	struct apply_result res;
 	rc = apply_run(&h, &ao, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
