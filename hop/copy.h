@@ -28,7 +28,8 @@
  * its indexes are built, by whichever worker is free, while the other
  * workers go on loading other tables; then the constraints are attached
  * and the table analysed.  Loading without indexes and building each once
- * is faster than maintaining them row by row.
+ * is faster than maintaining them row by row.  This file schedules those
+ * steps and pumps the rows; indexes.c drops, records and rebuilds.
  */
 #ifndef COPY_H
 #define COPY_H

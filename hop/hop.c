@@ -251,3 +251,11 @@ bool hop_exists(struct hop *h, bool *exists)
 	PQclear(r);
 	return ok;
 }
+
+void hop_rollback(PGconn *c)
+{
+	if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+	}
+}

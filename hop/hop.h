@@ -73,6 +73,8 @@ const char *hop_sql_text(const char *name);
 
 /* Run SQL on c; false (logged with what) on error. */
 MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
+/* End c's open transaction, if any, with ROLLBACK (c may be NULL). */
+void hop_rollback(PGconn *c);
 
 /*
  * Run DDL that locks live tables (CREATE/DROP TRIGGER) in its own
