@@ -127,7 +127,7 @@ UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 UNIT_DEPS_log := lib/log.c lib/buf.c lib/utf8.c
 UNIT_DEPS_plan := hop/plan.c hop/hop.c hop/catalog.c hop/remap.c hop/sqlgen.c hop/hopcfg.c lib/buf.c \
-                  lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/utf8.c
+                  lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/report.c lib/utf8.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

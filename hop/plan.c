@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "remap.h"
+#include "report.h"
 #include "sqlgen.h"
 #include "banned.h"
 
@@ -805,85 +806,60 @@ void plan_release(struct hop_plan *p)
 	memset(p, 0, sizeof *p);
 }
 
-static void json_range(struct buf *out, const char *name, int64_t lo, int64_t hi)
+/* [lo, hi], or null for an empty range */
+static json_t *json_range(int64_t lo, int64_t hi)
 {
-	if (lo > hi)
-		buf_addf(out, ",\"%s\":null", name);
-	else
-		buf_addf(out, ",\"%s\":[%" PRId64 ",%" PRId64 "]", name, lo, hi);
+	return lo > hi ? json_null() : json_pack("[I, I]", (json_int_t)lo, (json_int_t)hi);
 }
 
-void plan_json(const struct hop_plan *p, struct buf *out)
+static json_t *json_table(const struct hop_plan *p, const struct plan_table *t)
 {
-	buf_adds(out, "{\"tables\":[");
-	for (size_t k = 0; k < p->n; k++) {
-		const struct plan_table *t = &p->t[p->order[k]];
-		if (k)
-			buf_addc(out, ',');
-		buf_adds(out, "{\"name\":");
-		buf_add_json_str(out, t->src->name, strlen(t->src->name));
-		buf_adds(out, ",\"key\":");
-		if (t->key >= 0)
-			buf_add_json_str(out, t->src->cols[t->key].name, strlen(t->src->cols[t->key].name));
-		else
-			buf_adds(out, "null");
-		buf_addf(out, ",\"offset\":%" PRId64 ",\"offset_auto\":%s,\"natural_key\":%s,"
-			      "\"conflict\":\"%s\",\"rows\":%" PRId64 ",\"target_rows\":%" PRId64,
-			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
-			 t->append ? "append" : t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
-			 t->tgt_rows);
-		if (t->headroom >= 0)
-			buf_addf(out, ",\"headroom\":%" PRId64 ",\"headroom_until\":\"%s\"", t->headroom,
-				 t->headroom_target ? "target id" : "type maximum");
-		else
-			buf_adds(out, ",\"headroom\":null,\"headroom_until\":null");
-		buf_addf(out, ",\"min_headroom\":%" PRId64 ",\"replaced\":%" PRId64, t->min_headroom, t->replaced);
-		json_range(out, "source_ids", t->src_min, t->src_max);
-		json_range(out, "target_ids", t->tgt_min, t->tgt_max);
-		int64_t a = t->src_min, b = t->src_max;
-		if (t->key >= 0 && a <= b && remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b))
-			json_range(out, "ids_after", a, b);
-		else
-			buf_adds(out, ",\"ids_after\":null");
-		buf_adds(out, ",\"identity\":[");
-		for (size_t i = 0; i < t->nident; i++) {
-			if (i)
-				buf_addc(out, ',');
-			const char *c = t->src->cols[t->ident[i]].name;
-			buf_add_json_str(out, c, strlen(c));
-		}
-		buf_adds(out, "],\"refs\":[");
-		for (size_t r = 0; r < t->nrefs; r++) {
-			const char *c = t->src->cols[t->refs[r].col].name;
-			const char *rt = p->t[t->refs[r].table].src->name;
-			buf_adds(out, r ? ",{\"column\":" : "{\"column\":");
-			buf_add_json_str(out, c, strlen(c));
-			buf_adds(out, ",\"table\":");
-			buf_add_json_str(out, rt, strlen(rt));
-			buf_addf(out, ",\"from\":\"%s\"}", t->refs[r].from_fk ? "foreign key" : "refs");
-		}
-		buf_addc(out, ']');
-		const struct cat_column *kc = t->key >= 0 ? &t->src->cols[t->key] : NULL;
-		buf_adds(out, ",\"sequence\":");
-		if (kc && kc->sequence)
-			buf_add_json_str(out, kc->sequence, strlen(kc->sequence));
-		else
-			buf_adds(out, "null");
-		buf_addf(out, ",\"target_has_table\":%s}", t->tgt ? "true" : "false");
-	}
-	buf_adds(out, "],\"problems\":[");
-	for (size_t i = 0; i < p->nproblems; i++) {
-		const struct problem *pr = &p->problems[i];
-		buf_adds(out, i ? ",{\"problem\":" : "{\"problem\":");
-		buf_add_json_str(out, pr->msg, strlen(pr->msg));
-		buf_adds(out, ",\"hint\":");
-		if (pr->hint)
-			buf_add_json_str(out, pr->hint, strlen(pr->hint));
-		else
-			buf_adds(out, "null");
-		buf_addc(out, '}');
-	}
-	buf_adds(out, "]}");
+	const struct cat_column *kc = t->key >= 0 ? &t->src->cols[t->key] : NULL;
+	json_t *o = json_object();
+	json_object_set_new(o, "name", report_string(t->src->name));
+	json_object_set_new(o, "key", report_string(kc ? kc->name : NULL));
+	json_object_set_new(o, "offset", json_integer(t->offset));
+	json_object_set_new(o, "offset_auto", json_boolean(t->offset_auto));
+	json_object_set_new(o, "natural_key", json_boolean(t->natural));
+	json_object_set_new(o, "conflict", json_string(t->append ? "append" :
+						       t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse"));
+	json_object_set_new(o, "rows", json_integer(t->src_rows));
+	json_object_set_new(o, "target_rows", json_integer(t->tgt_rows));
+	json_object_set_new(o, "headroom", t->headroom >= 0 ? json_integer(t->headroom) : json_null());
+	json_object_set_new(o, "headroom_until", t->headroom < 0 ? json_null() :
+			    json_string(t->headroom_target ? "target id" : "type maximum"));
+	json_object_set_new(o, "min_headroom", json_integer(t->min_headroom));
+	json_object_set_new(o, "replaced", json_integer(t->replaced));
+	json_object_set_new(o, "source_ids", json_range(t->src_min, t->src_max));
+	json_object_set_new(o, "target_ids", json_range(t->tgt_min, t->tgt_max));
+	int64_t a = t->src_min, b = t->src_max;
+	bool after = t->key >= 0 && a <= b && remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b);
+	json_object_set_new(o, "ids_after", after ? json_range(a, b) : json_null());
+	json_t *ident = json_array();
+	for (size_t i = 0; i < t->nident; i++)
+		json_array_append_new(ident, report_string(t->src->cols[t->ident[i]].name));
+	json_object_set_new(o, "identity", ident);
+	json_t *refs = json_array();
+	for (size_t r = 0; r < t->nrefs; r++)
+		json_array_append_new(refs, json_pack("{s:o, s:o, s:s}",
+			"column", report_string(t->src->cols[t->refs[r].col].name),
+			"table", report_string(p->t[t->refs[r].table].src->name),
+			"from", t->refs[r].from_fk ? "foreign key" : "refs"));
+	json_object_set_new(o, "refs", refs);
+	json_object_set_new(o, "sequence", report_string(kc ? kc->sequence : NULL));
+	json_object_set_new(o, "target_has_table", json_boolean(t->tgt != NULL));
+	return o;
+}
+
+json_t *plan_json(const struct hop_plan *p)
+{
+	json_t *tables = json_array(), *problems = json_array();
+	for (size_t k = 0; k < p->n; k++)
+		json_array_append_new(tables, json_table(p, &p->t[p->order[k]]));
+	for (size_t i = 0; i < p->nproblems; i++)
+		json_array_append_new(problems, json_pack("{s:o, s:o}", "problem", report_string(p->problems[i].msg),
+							  "hint", report_string(p->problems[i].hint)));
+	return json_pack("{s:o, s:o}", "tables", tables, "problems", problems);
 }
 
 void plan_text(const struct hop_plan *p, struct buf *out)

@@ -8,6 +8,7 @@
 #ifndef PLAN_H
 #define PLAN_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,8 +111,9 @@ void plan_choose(const struct hop_config *cfg, struct hop_plan *plan);
 /* The problems in their text form (log.h), one after the other. */
 void plan_problems_text(const struct hop_plan *plan, struct buf *out);
 
-/* A JSON document of the plan (tables, keys, refs, offsets, ranges, problems). */
-void plan_json(const struct hop_plan *plan, struct buf *out);
+/* The plan as a report (report.h): tables (keys, refs, offsets, ranges)
+ * in order, then problems ({"problem", "hint"}); a new reference. */
+json_t *plan_json(const struct hop_plan *plan);
 /* The plan as text for a terminal. */
 void plan_text(const struct hop_plan *plan, struct buf *out);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "report.h"
 #include "banned.h"
 
 void progress_out_init(struct progress_out *out, bool json)
@@ -20,7 +21,7 @@ void progress_out_init(struct progress_out *out, bool json)
 json_t *progress_json(const struct progress *p)
 {
 	if (p->kind == PROGRESS_COPY)
-		return json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:b}", "event", "copy", "table", p->table,
+		return json_pack("{s:s, s:o, s:I, s:I, s:I, s:f, s:b}", "event", "copy", "table", report_string(p->table),
 				 "rows", (json_int_t)p->rows, "total", (json_int_t)p->total,
 				 "rows_per_s", (json_int_t)llround(p->rows_per_s),
 				 "eta_s", round(p->eta_s * 10) / 10, "done", p->final);
@@ -44,12 +45,7 @@ void progress_show(const struct progress *p, void *arg)
 {
 	const struct progress_out *o = arg;
 	if (o->json) {
-		json_t *j = progress_json(p);
-		/* 10 significant digits: 0.1 stays "0.1" */
-		json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10));
-		fputc('\n', stdout);
-		fflush(stdout);
-		json_decref(j);
+		report_print(progress_json(p));
 	}
 	if (!o->tty && !p->final)
 		return;

@@ -7,6 +7,7 @@
  * It drives the same engine as sync-fdw (hop/).  Only this file decides
  * exit codes (lib/exitcode.h).
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "plan.h"
+#include "report.h"
 #include "sqlgen.h"
 #include "tschema.h"
 #include "verify.h"
@@ -117,8 +119,9 @@ static int cmd_plan(int argc, char **argv)
 	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
-		plan_json(&h.plan, &out);
-		buf_addc(&out, '\n');
+		json_t *j = plan_json(&h.plan);
+		report_json(&out, j);
+		json_decref(j);
 	} else {
 		plan_text(&h.plan, &out);
 		for (size_t i = 0; i < h.plan.n; i++)
@@ -181,7 +184,7 @@ static int cmd_schema(int argc, char **argv)
 	int created = 0;
 	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
-		printf("{\"tables_created\":%d,\"ok\":%s}\n", created, rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:i, s:b}", "tables_created", created, "ok", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -209,10 +212,11 @@ static int cmd_copy(int argc, char **argv)
 	struct copy_result res;
 	rc = prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
 	if (o.json && rc == EXIT_OK)
-		printf("{\"event\":\"copied\",\"rows\":%lld,\"pieces\":%lld,\"pieces_skipped\":%lld,"
-		       "\"workers\":%d,\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows,
-		       (long long)res.pieces, (long long)res.pieces_skipped, res.workers, res.seconds,
-		       res.index_seconds);
+		report_print(json_pack("{s:s, s:I, s:I, s:I, s:i, s:f, s:f}", "event", "copied",
+				       "rows", (json_int_t)res.rows, "pieces", (json_int_t)res.pieces,
+				       "pieces_skipped", (json_int_t)res.pieces_skipped, "workers", res.workers,
+				       "seconds", round(res.seconds * 1000) / 1000,
+				       "index_seconds", round(res.index_seconds * 1000) / 1000));
 	hop_close(&h);
 	return rc;
 }
@@ -340,7 +344,7 @@ static int cmd_finish(int argc, char **argv)
 		log_info("hop \"%s\" abandoned: link and capture removed; the rows it copied stay on the "
 			 "target", h.server);
 	if (o.json)
-		printf("{\"%s\":%s}\n", as, rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:b}", as, rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }

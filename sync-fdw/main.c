@@ -23,6 +23,7 @@
 #include "link.h"
 #include "log.h"
 #include "plan.h"
+#include "report.h"
 #include "banned.h"
 
 #ifndef MINITWIT_VERSION
@@ -147,7 +148,7 @@ static int cmd_unlink(int argc, char **argv)
 		return rc;
 	rc = link_drop(&h, NULL) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
-		printf("{\"unlinked\":%s}\n", rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:b}", "unlinked", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -179,8 +180,7 @@ static int capture_cmd(int argc, char **argv, bool install)
 	else
 		rc = capture_remove(&h) ? EXIT_OK : EXIT_SOURCE;
 	if (o.json)
-		printf("{\"capture\":\"%s\",\"ok\":%s}\n", install ? "installed" : "removed",
-		       rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:s, s:b}", "capture", install ? "installed" : "removed", "ok", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -275,8 +275,9 @@ static int cmd_plan(int argc, char **argv)
 	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
-		plan_json(&h.plan, &out);
-		buf_addc(&out, '\n');
+		json_t *j = plan_json(&h.plan);
+		report_json(&out, j);
+		json_decref(j);
 	} else
 		plan_text(&h.plan, &out);
 	fputs(buf_str(&out), stdout);

@@ -23,6 +23,7 @@
 #include "hopcfg.h"
 #include "log.h"
 #include "plan.h"
+#include "report.h"
 #include "util.h"
 #include "banned.h"
 
@@ -239,7 +240,9 @@ static void test_json(void **state)
 	plan_problem(&p, NULL, "no hint here");
 
 	struct buf out = BUF_INIT;
-	plan_json(&p, &out);
+	json_t *built = plan_json(&p);
+	report_json(&out, built);
+	json_decref(built);
 	json_error_t err;
 	json_t *j = json_loads(out.data, 0, &err);
 	assert_non_null(j);
