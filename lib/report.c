@@ -19,6 +19,17 @@ void report_json(struct buf *out, const json_t *j)
 	free(s);
 }
 
+void report_render(struct buf *out, json_t *report, bool json, report_text_fn *text)
+{
+	if (!report)
+		return;
+	if (json)
+		report_json(out, report);
+	else
+		text(report, out);
+	json_decref(report);
+}
+
 void report_print(json_t *j)
 {
 	struct buf line = BUF_INIT;

@@ -9,12 +9,20 @@
 #define REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "buf.h"
 
 /* Append j as one compact JSON line (newline-terminated); reals with 15
  * significant digits (0.1 stays "0.1"). */
 void report_json(struct buf *out, const json_t *j);
+
+/* A report's text form for a terminal. */
+typedef void report_text_fn(const json_t *report, struct buf *out);
+
+/* Append report to out as JSON (json) or as text, then release it (a new
+ * reference; NULL appends nothing). */
+void report_render(struct buf *out, json_t *report, bool json, report_text_fn *text);
 
 /* Print j (a new reference, released) as one JSON line on stdout. */
 void report_print(json_t *j);

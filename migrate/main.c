@@ -237,7 +237,9 @@ static int cmd_verify(int argc, char **argv)
 		return rc;
 	struct buf out = BUF_INIT;
 	bool match;
-	rc = verify_run(&h, &out, o.json, &match) ? (match ? EXIT_OK : EXIT_VERIFY) : EXIT_TARGET;
+	json_t *report;
+	rc = verify_run(&h, &report, &match) ? (match ? EXIT_OK : EXIT_VERIFY) : EXIT_TARGET;
+	report_render(&out, report, o.json, verify_text);
 	hop_close(&h);
 	return emit(&out, rc);
 }
@@ -528,7 +530,10 @@ static int cmd_run(int argc, char **argv)
 	if (!cutover_run(&h, &cut, &out))
 		goto out;
 	rc = EXIT_TARGET;
-	if (!verify_run(&h, &out, o.json, &match))
+	json_t *report;
+	bool verified = verify_run(&h, &report, &match);
+	report_render(&out, report, o.json, verify_text);
+	if (!verified)
 		goto out;
 	rc = match ? EXIT_OK : EXIT_VERIFY;
 	if (!match)
