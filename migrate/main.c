@@ -461,12 +461,11 @@ static int cmd_status(int argc, char **argv)
 	 * "finish" removed it */
 	const char *stage = json_string_value(json_object_get(st, "stage"));
 	if (!stage || strcmp(stage, "finished") != 0) {
-		struct buf sync = BUF_INIT;
+		json_t *sync;
 		if (!o.json)
 			buf_adds(&out, "\nsync\n");
-		if (apply_status(&h, &sync, o.json))
-			buf_adds(&out, sync.data);
-		buf_release(&sync);
+		if (apply_status(&h, &sync))
+			report_render(&out, sync, o.json, apply_status_text);
 	}
 	json_decref(st);
 	hop_close(&h);

@@ -120,12 +120,16 @@ static int cmd_link(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.check) {
-		struct buf report = BUF_INIT;
-		bool ok = link_check(&cfg, &report, o.json);
-		fputs(buf_str(&report), stdout);
+		struct buf out = BUF_INIT;
+		json_t *report;
+		bool ok = link_check(&cfg, &report);
 		if (o.json)
-			fputc('\n', stdout);
-		buf_release(&report);
+			report_json(&out, json_object_get(report, "checks"));
+		else
+			link_check_text(report, &out);
+		json_decref(report);
+		fputs(buf_str(&out), stdout);
+		buf_release(&out);
 		return ok ? EXIT_OK : EXIT_FAILURE_GENERIC;
 	}
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
@@ -250,7 +254,9 @@ static int cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
-	rc = apply_status(&h, &out, o.json) ? EXIT_OK : EXIT_TARGET;
+	json_t *report;
+	rc = apply_status(&h, &report) ? EXIT_OK : EXIT_TARGET;
+	report_render(&out, report, o.json, apply_status_text);
 	fputs(buf_str(&out), stdout);
 	buf_release(&out);
 	hop_close(&h);
