@@ -263,8 +263,10 @@ static int cmd_cutover(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
-	struct cutover_opts co = { .dry_run = o.dry_run, .json = o.json };
-	rc = cutover_run(&h, &co, &out) ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	struct cutover_opts co = { .dry_run = o.dry_run };
+	json_t *report;
+	rc = cutover_run(&h, &co, &report) ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	report_render(&out, report, o.json, cutover_text);
 	hop_close(&h);
 	return emit(&out, rc);
 }
@@ -494,7 +496,7 @@ static int cmd_run(int argc, char **argv)
 				 .interval_ms = cfg.s.sync_interval_ms, .stop = &stop_flag,
 				 .progress = progress_show, .progress_arg = &po };
 	struct apply_result ares;
-	struct cutover_opts cut = { .json = o.json };
+	struct cutover_opts cut = { .dry_run = false };
 	struct buf out = BUF_INIT;
 	bool match = false;
 
@@ -526,7 +528,10 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_FAILURE_GENERIC;
-	if (!cutover_run(&h, &cut, &out))
+	json_t *cut_report;
+	bool cut_ok = cutover_run(&h, &cut, &cut_report);
+	report_render(&out, cut_report, o.json, cutover_text);
+	if (!cut_ok)
 		goto out;
 	rc = EXIT_TARGET;
 	json_t *report;
