@@ -294,7 +294,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 	PQclear(r);
 	if (!dsn_storable(h->cfg->s.target_dsn, &masked)) {
 		buf_addf(&why, "target.dsn cannot be stored in minitwit_fence.moved_to, which every "
-			       "server reads: %s; hint: give the password with a pgpass file; ",
+			       "server reads: %s (give the password with a pgpass file instead); ",
 			 masked.data);
 		ok = false;
 	}
