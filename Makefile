@@ -125,7 +125,7 @@ UNIT_DEPS_sqlgen := hop/sqlgen.c hop/remap.c lib/buf.c lib/utf8.c
 UNIT_LIBS_sqlgen := -lm
 UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
-UNIT_DEPS_log := lib/log.c lib/buf.c lib/utf8.c
+UNIT_DEPS_log := lib/log.c lib/buf.c lib/report.c lib/utf8.c
 UNIT_DEPS_plan := hop/plan.c hop/hop.c hop/catalog.c hop/remap.c hop/sqlgen.c hop/hopcfg.c lib/buf.c \
                   lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/report.c lib/utf8.c
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "util.h"
 #include "banned.h"
 
@@ -130,20 +131,14 @@ void log_render(struct buf *out, enum log_format format, enum log_level level, c
 		problem_text(p, out);
 		return;
 	}
-	const char *msg = p->msg ? p->msg : "";
-	buf_addf(out, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":", when, level_names[level]);
-	buf_add_json_str(out, prog, strlen(prog));
-	buf_adds(out, ",\"msg\":");
-	buf_add_json_str(out, msg, strlen(msg));
-	if (p->detail) {
-		buf_adds(out, ",\"detail\":");
-		buf_add_json_str(out, p->detail, strlen(p->detail));
-	}
-	if (p->hint) {
-		buf_adds(out, ",\"hint\":");
-		buf_add_json_str(out, p->hint, strlen(p->hint));
-	}
-	buf_adds(out, "}\n");
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "ts", when, "level", level_names[level],
+			      "prog", report_string(prog), "msg", report_string(p->msg ? p->msg : ""));
+	if (p->detail)
+		json_object_set_new(j, "detail", report_string(p->detail));
+	if (p->hint)
+		json_object_set_new(j, "hint", report_string(p->hint));
+	report_json(out, j);
+	json_decref(j);
 }
 
 static void write_problem(enum log_level level, const struct problem *p)

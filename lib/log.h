@@ -62,7 +62,8 @@ void problem_text(const struct problem *p, struct buf *out);
 /*
  * Render one problem in format (AUTO counts as JSON) into out,
  * newline-terminated: text lines, or a JSON object with "msg" and, when
- * set, "detail" and "hint" fields.  when is the timestamp for JSON.
+ * set, "detail" and "hint" fields (built with jansson, report.h: a byte
+ * of a text that is not UTF-8 shows as '?').  when is the timestamp for JSON.
  * Exposed for the unit tests.
  */
 void log_render(struct buf *out, enum log_format format, enum log_level level, const char *prog,

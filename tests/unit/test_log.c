@@ -78,6 +78,14 @@ static void test_problem_fields(void **state)
 	assert_string_equal(b.data, "sync-fdw: warn: could not copy\ndetail: disk full\nhint: free space\n");
 	problem_release(&p);
 
+	/* a text that is not UTF-8 (a SQL_ASCII database's message) still
+	 * makes a JSON line, its stray bytes shown as '?' */
+	buf_reset(&b);
+	problem_init(&p, "caf\xe9 closed", NULL, NULL);
+	log_render(&b, LOG_FORMAT_JSON, LOG_INFO, "migrate", "t", &p);
+	assert_non_null(strstr(b.data, "\"msg\":\"caf? closed\"}\n"));
+	problem_release(&p);
+
 	/* parse is the inverse of the text form; parts in any order */
 	problem_parse(&p, "m\nhint: h\ndetail: d\n\n", strlen("m\nhint: h\ndetail: d\n\n"));
 	assert_string_equal(p.msg, "m");
