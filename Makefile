@@ -110,7 +110,7 @@ $(BIN)/minitwitd: $(MTD_OBJ) $(BUILD)/lib.a
 # ---- tests -------------------------------------------------------------
 # Each unit test links only the modules it tests (docs/STYLE.md rule 13),
 # and the libraries in UNIT_LIBS_<name> when set (else all of LDLIBS).
-UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log plan
+UNIT_TESTS := cfg buf json route md5 pbkdf2 ratelimit csrf webpage remap sqlgen hopcfg dsn log plan progress
 UNIT_DEPS_cfg   := lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_buf   := lib/buf.c lib/utf8.c
 UNIT_DEPS_json  := lib/buf.c lib/utf8.c minitwitd/api_json.c
@@ -126,6 +126,7 @@ UNIT_LIBS_sqlgen := -lm
 UNIT_DEPS_hopcfg := hop/hopcfg.c lib/cfg.c lib/buf.c lib/dsn.c
 UNIT_DEPS_dsn := lib/dsn.c lib/buf.c lib/utf8.c
 UNIT_DEPS_log := lib/log.c lib/buf.c lib/report.c lib/utf8.c
+UNIT_DEPS_progress := lib/progress.c lib/report.c lib/log.c lib/buf.c lib/utf8.c
 UNIT_DEPS_plan := hop/plan.c hop/hop.c hop/catalog.c hop/remap.c hop/sqlgen.c hop/hopcfg.c lib/buf.c \
                   lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/report.c lib/utf8.c
 
