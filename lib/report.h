@@ -1,9 +1,10 @@
 /*
  * report: how the programs print what the engine returns.  The engine
  * (hop/) builds each report once, as a jansson object (plan_json,
- * verify_run, link_check, apply_status_json, cutover_run) with a text
- * rendering beside it for a terminal; the programs print one or the other:
- * --json prints the object as one compact line on stdout.
+ * verify_run, link_check, apply_status, cutover_run) with a text rendering
+ * of that object beside it (verify_text, ...); it prints neither.  The
+ * programs print one or the other: --json prints the object as one
+ * compact line on stdout.  Progress reports: progress.h.
  */
 #ifndef REPORT_H
 #define REPORT_H
