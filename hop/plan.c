@@ -513,6 +513,9 @@ static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t,
 			goto out;
 		}
 		int rows = PQntuples(r);
+		/* a parameter, not a report: built by hand since jansson
+		 * refuses the bytes of a text that is not UTF-8, which the
+		 * source's JSON parser (a SQL_ASCII database) takes as they are */
 		buf_reset(&batch);
 		buf_addc(&batch, '[');
 		for (int i = 0; i < rows; i++) {
