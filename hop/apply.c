@@ -4,6 +4,7 @@
 #include "apply.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "capture.h"
 #include "log.h"
 #include "pgx.h"
+#include "report.h"
 #include "sqlgen.h"
 #include "stage.h"
 #include "util.h"
@@ -810,18 +812,12 @@ static bool reconnect(struct applier *a)
 
 static void progress(const struct applier *a, const struct apply_result *res, bool final)
 {
-	if (a->o->json) {
-		printf("{\"event\":\"%s\",\"batches\":%" PRId64 ",\"fetched\":%" PRId64 ",\"applied\":%" PRId64
-		       ",\"skipped\":%" PRId64 ",\"fallbacks\":%" PRId64 ",\"rate\":%.1f}\n",
-		       final ? "done" : "progress", res->batches, res->fetched, res->applied, res->skipped,
-		       res->fallbacks, a->rate);
-		fflush(stdout);
-	}
-	if (a->o->progress || final)
-		fprintf(stderr, "%sapply: %" PRId64 " changes applied (%" PRId64 " skipped: already "
-				"copied) in %" PRId64 " batches, %.0f changes/s%s",
-			isatty(STDERR_FILENO) && !final ? "\r" : "", res->applied, res->skipped,
-			res->batches, a->rate, final || !isatty(STDERR_FILENO) ? "\n" : "");
+	if (!a->o->progress)
+		return;
+	struct progress p = { .kind = PROGRESS_APPLY, .final = final, .batches = res->batches,
+			      .fetched = res->fetched, .applied = res->applied, .skipped = res->skipped,
+			      .fallbacks = res->fallbacks, .rate = a->rate };
+	a->o->progress(&p, a->o->progress_arg);
 }
 
 bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *res)
@@ -836,7 +832,8 @@ bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *r
 	memset(&s, 0, sizeof s);
 	if (!hop_plan_ok(h)) {
 		struct buf msg = BUF_INIT;
-		buf_addf(&msg, "the hop cannot go ahead: %s", buf_str(&h->plan.problems));
+		buf_adds(&msg, "the hop cannot go ahead: ");
+		plan_problems_text(&h->plan, &msg);
 		hop_record_error(h, msg.data);
 		buf_release(&msg);
 		return false;
@@ -931,9 +928,9 @@ out:
 
 /* A finished hop has no change log left to count, and a target never
  * linked has no state: both said plainly.  Returns 1 when the hop is
- * finished (its status then printed to out), -1 when there is no hop
- * state (logged), 0 to go on. */
-static int status_finished(struct hop *h, struct buf *out, bool json)
+ * finished (*report then its status), -1 when there is no hop state
+ * (logged), 0 to go on. */
+static int status_finished(struct hop *h, json_t **report)
 {
 	const char *p[] = { h->server, hop_stage_name(HOP_STAGE_FINISHED) };
 	int done = 0;
@@ -949,32 +946,19 @@ static int status_finished(struct hop *h, struct buf *out, bool json)
 	}
 	if (PQntuples(r) == 1) {
 		done = 1;
-		const char *src = PQgetvalue(r, 0, 0);
-		const char *at = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
-		if (json) {
-			buf_adds(out, "{\"hop\":");
-			buf_add_json_str(out, h->server, strlen(h->server));
-			buf_adds(out, ",\"source\":");
-			buf_add_json_str(out, src, strlen(src));
-			buf_adds(out, ",\"stage\":\"finished\",\"finished\":true,\"cutover_at\":");
-			if (at)
-				buf_add_json_str(out, at, strlen(at));
-			else
-				buf_adds(out, "null");
-			buf_adds(out, "}\n");
-		} else
-			buf_addf(out, "hop:              %s (from %s)\nstage:            finished: link and "
-				      "capture removed (migrate finish), nothing left to sync\ncutover:          %s\n",
-				 h->server, src, at ? at : "none");
+		*report = json_pack("{s:o, s:o, s:s, s:b, s:o}", "hop", report_string(h->server),
+				    "source", report_string(PQgetvalue(r, 0, 0)), "stage", "finished", "finished", true,
+				    "cutover_at", report_string(PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1)));
 	}
 	PQclear(r);
 	return done;
 }
 
-bool apply_status(struct hop *h, struct buf *out, bool json)
+bool apply_status(struct hop *h, json_t **report)
 {
 	struct buf sql = BUF_INIT;
-	int finished = status_finished(h, out, json);
+	*report = NULL;
+	int finished = status_finished(h, report);
 	if (finished)
 		return finished > 0;
 	buf_adds(&sql, "SELECT h.stage, h.pos, h.applied_changes, h.skipped_changes, h.batches, h.rate,"
@@ -1000,43 +984,45 @@ bool apply_status(struct hop *h, struct buf *out, bool json)
 	}
 	if (ok) {
 #define V(i) (PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i))
-#define S(i) (PQgetvalue(r, 0, i))
-		double lag = PQgetisnull(r, 0, 11) ? 0 : strtod(S(11), NULL);
-		if (lag < 0)
-			lag = 0;
-		if (json) {
-			buf_adds(out, "{\"hop\":");
-			buf_add_json_str(out, h->server, strlen(h->server));
-			buf_adds(out, ",\"source\":");
-			buf_add_json_str(out, S(13), strlen(S(13)));
-			buf_addf(out, ",\"stage\":\"%s\",\"position\":%s,\"pending\":%s,\"lag_seconds\":%.3f,"
-				      "\"applied\":%s,\"skipped\":%s,\"batches\":%s,\"rate\":%s,"
-				      "\"open_transactions\":%s,\"last_batch_at\":",
-				 V(0), V(1), V(10), lag, V(2), V(3), V(4), V(5), V(12));
-			if (V(6))
-				buf_addf(out, "\"%s\"", V(6));
-			else
-				buf_adds(out, "null");
-			buf_adds(out, ",\"last_error\":");
-			if (V(8))
-				buf_add_json_str(out, S(8), strlen(S(8)));
-			else
-				buf_adds(out, "null");
-			buf_adds(out, "}\n");
-		} else {
-			buf_addf(out, "hop:              %s (from %s)\nstage:            %s\n"
-				      "pending changes:  %s\nlag:              %.3f s\n"
-				      "applied:          %s (%s skipped: already copied) in %s batches\n"
-				      "apply rate:       %s changes/s\nlast batch:       %s\n"
-				      "last error:       %s%s%s\n",
-				 h->server, V(13), V(0), V(10), lag, V(2), V(3), V(4), V(5),
-				 V(6) ? V(6) : "never", V(8) ? V(8) : "none", V(9) ? " at " : "",
-				 V(9) ? V(9) : "");
-		}
+#define I(i) ((json_int_t)strtoll(PQgetvalue(r, 0, i), NULL, 10))
+		double lag = PQgetisnull(r, 0, 11) ? 0 : strtod(PQgetvalue(r, 0, 11), NULL);
+		*report = json_pack("{s:o, s:o, s:o, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:I, s:o, s:o, s:o}",
+				    "hop", report_string(h->server), "source", report_string(V(13)),
+				    "stage", report_string(V(0)), "position", I(1), "pending", I(10),
+				    "lag_seconds", round((lag < 0 ? 0 : lag) * 1000) / 1000, "applied", I(2),
+				    "skipped", I(3), "batches", I(4), "rate", strtod(PQgetvalue(r, 0, 5), NULL),
+				    "open_transactions", I(12), "last_batch_at", report_string(V(6)),
+				    "last_error", report_string(V(8)), "last_error_at", report_string(V(9)));
 #undef V
-#undef S
+#undef I
 	}
 	PQclear(r);
 	buf_release(&sql);
 	return ok;
+}
+
+void apply_status_text(const json_t *st, struct buf *out)
+{
+#define S(key, none) (json_string_value(json_object_get(st, key)) ? \
+		      json_string_value(json_object_get(st, key)) : (none))
+#define N(key) json_integer_value(json_object_get(st, key))
+	if (json_is_true(json_object_get(st, "finished"))) {
+		buf_addf(out, "hop:              %s (from %s)\nstage:            finished: link and "
+			      "capture removed (migrate finish), nothing left to sync\ncutover:          %s\n",
+			 S("hop", ""), S("source", ""), S("cutover_at", "none"));
+		return;
+	}
+	const char *err_at = S("last_error_at", NULL);
+	buf_addf(out, "hop:              %s (from %s)\nstage:            %s\n"
+		      "pending changes:  %" JSON_INTEGER_FORMAT "\nlag:              %.3f s\n"
+		      "applied:          %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " skipped: already "
+		      "copied) in %" JSON_INTEGER_FORMAT " batches\n"
+		      "apply rate:       %g changes/s\nlast batch:       %s\n"
+		      "last error:       %s%s%s\n",
+		 S("hop", ""), S("source", ""), S("stage", "-"), N("pending"),
+		 json_number_value(json_object_get(st, "lag_seconds")), N("applied"), N("skipped"), N("batches"),
+		 json_number_value(json_object_get(st, "rate")), S("last_batch_at", "never"), S("last_error", "none"),
+		 err_at ? " at " : "", err_at ? err_at : "");
+#undef S
+#undef N
 }

@@ -44,20 +44,22 @@
 #ifndef APPLY_H
 #define APPLY_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "hop.h"
+#include "progress.h"
 
 struct apply_opts {
 	bool follow;			/* keep applying until stopped */
 	int64_t batch_size;
 	int64_t interval_ms;		/* --follow: pause when idle */
 	volatile sig_atomic_t *stop;	/* set by a signal handler */
-	bool progress;			/* progress lines on stderr */
-	bool json;			/* JSON progress lines on stdout */
+	progress_fn *progress;		/* the changes applied, each second and at the end */
+	void *progress_arg;		/*   (NULL: none) */
 };
 
 struct apply_result {
@@ -72,7 +74,17 @@ struct apply_result {
  * recorded as the hop's last error) when it had to stop. */
 MUST_CHECK bool apply_run(struct hop *h, const struct apply_opts *o, struct apply_result *res);
 
-/* Where the sync stands: pending changes, lag, rate, last error. */
-MUST_CHECK bool apply_status(struct hop *h, struct buf *out, bool json);
+/*
+ * Where the sync stands; *report (a new reference) as status --json prints
+ * it: {"hop","source","stage","position","pending","lag_seconds","applied",
+ * "skipped","batches","rate","open_transactions","last_batch_at",
+ * "last_error","last_error_at"}, or for a finished hop {"hop","source",
+ * "stage":"finished","finished":true,"cutover_at"}.  false (logged, *report
+ * NULL) when there is no hop or the target could not be read.
+ */
+MUST_CHECK bool apply_status(struct hop *h, json_t **report);
+
+/* The status as text for a terminal. */
+void apply_status_text(const json_t *status, struct buf *out);
 
 #endif

@@ -246,7 +246,7 @@ static void capture_mismatch(struct hop *h, const char *msg, const char *hint, b
 	plan_problem(&h->plan, hint, "%s", msg);
 	if (quiet)
 		return;
-	log_error("%s\nhint: %s", msg, hint);
+	log_problem(LOG_ERROR, &h->plan.problems[h->plan.nproblems - 1]);
 	hop_record_error(h, msg);
 }
 

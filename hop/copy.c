@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "indexes.h"
 #include "log.h"
 #include "pgx.h"
+#include "remap.h"
 #include "sqlgen.h"
 #include "stage.h"
 #include "util.h"
@@ -22,14 +24,6 @@
 
 /* rows relayed between two progress updates inside a piece */
 #define PROGRESS_ROWS 65536
-
-static void rollback(PGconn *c)
-{
-	if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(c, "ROLLBACK");
-		PQclear(r);
-	}
-}
 
 /* Test hook: SYNC_FDW_TEST_KILL_COPY_AT=<n> SIGKILLs the process after
  * piece n of this run has committed. */
@@ -54,30 +48,6 @@ struct unit {
 	struct unit *next;
 };
 
-/* A row of sync_fdw.copy_index: an index to build once its table is in. */
-struct deferred {
-	char *name, *def, *tbl;
-	char kind;			/* 'i', 'p', 'u' */
-	size_t width;			/* key columns: a guess at the build's cost */
-};
-
-/* The number of key columns of an index definition (commas between its
- * first parenthesis and a WHERE clause, plus one). */
-static size_t index_width(const char *def)
-{
-	const char *s = strchr(def, '('), *end = strstr(def, " WHERE ");
-	size_t n = 1;
-	for (; s && *s && (!end || s < end); s++)
-		n += *s == ',';
-	return n;
-}
-
-static int by_width_desc(const void *a, const void *b)
-{
-	size_t wa = ((const struct deferred *)a)->width, wb = ((const struct deferred *)b)->width;
-	return wa < wb ? 1 : wa > wb ? -1 : 0;
-}
-
 struct tstate {
 	int64_t pieces_left;		/* pieces still to copy in this run */
 	int64_t indexes_left;		/* deferred indexes still to build */
@@ -99,8 +69,7 @@ struct job {
 	int busy;			/* units being worked on */
 	bool failed;
 	struct tstate *ts;		/* per plan table */
-	struct deferred *idx;
-	size_t nidx;
+	struct copy_indexes idx;	/* recorded in sync_fdw.copy_index */
 	double last_show;
 };
 
@@ -152,8 +121,8 @@ static void table_loaded(struct job *j, size_t t)
 		push(j, U_FINISH, t, 0, 0, 0, true);
 		return;
 	}
-	for (size_t i = j->nidx; i-- > 0;)
-		if (strcmp(j->idx[i].tbl, name) == 0)
+	for (size_t i = j->idx.n; i-- > 0;)
+		if (strcmp(j->idx.v[i].tbl, name) == 0)
 			push(j, U_INDEX, t, 0, 0, i, true);
 }
 
@@ -171,20 +140,10 @@ static void show(struct job *j, size_t t, bool final)
 	double el = now - ts->start;
 	double rate = el > 0 ? (double)done / el : 0;
 	double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
-	if (j->o->json) {
-		struct buf b = BUF_INIT;
-		buf_add_json_str(&b, pt->src->name, strlen(pt->src->name));
-		printf("{\"event\":\"copy\",\"table\":%s,\"rows\":%" PRId64 ",\"total\":%" PRId64
-		       ",\"rows_per_s\":%.0f,\"eta_s\":%.1f,\"done\":%s}\n", b.data, done, total, rate, eta,
-		       final ? "true" : "false");
-		buf_release(&b);
-		fflush(stdout);
-	}
 	if (j->o->progress) {
-		bool tty = isatty(STDERR_FILENO);
-		if (tty || final)
-			fprintf(stderr, "%scopy %-20s %10" PRId64 " / %-10" PRId64 " rows  %9.0f rows/s  ETA %5.1f s%s",
-				tty ? "\r" : "", pt->src->name, done, total, rate, eta, final || !tty ? "\n" : "");
+		struct progress p = { .kind = PROGRESS_COPY, .final = final, .table = pt->src->name,
+				      .rows = done, .total = total, .rows_per_s = rate, .eta_s = eta };
+		j->o->progress(&p, j->o->progress_arg);
 	}
 }
 
@@ -204,7 +163,7 @@ static void copy_out_sql(struct buf *b, const struct hop_plan *p, const struct p
 {
 	buf_adds(b, "COPY (SELECT ");
 	for (size_t i = 0; i < t->src->ncols; i++) {
-		int64_t off = ts->direct ? plan_column_offset(p, t, i) : 0;
+		int64_t off = ts->direct ? remap_column_offset(p, t, i) : 0;
 		if (i)
 			buf_adds(b, ", ");
 		if (off != 0)
@@ -395,88 +354,11 @@ out:
 	free(snap);
 	buf_release(&out);
 	buf_release(&in);
-	rollback(w->tgt);
-	rollback(w->src);
+	hop_rollback(w->tgt);
+	hop_rollback(w->src);
 	/* the progress counted what was relayed; count what is in */
 	if (relayed != (ok ? *rows : 0))
 		add_rows(j, u->t, (ok ? *rows : 0) - relayed);
-	return ok;
-}
-
-/* ---- indexes ---- */
-
-static bool index_exists(PGconn *c, const char *name, bool *exists)
-{
-	const char *p[] = { name };
-	PGresult *r = PQexecParams(c, "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
-				   1, NULL, p, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for an index");
-	*exists = ok && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return ok;
-}
-
-static bool forget_index(struct hop *h, PGconn *c, const char *name)
-{
-	const char *d[] = { h->server, name };
-	PGresult *r = PQexecParams(c, "DELETE FROM sync_fdw.copy_index WHERE server = $1 AND name = $2",
-				   2, NULL, d, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "forget a rebuilt index");
-	PQclear(r);
-	return ok;
-}
-
-/* Build one deferred index; a plain one is forgotten in the same
- * transaction, a constraint's when it is attached (run_finish). */
-static bool run_index(struct worker *w, const struct deferred *d)
-{
-	bool exists = false;
-	bool ok = hop_exec(w->tgt, "BEGIN; SET LOCAL maintenance_work_mem = '256MB'", "begin an index build") &&
-		  index_exists(w->tgt, d->name, &exists) &&
-		  (exists || hop_exec(w->tgt, d->def, "rebuild an index")) &&
-		  (d->kind != 'i' || forget_index(w->j->h, w->tgt, d->name)) &&
-		  hop_exec(w->tgt, "COMMIT", "commit an index build");
-	if (ok)
-		log_info("rebuilt index \"%s\"", d->name);
-	rollback(w->tgt);
-	return ok;
-}
-
-/* The table's rows and indexes are in: attach its constraints, analyse it. */
-static bool run_finish(struct worker *w, size_t t)
-{
-	struct job *j = w->j;
-	const char *name = j->h->plan.t[t].src->name;
-	bool ok = true;
-	for (size_t i = 0; ok && i < j->nidx; i++) {
-		const struct deferred *d = &j->idx[i];
-		if (d->kind == 'i' || strcmp(d->tbl, name) != 0)
-			continue;
-		const char *p[] = { d->name, name };
-		PGresult *r = PQexecParams(w->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1"
-						   " AND conrelid = to_regclass(format('public.%I', $2::text)))",
-					   2, NULL, p, NULL, NULL, 0);
-		ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a constraint");
-		bool attached = ok && PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-		struct buf sql = BUF_INIT;
-		buf_adds(&sql, "ALTER TABLE public.");
-		sqlgen_ident(&sql, name);
-		buf_adds(&sql, " ADD CONSTRAINT ");
-		sqlgen_ident(&sql, d->name);
-		buf_adds(&sql, d->kind == 'p' ? " PRIMARY KEY USING INDEX " : " UNIQUE USING INDEX ");
-		sqlgen_ident(&sql, d->name);
-		ok = ok && hop_exec(w->tgt, "BEGIN", "begin") &&
-		     (attached || hop_exec(w->tgt, sql.data, "attach a constraint to its index")) &&
-		     forget_index(j->h, w->tgt, d->name) && hop_exec(w->tgt, "COMMIT", "commit");
-		buf_release(&sql);
-		rollback(w->tgt);
-	}
-	struct buf an = BUF_INIT;
-	buf_adds(&an, "ANALYZE public.");
-	sqlgen_ident(&an, name);
-	ok = ok && hop_exec(w->tgt, an.data, "analyze a copied table");
-	buf_release(&an);
 	return ok;
 }
 
@@ -505,8 +387,8 @@ static void *work(void *arg)
 		int64_t rows = 0;
 		double t0 = mono_s_f();
 		bool ok = u->kind == U_PIECE ? run_piece(w, u, &rows)
-			  : u->kind == U_INDEX ? run_index(w, &j->idx[u->ix])
-			  : run_finish(w, u->t);
+			  : u->kind == U_INDEX ? indexes_build(j->h, w->tgt, &j->idx.v[u->ix])
+			  : indexes_finish(j->h, w->tgt, &j->idx, j->h->plan.t[u->t].src->name);
 		double took = mono_s_f() - t0;
 
 		pthread_mutex_lock(&j->mu);
@@ -555,89 +437,6 @@ static bool piece_done(PGresult *done, int64_t lo)
 		if (strtoll(PQgetvalue(done, i, 0), NULL, 10) == lo)
 			return true;
 	return false;
-}
-
-/*
- * Drop the indexes of an empty target table, remembering them: plain
- * indexes, and the primary key and unique constraints too, except those a
- * foreign key depends on, deferrable ones and exclusion constraints.
- */
-static bool defer_indexes(struct hop *h, const struct plan_table *t)
-{
-	for (size_t i = 0; i < t->tgt->nindexes; i++) {
-		const struct cat_index *ix = &t->tgt->indexes[i];
-		const char *p[] = { ix->name };
-		PGresult *r = PQexecParams(
-			h->tgt,
-			"SELECT coalesce(c.contype, 'i'), coalesce(c.condeferrable, false) OR coalesce(c.conname <> (SELECT relname FROM pg_class WHERE oid = i.indexrelid), false)"
-			"  OR EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid),"
-			"  pg_get_indexdef(i.indexrelid)"
-			" FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid"
-			"  AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')"
-			" WHERE i.indexrelid = to_regclass(format('public.%I', $1::text))",
-			1, NULL, p, NULL, NULL, 0);
-		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 3, "look at an index")) {
-			PQclear(r);
-			return false;
-		}
-		char kind = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0)[0] : 'x';
-		bool keep = kind == 'x' || PQntuples(r) != 1 || PQgetvalue(r, 0, 1)[0] == 't';
-		char *def = keep ? NULL : xstrdup(PQgetvalue(r, 0, 2));
-		PQclear(r);
-		if (keep)
-			continue;
-		char kinds[2] = { kind, 0 };
-		const char *q[] = { h->server, ix->name, def, t->src->name, kinds };
-		bool ok = hop_exec(h->tgt, "BEGIN", "begin");
-		r = PQexecParams(h->tgt, "INSERT INTO sync_fdw.copy_index (server, name, def, tbl, kind)"
-					 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-				 5, NULL, q, NULL, NULL, 0);
-		ok = ok && pgx_check(r, PGRES_COMMAND_OK, -1, -1, "remember an index");
-		PQclear(r);
-		free(def);
-		struct buf sql = BUF_INIT;
-		if (kind == 'i') {
-			buf_adds(&sql, "DROP INDEX public.");
-			sqlgen_ident(&sql, ix->name);
-		} else {
-			buf_adds(&sql, "ALTER TABLE public.");
-			sqlgen_ident(&sql, t->src->name);
-			buf_adds(&sql, " DROP CONSTRAINT ");
-			sqlgen_ident(&sql, ix->name);
-		}
-		ok = ok && hop_exec(h->tgt, sql.data, "drop an index for the copy") &&
-		     hop_exec(h->tgt, "COMMIT", "commit");
-		buf_release(&sql);
-		if (!ok) {
-			rollback(h->tgt);
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool read_deferred(struct job *j)
-{
-	const char *p[] = { j->h->server };
-	PGresult *r = PQexecParams(j->h->tgt, "SELECT name, def, coalesce(tbl, ''), kind FROM sync_fdw.copy_index"
-					      " WHERE server = $1 ORDER BY name", 1, NULL, p, NULL, NULL, 0);
-	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 4, "read the dropped indexes");
-	if (ok && PQntuples(r) > 0) {
-		j->nidx = (size_t)PQntuples(r);
-		j->idx = calloc(j->nidx, sizeof *j->idx);
-		if (!j->idx)
-			abort();
-		for (size_t i = 0; i < j->nidx; i++) {
-			j->idx[i].name = xstrdup(PQgetvalue(r, (int)i, 0));
-			j->idx[i].def = xstrdup(PQgetvalue(r, (int)i, 1));
-			j->idx[i].tbl = xstrdup(PQgetvalue(r, (int)i, 2));
-			j->idx[i].kind = PQgetvalue(r, (int)i, 3)[0];
-			j->idx[i].width = index_width(j->idx[i].def);
-		}
-		qsort(j->idx, j->nidx, sizeof *j->idx, by_width_desc);
-	}
-	PQclear(r);
-	return ok;
 }
 
 /* Every column of a built-in type: the binary format reads the same on both ends. */
@@ -731,22 +530,22 @@ static bool plan_units(struct job *j, bool parents_first)
 		}
 		bool fresh = PQntuples(done) == 0;
 		PQclear(done);
-		if (ts->pieces_left > 0 && fresh && t->tgt && t->tgt_rows == 0 && !defer_indexes(h, t))
+		if (ts->pieces_left > 0 && fresh && t->tgt && t->tgt_rows == 0 && !indexes_defer(h, t))
 			goto out;
 		if (!builtin_types(h, t->src->name, &ts->binary))
 			goto out;
 	}
-	if (!read_deferred(j))
+	if (!indexes_read(h, &j->idx))
 		goto out;
 	for (size_t k = 0; k < h->plan.n; k++) {
 		size_t ti = h->plan.order[k];
 		const struct plan_table *t = &h->plan.t[ti];
 		struct tstate *ts = &j->ts[ti];
 		bool key_deferred = false;
-		for (size_t i = 0; i < j->nidx; i++)
-			if (strcmp(j->idx[i].tbl, t->src->name) == 0) {
+		for (size_t i = 0; i < j->idx.n; i++)
+			if (strcmp(j->idx.v[i].tbl, t->src->name) == 0) {
 				ts->indexes_left++;
-				key_deferred = key_deferred || j->idx[i].kind != 'i';
+				key_deferred = key_deferred || j->idx.v[i].kind != 'i';
 			}
 		/* no source row can meet a target row: straight in */
 		ts->direct = t->conflict == HOP_CONFLICT_REFUSE || t->tgt_rows == 0 || key_deferred;
@@ -759,9 +558,9 @@ static bool plan_units(struct job *j, bool parents_first)
 			table_loaded(j, ti);
 	}
 	/* indexes of tables no longer in the plan (or from an older version) */
-	for (size_t i = 0; i < j->nidx; i++)
-		if (!plan_table(&h->plan, j->idx[i].tbl)) {
-			log_warn("index \"%s\" was dropped by an earlier copy: rebuilding it", j->idx[i].name);
+	for (size_t i = 0; i < j->idx.n; i++)
+		if (!plan_table(&h->plan, j->idx.v[i].tbl)) {
+			log_warn("index \"%s\" was dropped by an earlier copy: rebuilding it", j->idx.v[i].name);
 			push(j, U_INDEX, SIZE_MAX, 0, 0, i, true);
 		}
 	ok = true;
@@ -775,12 +574,7 @@ static void job_release(struct job *j)
 	struct unit *u;
 	while ((u = pop(j)) != NULL)
 		free(u);
-	for (size_t i = 0; i < j->nidx; i++) {
-		free(j->idx[i].name);
-		free(j->idx[i].def);
-		free(j->idx[i].tbl);
-	}
-	free(j->idx);
+	indexes_release(&j->idx);
 	if (j->ts)
 		for (size_t i = 0; i < j->h->plan.n; i++)
 			free(j->ts[i].merge_sql);

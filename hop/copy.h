@@ -28,7 +28,8 @@
  * its indexes are built, by whichever worker is free, while the other
  * workers go on loading other tables; then the constraints are attached
  * and the table analysed.  Loading without indexes and building each once
- * is faster than maintaining them row by row.
+ * is faster than maintaining them row by row.  This file schedules those
+ * steps and pumps the rows; indexes.c drops, records and rebuilds.
  */
 #ifndef COPY_H
 #define COPY_H
@@ -38,10 +39,11 @@
 #include <stdint.h>
 
 #include "hop.h"
+#include "progress.h"
 
 struct copy_opts {
-	bool progress;			/* progress on stderr (\r on a terminal) */
-	bool json;			/* JSON progress lines on stdout */
+	progress_fn *progress;		/* each table's rows, a few times a second and at its end */
+	void *progress_arg;		/*   (NULL: none) */
 	volatile sig_atomic_t *stop;
 };
 

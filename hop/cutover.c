@@ -298,7 +298,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 	PQclear(r);
 	if (!dsn_storable(h->cfg->s.target_dsn, &masked)) {
 		buf_addf(&why, "target.dsn cannot be stored in minitwit_fence.moved_to, which every "
-			       "server reads: %s; hint: give the password with a pgpass file; ",
+			       "server reads: %s (give the password with a pgpass file instead); ",
 			 masked.data);
 		ok = false;
 	}
@@ -332,7 +332,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 	return ok;
 }
 
-bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out)
+bool cutover_run(struct hop *h, const struct cutover_opts *o, json_t **report)
 {
 	struct driver_set ds;
 	struct report rep = { json_object(), json_array(), mono_ms_f() };
@@ -504,39 +504,41 @@ out:
 					   2, NULL, p, NULL, NULL, 0);
 		PQclear(r);
 	}
-	if (o->json) {
-		buf_adds(out, text);
-		buf_addc(out, '\n');
-	} else {
-		size_t i;
-		json_t *s;
-		json_array_foreach(rep.steps, i, s)
-			buf_addf(out, "%-22s %-7s %9.1f ms  %s\n", json_string_value(json_object_get(s, "step")),
-				 json_is_true(json_object_get(s, "ok")) ? "ok" : "FAILED",
-				 json_real_value(json_object_get(s, "ms")),
-				 json_string_value(json_object_get(s, "detail")) ?
-					 json_string_value(json_object_get(s, "detail")) : "");
-		json_t *sv = json_object_get(rep.root, "servers");
-		json_array_foreach(sv, i, s) {
-			json_t *rel = json_object_get(s, "released");
-			buf_addf(out, "server %s: writes held %.0f ms", json_string_value(json_object_get(s, "name")),
-				 json_number_value(json_object_get(s, "held_ms")));
-			const char *note = json_string_value(json_object_get(s, "note"));
-			if (rel)
-				buf_addf(out, ", %" JSON_INTEGER_FORMAT " requests released", json_integer_value(rel));
-			if (note)
-				buf_addf(out, " (%s)", note);
-			buf_addc(out, '\n');
-		}
-		if (o->dry_run)
-			buf_addf(out, "dry run: the cutover %s; nothing was changed\n",
-				 ok ? (already ? "was done before" : "would proceed as above")
-				    : "would be refused (see the preflight)");
-		else
-			buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED", mono_ms_f() - rep.t0);
-	}
 	free(text);
 	drivers_close(&ds);
-	json_decref(rep.root);
+	*report = rep.root;
 	return ok;
+}
+
+void cutover_text(const json_t *report, struct buf *out)
+{
+	size_t i;
+	json_t *s;
+	bool already = false;
+	json_array_foreach(json_object_get(report, "steps"), i, s) {
+		const char *name = json_string_value(json_object_get(s, "step"));
+		const char *detail = json_string_value(json_object_get(s, "detail"));
+		already = already || strcmp(name, "already switched") == 0;
+		buf_addf(out, "%-22s %-7s %9.1f ms  %s\n", name, json_is_true(json_object_get(s, "ok")) ? "ok" : "FAILED",
+			 json_number_value(json_object_get(s, "ms")), detail ? detail : "");
+	}
+	json_array_foreach(json_object_get(report, "servers"), i, s) {
+		json_t *rel = json_object_get(s, "released");
+		buf_addf(out, "server %s: writes held %.0f ms", json_string_value(json_object_get(s, "name")),
+			 json_number_value(json_object_get(s, "held_ms")));
+		const char *note = json_string_value(json_object_get(s, "note"));
+		if (rel)
+			buf_addf(out, ", %" JSON_INTEGER_FORMAT " requests released", json_integer_value(rel));
+		if (note)
+			buf_addf(out, " (%s)", note);
+		buf_addc(out, '\n');
+	}
+	bool ok = json_is_true(json_object_get(report, "ok"));
+	if (json_is_true(json_object_get(report, "dry_run")))
+		buf_addf(out, "dry run: the cutover %s; nothing was changed\n",
+			 ok ? (already ? "was done before" : "would proceed as above")
+			    : "would be refused (see the preflight)");
+	else
+		buf_addf(out, "cutover %s in %.1f ms\n", ok ? "done" : "FAILED",
+			 json_number_value(json_object_get(report, "total_ms")));
 }

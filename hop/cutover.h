@@ -27,6 +27,7 @@
 #ifndef CUTOVER_H
 #define CUTOVER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "buf.h"
@@ -34,11 +35,17 @@
 
 struct cutover_opts {
 	bool dry_run;		/* preflight only */
-	bool json;
 };
 
-/* Appends the report (text or JSON) to out. */
-MUST_CHECK bool cutover_run(struct hop *h, const struct cutover_opts *o, struct buf *out);
+/*
+ * *report (a new reference) is the cutover's report, also recorded on the
+ * target (sync_fdw.hop.report) unless dry_run: {"hop","dry_run","steps":
+ * [{"step","ok","ms","detail"?}...], ..., "ok","total_ms"}.
+ */
+MUST_CHECK bool cutover_run(struct hop *h, const struct cutover_opts *o, json_t **report);
+
+/* The report as text: one line per step and per server, then the outcome. */
+void cutover_text(const json_t *report, struct buf *out);
 
 /*
  * The servers the cutover will call, checked long before it (migrate

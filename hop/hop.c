@@ -103,15 +103,14 @@ bool hop_replan(struct hop *h)
 	size_t nfixed = 0;
 	/* the source's ids and counts were read moments ago: the new plan
 	 * takes them from the old one (what changes since is captured) */
-	struct hop_plan prev;
-	bool had = h->planned;
-	if (had)
-		prev = h->plan;
-	h->planned = false;
+	struct hop_plan next;
 	bool ok = read_fixed(h, &fixed, &nfixed) &&
-		  plan_build(h->cfg, h->src, h->tgt, fixed, nfixed, had ? &prev : NULL, &h->plan);
-	if (had)
-		plan_release(&prev);
+		  plan_build(h->cfg, h->src, h->tgt, fixed, nfixed, h->planned ? &h->plan : NULL, &next);
+	/* on failure no plan stays behind: neither the old one (the target
+	 * changed) nor a part of the new one (plan_build leaves none) */
+	if (h->planned)
+		plan_release(&h->plan);
+	h->plan = ok ? next : (struct hop_plan){ 0 };
 	for (size_t i = 0; i < nfixed; i++)
 		free(fixed[i].table);
 	free(fixed);
@@ -200,9 +199,10 @@ bool hop_plan_ok(const struct hop *h)
 {
 	if (!h->plan.nproblems)
 		return true;
-	log_error("the hop cannot go ahead: %zu problem%s found (run \"migrate plan\" for the whole "
-		  "plan):\n%s", h->plan.nproblems, h->plan.nproblems == 1 ? "" : "s",
-		  buf_str(&h->plan.problems));
+	log_error("the hop cannot go ahead: %zu problem%s found (run \"migrate plan\" for the whole plan)",
+		  h->plan.nproblems, h->plan.nproblems == 1 ? "" : "s");
+	for (size_t i = 0; i < h->plan.nproblems; i++)
+		log_problem(LOG_ERROR, &h->plan.problems[i]);
 	return false;
 }
 
@@ -245,4 +245,12 @@ bool hop_exists(struct hop *h, bool *exists)
 	*exists = ok && PQntuples(r) == 1;
 	PQclear(r);
 	return ok;
+}
+
+void hop_rollback(PGconn *c)
+{
+	if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+	}
 }

@@ -48,7 +48,9 @@ void hop_close(struct hop *h);
  * NULL (logged) when it cannot connect. */
 MUST_CHECK PGconn *hop_connect(const struct hop *h, bool target);
 
-/* Build the plan again (after the target's schema changed). */
+/* Build the plan again (after the target's schema changed).  false
+ * (logged) when a database could not be read: then h->plan is empty and
+ * h->planned false. */
 MUST_CHECK bool hop_replan(struct hop *h);
 
 /*
@@ -63,6 +65,8 @@ const char *hop_sql_text(const char *name);
 
 /* Run SQL on c; false (logged with what) on error. */
 MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
+/* End c's open transaction, if any, with ROLLBACK (c may be NULL). */
+void hop_rollback(PGconn *c);
 
 /*
  * Run DDL that locks live tables (CREATE/DROP TRIGGER) in its own
@@ -72,7 +76,8 @@ MUST_CHECK bool hop_exec(PGconn *c, const char *sql, const char *what);
  */
 MUST_CHECK bool hop_exec_ddl(PGconn *c, const char *sql, const char *what);
 
-/* The plan must be free of problems: false with each problem logged. */
+/* The plan must be free of problems: false with each problem logged (a
+ * line saying how many, then each as its own message). */
 MUST_CHECK bool hop_plan_ok(const struct hop *h);
 
 /* Create the target's state schema (idempotent). */

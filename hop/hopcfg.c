@@ -194,11 +194,11 @@ static bool read_server(const struct cfg_doc *doc, const struct cfg_node *item, 
 	s->line = item->line;
 	s->column_no = item->column;
 	if (item->kind != CFG_NODE_MAP)
-		return cfg_fail(err, doc, item, "cutover.servers[%zu] must be a mapping; %s", i, hint);
+		return cfg_fail(err, doc, item, "cutover.servers[%zu] must be a mapping\n%s", i, hint);
 	int kinds = !!cfg_node_get(item, "admin_url") + !!cfg_node_get(item, "admin_dns") +
 		    !!cfg_node_get(item, "pgbouncer") + !!cfg_node_get(item, "command");
 	if (kinds != 1)
-		return cfg_fail(err, doc, item, "cutover.servers[%zu]: %s kinds given; %s", i,
+		return cfg_fail(err, doc, item, "cutover.servers[%zu]: %s kinds given\n%s", i,
 				kinds ? "several" : "no", hint);
 	if (cfg_node_get(item, "admin_url")) {
 		const struct cfg_node *url = cfg_node_get(item, "admin_url");

@@ -10,6 +10,7 @@
 #include "dsn.h"
 #include "log.h"
 #include "pgx.h"
+#include "report.h"
 #include "sqlgen.h"
 #include "banned.h"
 
@@ -355,41 +356,22 @@ out:
 /* ---- link --check ---- */
 
 struct checks {
-	struct buf *out;
-	bool json;
+	json_t *checks;		/* [{"check", "ok", "hint"}...]: the --json report */
+	json_t *notes;		/* lines that are no check: the text report only */
 	bool all_ok;
-	int n;
 };
 
 static void check(struct checks *c, bool ok, const char *what, const char *hint)
 {
 	if (!ok)
 		c->all_ok = false;
-	if (c->json) {
-		buf_adds(c->out, c->n++ ? ",{\"check\":" : "[{\"check\":");
-		buf_add_json_str(c->out, what, strlen(what));
-		buf_addf(c->out, ",\"ok\":%s,\"hint\":", ok ? "true" : "false");
-		if (!ok && hint)
-			buf_add_json_str(c->out, hint, strlen(hint));
-		else
-			buf_adds(c->out, "null");
-		buf_addc(c->out, '}');
-	} else {
-		buf_addf(c->out, "%-8s %s\n", ok ? "ok" : "MISSING", what);
-		if (!ok && hint)
-			buf_addf(c->out, "         hint: %s\n", hint);
-		c->n++;
-	}
+	json_array_append_new(c->checks, json_pack("{s:o, s:b, s:o}", "check", report_string(what), "ok", ok,
+						   "hint", report_string(ok ? NULL : hint)));
 }
 
-/* A line that is no check, in the text report only (the JSON array holds
- * checks, each with "ok"). */
 static void note(struct checks *c, const char *what)
 {
-	if (!c->json) {
-		buf_addf(c->out, "%-8s %s\n", "note", what);
-		c->n++;
-	}
+	json_array_append_new(c->notes, report_string(what));
 }
 
 static bool query_bool(PGconn *c, const char *sql)
@@ -474,9 +456,9 @@ static void check_source(struct checks *c, PGconn *src)
 	buf_release(&hint);
 }
 
-bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
+bool link_check(const struct hop_config *cfg, json_t **report)
 {
-	struct checks c = { out, json, true, 0 };
+	struct checks c = { json_array(), json_array(), true };
 	struct hop h;
 	bool src_ok, tgt_ok, fdw_ready = false;
 	memset(&h, 0, sizeof h);
@@ -508,7 +490,21 @@ bool link_check(const struct hop_config *cfg, struct buf *out, bool json)
 				     "once what is missing above is there");
 	PQfinish(h.src);
 	PQfinish(h.tgt);
-	if (json)
-		buf_adds(out, c.n ? "]" : "[]");
+	*report = json_pack("{s:o, s:o}", "checks", c.checks, "notes", c.notes);
 	return c.all_ok;
+}
+
+void link_check_text(const json_t *report, struct buf *out)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(report, "checks"), i, v) {
+		bool ok = json_is_true(json_object_get(v, "ok"));
+		const char *hint = json_string_value(json_object_get(v, "hint"));
+		buf_addf(out, "%-8s %s\n", ok ? "ok" : "MISSING", json_string_value(json_object_get(v, "check")));
+		if (hint)
+			buf_addf(out, "         hint: %s\n", hint);
+	}
+	json_array_foreach(json_object_get(report, "notes"), i, v)
+		buf_addf(out, "%-8s %s\n", "note", json_string_value(v));
 }

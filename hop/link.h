@@ -8,6 +8,7 @@
 #ifndef LINK_H
 #define LINK_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "buf.h"
@@ -23,11 +24,16 @@ MUST_CHECK bool link_drop(struct hop *h, const char *keep_as);
  * Check without changing anything: reachability of both ends, the
  * extension, privileges, a password for a non-superuser's mapping.  The
  * target's connection to the source is not tried (it would send the
- * source's password to the target as SQL text); link tries it.  Appends one line per
- * check to report ("ok  ..." / "MISSING  ... hint: ...") or a JSON array
- * when json; returns true when everything needed is there.
+ * source's password to the target as SQL text); link tries it.  *report
+ * (a new reference): {"checks":[{"check","ok","hint"}...] (link --check
+ * --json prints this array), "notes":[text...]}.  Returns true when
+ * everything needed is there.
  */
-bool link_check(const struct hop_config *cfg, struct buf *report, bool json);
+bool link_check(const struct hop_config *cfg, json_t **report);
+
+/* The report as text: "ok  ..." / "MISSING  ..." lines with their hints,
+ * then the notes. */
+void link_check_text(const json_t *report, struct buf *out);
 
 /* (Re)import the source's capture objects into <staging>_cdc. */
 MUST_CHECK bool link_import_cdc(struct hop *h);

@@ -11,19 +11,29 @@
 #include "log.h"
 #include "pgx.h"
 #include "remap.h"
+#include "report.h"
 #include "sqlgen.h"
 #include "banned.h"
 
 void plan_problem(struct hop_plan *p, const char *hint, const char *fmt, ...)
 {
+	struct buf msg = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vaddf(&p->problems, fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	buf_addc(&p->problems, '\n');
-	if (hint)
-		buf_addf(&p->problems, "  hint: %s\n", hint);
-	p->nproblems++;
+	struct problem *np = realloc(p->problems, (p->nproblems + 1) * sizeof *p->problems);
+	if (!np)
+		abort();
+	p->problems = np;
+	problem_init(&p->problems[p->nproblems++], buf_str(&msg), NULL, hint);
+	buf_release(&msg);
+}
+
+void plan_problems_text(const struct hop_plan *p, struct buf *out)
+{
+	for (size_t i = 0; i < p->nproblems; i++)
+		problem_text(&p->problems[i], out);
 }
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name)
@@ -40,16 +50,6 @@ static int plan_index(const struct hop_plan *plan, const char *name)
 		if (strcmp(plan->t[i].src->name, name) == 0)
 			return (int)i;
 	return -1;
-}
-
-int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col)
-{
-	if (t->key >= 0 && (size_t)t->key == col)
-		return t->offset;
-	for (size_t r = 0; r < t->nrefs; r++)
-		if (t->refs[r].col == col)
-			return plan->t[t->refs[r].table].offset;
-	return 0;
 }
 
 /* min, max and count of the key on one database; key < 0: count only. */
@@ -342,6 +342,13 @@ static void topo_order(struct hop_plan *p)
 	free(done);
 }
 
+void plan_choose(const struct hop_config *cfg, struct hop_plan *p)
+{
+	choose_tables(cfg, p);
+	choose_refs(cfg, p);
+	topo_order(p);
+}
+
 /*
  * Tables whose primary key a copy in progress dropped (sync_fdw.copy_index,
  * kind 'p'): it comes back when their rows are in, so a missing key there
@@ -506,6 +513,9 @@ static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t,
 			goto out;
 		}
 		int rows = PQntuples(r);
+		/* a parameter, not a report: built by hand since jansson
+		 * refuses the bytes of a text that is not UTF-8, which the
+		 * source's JSON parser (a SQL_ASCII database) takes as they are */
 		buf_reset(&batch);
 		buf_addc(&batch, '[');
 		for (int i = 0; i < rows; i++) {
@@ -606,9 +616,13 @@ static bool reuse_counts(const struct hop_plan *prev, struct plan_table *t)
 
 bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		const struct plan_fixed *fixed, size_t nfixed, const struct hop_plan *source_counts,
-		struct hop_plan *p)
+		struct hop_plan *out)
 {
+	struct hop_plan plan, *p = &plan;
+	PGresult *deferred = NULL;
+	bool ok = false;
 	memset(p, 0, sizeof *p);
+	memset(out, 0, sizeof *out);
 	/* a password in the configuration ends up in files, process lists and,
 	 * for the target, every server's settings at the cutover */
 	static const char pw_hint[] = "remove it from the DSN and give it in a pgpass file (PGPASSFILE) "
@@ -618,44 +632,32 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 	if (pgx_dsn_has_password(cfg->s.target_dsn))
 		plan_problem(p, pw_hint, "target.dsn holds a password, which the cutover would send to every server");
 	if (!cat_read(src, "public", "read the source's catalog", &p->src) ||
-	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt))
-		return false;
-	PGresult *deferred;
-	if (!deferred_keys(tgt, &deferred))
-		return false;
-	choose_tables(cfg, p);
-	choose_refs(cfg, p);
-	topo_order(p);
+	    !cat_read(tgt, "public", "read the target's catalog", &p->tgt) ||
+	    !deferred_keys(tgt, &deferred))
+		goto out;
+	plan_choose(cfg, p);
 
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		const char *key = t->key >= 0 ? t->src->cols[t->key].name : NULL;
-		if (t->key_given && !check_key_unique(src, p, t)) {
-			PQclear(deferred);
-			return false;
-		}
+		if (t->key_given && !check_key_unique(src, p, t))
+			goto out;
 		if (!reuse_counts(source_counts, t) &&
 		    !key_range(src, t->src->name, key, &t->src_min, &t->src_max, &t->src_rows,
-			       "read the source's ids")) {
-			PQclear(deferred);
-			return false;
-		}
+			       "read the source's ids"))
+			goto out;
 		if (t->tgt) {
 			if (key && cat_column(t->tgt, key) < 0)
 				key = NULL;
 			if (!key_range(tgt, t->src->name, key, &t->tgt_min, &t->tgt_max, &t->tgt_rows,
-				       "read the target's ids")) {
-				PQclear(deferred);
-				return false;
-			}
+				       "read the target's ids"))
+				goto out;
 			compare_columns(p, t, deferred);
 		}
 		for (size_t f = 0; f < nfixed; f++)
 			t->linked |= strcmp(fixed[f].table, t->src->name) == 0;
-		if (!check_replaced(cfg, src, tgt, p, t)) {
-			PQclear(deferred);
-			return false;
-		}
+		if (!check_replaced(cfg, src, tgt, p, t))
+			goto out;
 		/* a table the target lacks is no problem: migrate creates it
 		 * (link refuses to go ahead without it) */
 		if (t->key < 0)
@@ -699,10 +701,8 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 		if (has_src && (!remap_add(t->src_min, t->offset, &a) || !remap_add(t->src_max, t->offset, &b)))
 			continue;
 		if (key && t->tgt_min <= t->tgt_max &&
-		    !target_ids(tgt, t->src->name, key, a, b, base, &ocount, &omin, &omax, &has_next, &next)) {
-			PQclear(deferred);
-			return false;
-		}
+		    !target_ids(tgt, t->src->name, key, a, b, base, &ocount, &omin, &omax, &has_next, &next))
+			goto out;
 		t->headroom = remap_headroom(base, has_next, next, tmax);
 		t->min_headroom = remap_headroom_bound(t->min_headroom, tmax);
 		t->headroom_target = has_next;
@@ -750,7 +750,6 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 			buf_release(&hint);
 		}
 	}
-	PQclear(deferred);
 	/* references must fit as well: a shifted reference may overflow too */
 	for (size_t i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
@@ -766,7 +765,14 @@ bool plan_build(const struct hop_config *cfg, PGconn *src, PGconn *tgt,
 					rt->offset);
 		}
 	}
-	return true;
+	ok = true;
+out:
+	PQclear(deferred);
+	if (ok)
+		*out = plan;
+	else
+		plan_release(p);
+	return ok;
 }
 
 void plan_check_copy(struct hop_plan *p)
@@ -795,105 +801,68 @@ void plan_release(struct hop_plan *p)
 	}
 	free(p->t);
 	free(p->order);
-	buf_release(&p->problems);
+	for (size_t i = 0; i < p->nproblems; i++)
+		problem_release(&p->problems[i]);
+	free(p->problems);
 	cat_release(&p->src);
 	cat_release(&p->tgt);
 	memset(p, 0, sizeof *p);
 }
 
-static void json_range(struct buf *out, const char *name, int64_t lo, int64_t hi)
+/* [lo, hi], or null for an empty range */
+static json_t *json_range(int64_t lo, int64_t hi)
 {
-	if (lo > hi)
-		buf_addf(out, ",\"%s\":null", name);
-	else
-		buf_addf(out, ",\"%s\":[%" PRId64 ",%" PRId64 "]", name, lo, hi);
+	return lo > hi ? json_null() : json_pack("[I, I]", (json_int_t)lo, (json_int_t)hi);
 }
 
-void plan_json(const struct hop_plan *p, struct buf *out)
+static json_t *json_table(const struct hop_plan *p, const struct plan_table *t)
 {
-	buf_adds(out, "{\"tables\":[");
-	for (size_t k = 0; k < p->n; k++) {
-		const struct plan_table *t = &p->t[p->order[k]];
-		if (k)
-			buf_addc(out, ',');
-		buf_adds(out, "{\"name\":");
-		buf_add_json_str(out, t->src->name, strlen(t->src->name));
-		buf_adds(out, ",\"key\":");
-		if (t->key >= 0)
-			buf_add_json_str(out, t->src->cols[t->key].name, strlen(t->src->cols[t->key].name));
-		else
-			buf_adds(out, "null");
-		buf_addf(out, ",\"offset\":%" PRId64 ",\"offset_auto\":%s,\"natural_key\":%s,"
-			      "\"conflict\":\"%s\",\"rows\":%" PRId64 ",\"target_rows\":%" PRId64,
-			 t->offset, t->offset_auto ? "true" : "false", t->natural ? "true" : "false",
-			 t->append ? "append" : t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse", t->src_rows,
-			 t->tgt_rows);
-		if (t->headroom >= 0)
-			buf_addf(out, ",\"headroom\":%" PRId64 ",\"headroom_until\":\"%s\"", t->headroom,
-				 t->headroom_target ? "target id" : "type maximum");
-		else
-			buf_adds(out, ",\"headroom\":null,\"headroom_until\":null");
-		buf_addf(out, ",\"min_headroom\":%" PRId64 ",\"replaced\":%" PRId64, t->min_headroom, t->replaced);
-		json_range(out, "source_ids", t->src_min, t->src_max);
-		json_range(out, "target_ids", t->tgt_min, t->tgt_max);
-		int64_t a = t->src_min, b = t->src_max;
-		if (t->key >= 0 && a <= b && remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b))
-			json_range(out, "ids_after", a, b);
-		else
-			buf_adds(out, ",\"ids_after\":null");
-		buf_adds(out, ",\"identity\":[");
-		for (size_t i = 0; i < t->nident; i++) {
-			if (i)
-				buf_addc(out, ',');
-			const char *c = t->src->cols[t->ident[i]].name;
-			buf_add_json_str(out, c, strlen(c));
-		}
-		buf_adds(out, "],\"refs\":[");
-		for (size_t r = 0; r < t->nrefs; r++) {
-			const char *c = t->src->cols[t->refs[r].col].name;
-			const char *rt = p->t[t->refs[r].table].src->name;
-			buf_adds(out, r ? ",{\"column\":" : "{\"column\":");
-			buf_add_json_str(out, c, strlen(c));
-			buf_adds(out, ",\"table\":");
-			buf_add_json_str(out, rt, strlen(rt));
-			buf_addf(out, ",\"from\":\"%s\"}", t->refs[r].from_fk ? "foreign key" : "refs");
-		}
-		buf_addc(out, ']');
-		const struct cat_column *kc = t->key >= 0 ? &t->src->cols[t->key] : NULL;
-		buf_adds(out, ",\"sequence\":");
-		if (kc && kc->sequence)
-			buf_add_json_str(out, kc->sequence, strlen(kc->sequence));
-		else
-			buf_adds(out, "null");
-		buf_addf(out, ",\"target_has_table\":%s}", t->tgt ? "true" : "false");
-	}
-	buf_adds(out, "],\"problems\":[");
-	const char *s = buf_str(&p->problems);
-	bool first = true;
-	while (*s) {
-		const char *e = strchr(s, '\n');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		const char *next = e ? e + 1 : s + n;
-		const char *hint = NULL;
-		size_t hn = 0;
-		if (strncmp(next, "  hint: ", 8) == 0) {
-			hint = next + 8;
-			const char *he = strchr(hint, '\n');
-			hn = he ? (size_t)(he - hint) : strlen(hint);
-			next = he ? he + 1 : hint + hn;
-		}
-		buf_adds(out, first ? "{\"problem\":" : ",{\"problem\":");
-		first = false;
-		buf_add_json_str(out, s, n);
-		buf_adds(out, ",\"hint\":");
-		if (hint)
-			buf_add_json_str(out, hint, hn);
-		else
-			buf_adds(out, "null");
-		buf_addc(out, '}');
-		s = next;
-	}
-	buf_adds(out, "]}");
+	const struct cat_column *kc = t->key >= 0 ? &t->src->cols[t->key] : NULL;
+	json_t *o = json_object();
+	json_object_set_new(o, "name", report_string(t->src->name));
+	json_object_set_new(o, "key", report_string(kc ? kc->name : NULL));
+	json_object_set_new(o, "offset", json_integer(t->offset));
+	json_object_set_new(o, "offset_auto", json_boolean(t->offset_auto));
+	json_object_set_new(o, "natural_key", json_boolean(t->natural));
+	json_object_set_new(o, "conflict", json_string(t->append ? "append" :
+						       t->conflict == HOP_CONFLICT_REPLACE ? "replace" : "refuse"));
+	json_object_set_new(o, "rows", json_integer(t->src_rows));
+	json_object_set_new(o, "target_rows", json_integer(t->tgt_rows));
+	json_object_set_new(o, "headroom", t->headroom >= 0 ? json_integer(t->headroom) : json_null());
+	json_object_set_new(o, "headroom_until", t->headroom < 0 ? json_null() :
+			    json_string(t->headroom_target ? "target id" : "type maximum"));
+	json_object_set_new(o, "min_headroom", json_integer(t->min_headroom));
+	json_object_set_new(o, "replaced", json_integer(t->replaced));
+	json_object_set_new(o, "source_ids", json_range(t->src_min, t->src_max));
+	json_object_set_new(o, "target_ids", json_range(t->tgt_min, t->tgt_max));
+	int64_t a = t->src_min, b = t->src_max;
+	bool after = t->key >= 0 && a <= b && remap_add(a, t->offset, &a) && remap_add(b, t->offset, &b);
+	json_object_set_new(o, "ids_after", after ? json_range(a, b) : json_null());
+	json_t *ident = json_array();
+	for (size_t i = 0; i < t->nident; i++)
+		json_array_append_new(ident, report_string(t->src->cols[t->ident[i]].name));
+	json_object_set_new(o, "identity", ident);
+	json_t *refs = json_array();
+	for (size_t r = 0; r < t->nrefs; r++)
+		json_array_append_new(refs, json_pack("{s:o, s:o, s:s}",
+			"column", report_string(t->src->cols[t->refs[r].col].name),
+			"table", report_string(p->t[t->refs[r].table].src->name),
+			"from", t->refs[r].from_fk ? "foreign key" : "refs"));
+	json_object_set_new(o, "refs", refs);
+	json_object_set_new(o, "sequence", report_string(kc ? kc->sequence : NULL));
+	json_object_set_new(o, "target_has_table", json_boolean(t->tgt != NULL));
+	return o;
+}
+
+json_t *plan_json(const struct hop_plan *p)
+{
+	json_t *tables = json_array(), *problems = json_array();
+	for (size_t k = 0; k < p->n; k++)
+		json_array_append_new(tables, json_table(p, &p->t[p->order[k]]));
+	for (size_t i = 0; i < p->nproblems; i++)
+		json_array_append_new(problems, json_pack("{s:o, s:o}", "problem", report_string(p->problems[i].msg),
+							  "hint", report_string(p->problems[i].hint)));
+	return json_pack("{s:o, s:o}", "tables", tables, "problems", problems);
 }
 
 void plan_text(const struct hop_plan *p, struct buf *out)
@@ -922,9 +891,9 @@ void plan_text(const struct hop_plan *p, struct buf *out)
 			 t->offset_auto ? ", offset auto" : "", room,
 			 t->conflict == HOP_CONFLICT_REPLACE && t->src->npk ? ", replaces target rows" : "");
 	}
-	if (p->nproblems)
-		buf_addf(out, "\n%zu problem%s:\n%s", p->nproblems, p->nproblems == 1 ? "" : "s",
-			 buf_str(&p->problems));
-	else
+	if (p->nproblems) {
+		buf_addf(out, "\n%zu problem%s:\n", p->nproblems, p->nproblems == 1 ? "" : "s");
+		plan_problems_text(p, out);
+	} else
 		buf_adds(out, "\nno problems found\n");
 }

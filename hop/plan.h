@@ -8,6 +8,7 @@
 #ifndef PLAN_H
 #define PLAN_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "hopcfg.h"
+#include "log.h"
 
 struct plan_ref {
 	size_t col;		/* referring column (index into src->cols) */
@@ -57,7 +59,7 @@ struct hop_plan {
 	struct plan_table *t;
 	size_t n;
 	size_t *order;			/* parents before children */
-	struct buf problems;		/* one "problem\n  hint: ...\n" per problem */
+	struct problem *problems;	/* each with a hint, never a detail (log.h) */
 	size_t nproblems;
 };
 
@@ -71,10 +73,11 @@ struct plan_fixed {
 
 /*
  * Read both catalogs and decide the hop.  Returns false only when a
- * database could not be read (logged); problems with the hop itself are
- * collected in plan->problems (nproblems > 0).  source_counts, when not
- * NULL, is an earlier plan of the same source whose id ranges and row
- * counts are taken instead of counting the source's rows again.
+ * database could not be read (logged): then *plan is left empty (zeroed,
+ * nothing to release).  Problems with the hop itself are collected in
+ * plan->problems (nproblems > 0).  source_counts, when not NULL, is an
+ * earlier plan of the same source whose id ranges and row counts are taken
+ * instead of counting the source's rows again; it may not be plan itself.
  */
 __attribute__((warn_unused_result)) bool plan_build(const struct hop_config *cfg, PGconn *src,
 						    PGconn *tgt, const struct plan_fixed *fixed,
@@ -91,17 +94,26 @@ void plan_release(struct hop_plan *plan);
  */
 void plan_check_copy(struct hop_plan *plan);
 
-/* Add a problem ("what\n  hint: hint\n"; hint may be NULL) to the plan. */
+/* Add a problem (message from fmt; hint may be NULL) to the plan. */
 void plan_problem(struct hop_plan *plan, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 const struct plan_table *plan_table(const struct hop_plan *plan, const char *name);
 
-/* The offset applied to column col of table t: its key's, its reference's, or 0. */
-int64_t plan_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col);
+/*
+ * Decide the hop from catalogs already read (plan->src and plan->tgt
+ * filled, the rest zeroed): tables, keys, identities, references and
+ * their order, with the problems the configuration alone shows.  No I/O:
+ * plan_build's first step, exposed for the unit tests.
+ */
+void plan_choose(const struct hop_config *cfg, struct hop_plan *plan);
 
-/* A JSON document of the plan (tables, keys, refs, offsets, ranges, problems). */
-void plan_json(const struct hop_plan *plan, struct buf *out);
+/* The problems in their text form (log.h), one after the other. */
+void plan_problems_text(const struct hop_plan *plan, struct buf *out);
+
+/* The plan as a report (report.h): tables (keys, refs, offsets, ranges)
+ * in order, then problems ({"problem", "hint"}); a new reference. */
+json_t *plan_json(const struct hop_plan *plan);
 /* The plan as text for a terminal. */
 void plan_text(const struct hop_plan *plan, struct buf *out);
 

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "plan.h"
 #include "banned.h"
 
 bool remap_type_range(const char *type, int64_t *min, int64_t *max)
@@ -92,4 +93,14 @@ int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax)
 int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax)
 {
 	return min_headroom < tmax / 2 ? min_headroom : tmax / 2;
+}
+
+int64_t remap_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col)
+{
+	if (t->key >= 0 && (size_t)t->key == col)
+		return t->offset;
+	for (size_t r = 0; r < t->nrefs; r++)
+		if (t->refs[r].col == col)
+			return plan->t[t->refs[r].table].offset;
+	return 0;
 }

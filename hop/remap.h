@@ -5,7 +5,8 @@
  * is shifted by the same offset.  These functions decide offsets and refuse
  * what cannot work before anything is written: an offset that would push an
  * id out of its column's type, or source ids landing on ids the target
- * already holds.
+ * already holds.  remap_column_offset reads a plan's structs (plan.h) but
+ * calls nothing of plan.c: linking this file needs no database library.
  */
 #ifndef REMAP_H
 #define REMAP_H
@@ -56,5 +57,12 @@ int64_t remap_headroom(int64_t base, bool has_next, int64_t next, int64_t tmax);
 /* The headroom an explicit offset must leave: min_headroom, but at most half
  * the key type's maximum (a smallint key could never leave 1000000). */
 int64_t remap_headroom_bound(int64_t min_headroom, int64_t tmax);
+
+struct hop_plan;
+struct plan_table;
+
+/* The offset applied to column col of table t of plan: its key's, its
+ * reference's (the referenced table's), or 0. */
+int64_t remap_column_offset(const struct hop_plan *plan, const struct plan_table *t, size_t col);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "remap.h"
 #include "banned.h"
 
 void sqlgen_ident(struct buf *b, const char *name)
@@ -63,7 +64,7 @@ void sqlgen_columns(struct buf *b, const struct plan_table *t)
 static void remapped_col(struct buf *b, const struct hop_plan *p, const struct plan_table *t,
 			 const char *rowexpr, size_t i)
 {
-	int64_t off = plan_column_offset(p, t, i);
+	int64_t off = remap_column_offset(p, t, i);
 	buf_addf(b, "(%s).", rowexpr);
 	sqlgen_ident(b, col(t, i));
 	if (off != 0)

@@ -1,7 +1,11 @@
 /*
  * sqlgen: SQL text for the hop, built from a plan.  Identifiers are always
- * quoted ("user", "UserProfile"); values never appear here (they are
- * parameters at execution).  Pure: unit-tested without a database.
+ * quoted ("user", "UserProfile").  The values that appear in the text are
+ * the plan's own, never user input: offsets and table numbers as integer
+ * literals, and catalog names (a table's, the link's server name) as
+ * literals quoted by sqlgen_literal; the rows' values and key ranges are
+ * parameters at execution.  No I/O: it links only remap.c (for the
+ * offsets) and buf, and is unit-tested without a database or libpq.
  *
  * Names used on the target:
  *   <staging>.<table>       foreign tables of the source's tables

@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "log.h"
 #include "pgx.h"
+#include "report.h"
 #include "seqs.h"
 #include "sqlgen.h"
 #include "banned.h"
@@ -106,9 +107,9 @@ static bool target_filter(struct hop *h, const struct plan_table *t, struct buf 
 	return ok;
 }
 
-/* The first differing keys (keyed) or rows (keyless), one per line. */
+/* The first differing keys (keyed) or rows (keyless), appended to out. */
 static bool differences(struct hop *h, const struct plan_table *t, const char *rel, const char *where,
-			struct buf *out)
+			json_t *out)
 {
 	struct buf sql = BUF_INIT, stg = BUF_INIT;
 	sqlgen_qualified(&stg, h->staging, t->src->name);
@@ -141,18 +142,18 @@ static bool differences(struct hop *h, const struct plan_table *t, const char *r
 	PGresult *r = PQexec(h->tgt, sql.data);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "list the differences");
 	for (int i = 0; ok && i < PQntuples(r); i++)
-		buf_addf(out, "%s\n", PQgetvalue(r, i, 0));
+		json_array_append_new(out, report_string(PQgetvalue(r, i, 0)));
 	PQclear(r);
 	buf_release(&sql);
 	buf_release(&stg);
 	return ok;
 }
 
-/* Compare one table; appends its report entry. */
-static bool verify_table(struct hop *h, const struct plan_table *t, bool since, bool json, bool first,
-			 struct buf *out, bool *match)
+/* Compare one table; appends its entry to tables. */
+static bool verify_table(struct hop *h, const struct plan_table *t, bool since, json_t *tables, bool *match)
 {
-	struct buf where = BUF_INIT, sql = BUF_INIT, diff = BUF_INIT, rel = BUF_INIT, stg = BUF_INIT;
+	struct buf where = BUF_INIT, sql = BUF_INIT, rel = BUF_INIT, stg = BUF_INIT;
+	json_t *diff = json_array();
 	PGresult *r = NULL;
 	bool ok = false;
 
@@ -174,36 +175,19 @@ static bool verify_table(struct hop *h, const struct plan_table *t, bool since, 
 		    strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) == 0;
 	if (!same) {
 		*match = false;
-		if (!differences(h, t, rel.data, w, &diff))
+		if (!differences(h, t, rel.data, w, diff))
 			goto out;
 	}
-	if (json) {
-		buf_adds(out, first ? "{\"table\":" : ",{\"table\":");
-		buf_add_json_str(out, t->src->name, strlen(t->src->name));
-		buf_addf(out, ",\"source_rows\":%s,\"target_rows\":%s,\"match\":%s,\"differences\":[",
-			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), same ? "true" : "false");
-	} else
-		buf_addf(out, "%-20s %12s %12s  %s\n", t->src->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
-			 same ? "ok" : "MISMATCH");
-	const char *s = buf_str(&diff);
-	for (bool f = true; *s; f = false) {
-		const char *e = strchr(s, '\n');
-		if (json) {
-			if (!f)
-				buf_addc(out, ',');
-			buf_add_json_str(out, s, (size_t)(e - s));
-		} else
-			buf_addf(out, "    %.*s\n", (int)(e - s), s);
-		s = e + 1;
-	}
-	if (json)
-		buf_adds(out, "]}");
+	json_array_append_new(tables, json_pack("{s:o, s:I, s:I, s:b, s:O}", "table", report_string(t->src->name),
+						"source_rows", (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+						"target_rows", (json_int_t)strtoll(PQgetvalue(r, 0, 2), NULL, 10),
+						"match", same, "differences", diff));
 	ok = true;
 out:
+	json_decref(diff);
 	PQclear(r);
 	buf_release(&where);
 	buf_release(&sql);
-	buf_release(&diff);
 	buf_release(&rel);
 	buf_release(&stg);
 	return ok;
@@ -214,70 +198,52 @@ out:
  * each sequence of the hop must give a value beyond every id of the columns
  * drawing from it (seqs.h).  One behind is a mismatch: the next insert
  * without an id fails on the key, or lands on an id a later hop brings.
+ * Their entries go to out.
  */
-static bool verify_sequences(struct hop *h, bool json, struct buf *out, bool *match)
+static bool verify_sequences(struct hop *h, json_t *out, bool *match)
 {
 	struct seqs seqs;
 	if (!seqs_read(h, &seqs))
 		return false;
-	if (json)
-		buf_adds(out, ",\"sequences\":[");
-	else if (seqs.n)
-		buf_addf(out, "%-32s %20s %20s  %s\n", "sequence", "next value", "ids up to", "result");
 	for (size_t i = 0; i < seqs.n; i++) {
 		const struct seqs_state *st = &seqs.s[i];
 		bool up = st->increment > 0;
-		struct buf next = BUF_INIT, ext = BUF_INIT;
-		if (st->exhausted)
-			buf_adds(&next, "none (at its bound)");
-		else
-			buf_addf(&next, "%" PRId64, st->next);
-		if (st->has_ids)
-			buf_addf(&ext, "%" PRId64, st->extreme);
-		else
-			buf_adds(&ext, "none");
 		if (!st->clear) {
+			struct buf next = BUF_INIT, ext = BUF_INIT;
+			if (st->exhausted)
+				buf_adds(&next, "none (at its bound)");
+			else
+				buf_addf(&next, "%" PRId64, st->next);
+			if (st->has_ids)
+				buf_addf(&ext, "%" PRId64, st->extreme);
+			else
+				buf_adds(&ext, "none");
 			*match = false;
 			log_error("sequence %s is behind the ids on the target: its next value is %s, not %s "
 				  "%s, the %s id of %s\nhint: SELECT setval('%s', %s)",
 				  st->sequence, next.data, up ? "above" : "below", ext.data,
 				  up ? "largest" : "smallest", st->column, st->sequence, ext.data);
+			buf_release(&next);
+			buf_release(&ext);
 		}
-		if (json) {
-			buf_adds(out, i ? ",{\"sequence\":" : "{\"sequence\":");
-			buf_add_json_str(out, st->sequence, strlen(st->sequence));
-			buf_addf(out, ",\"increment\":%" PRId64 ",\"next\":", st->increment);
-			if (st->exhausted)
-				buf_adds(out, "null");
-			else
-				buf_addf(out, "%" PRId64, st->next);
-			buf_adds(out, ",\"column\":");
-			if (st->column)
-				buf_add_json_str(out, st->column, strlen(st->column));
-			else
-				buf_adds(out, "null");
-			buf_addf(out, ",\"%s\":%s,\"ok\":%s}", up ? "max" : "min",
-				 st->has_ids ? ext.data : "null", st->clear ? "true" : "false");
-		} else {
-			buf_addf(out, "%-32s %20s %20s  %s\n", st->sequence, next.data, ext.data,
-				 st->clear ? "ok" : "BEHIND");
-			if (!st->clear)
-				buf_addf(out, "    next value %s is not %s %s, the %s of %s\n", next.data,
-					 up ? "above" : "below", ext.data, up ? "max" : "min", st->column);
-		}
-		buf_release(&next);
-		buf_release(&ext);
+		json_t *e = json_pack("{s:o, s:I, s:o, s:o}", "sequence", report_string(st->sequence),
+				      "increment", (json_int_t)st->increment,
+				      "next", st->exhausted ? json_null() : json_integer(st->next),
+				      "column", report_string(st->column));
+		json_object_set_new(e, up ? "max" : "min", st->has_ids ? json_integer(st->extreme) : json_null());
+		json_object_set_new(e, "ok", json_boolean(st->clear));
+		json_array_append_new(out, e);
 	}
-	if (json)
-		buf_addc(out, ']');
 	seqs_release(&seqs);
 	return true;
 }
 
-bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
+bool verify_run(struct hop *h, json_t **report, bool *match)
 {
 	bool ok = false, since = false;
+	json_t *tables = NULL, *seqs = NULL;
 	*match = true;
+	*report = NULL;
 	if (!hop_plan_ok(h) || !since_cutover(h, &since))
 		return false;
 	/* row text must be written alike on both sides: the remote session of
@@ -286,31 +252,61 @@ bool verify_run(struct hop *h, struct buf *out, bool json, bool *match)
 			      " SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres';"
 			      " SET LOCAL extra_float_digits = 3", "begin the verification"))
 		return false;
-	if (json)
-		buf_addf(out, "{\"as_of_cutover\":%s,\"tables\":[", since ? "true" : "false");
-	else {
-		if (since)
-			buf_adds(out, "(the target as it was at the cutover: changes made since are set aside)\n");
-		buf_addf(out, "%-20s %12s %12s  %s\n", "table", "source rows", "target rows", "result");
-	}
+	tables = json_array();
 	for (size_t k = 0; k < h->plan.n; k++)
-		if (!verify_table(h, &h->plan.t[h->plan.order[k]], since, json, k == 0, out, match))
+		if (!verify_table(h, &h->plan.t[h->plan.order[k]], since, tables, match))
 			goto out;
-	if (json)
-		buf_addc(out, ']');
 	/* before the cutover the sequences are not set yet: nothing draws from them */
-	if (since && !verify_sequences(h, json, out, match))
+	seqs = since ? json_array() : json_null();
+	if (since && !verify_sequences(h, seqs, match))
 		goto out;
-	if (json)
-		buf_addf(out, "%s,\"match\":%s}\n", since ? "" : ",\"sequences\":null",
-			 *match ? "true" : "false");
-	else if (!since)
-		buf_adds(out, "(sequences: set at the cutover, not checked before it)\n");
+	*report = json_pack("{s:b, s:O, s:O, s:b}", "as_of_cutover", since, "tables", tables, "sequences", seqs,
+			    "match", *match);
 	ok = true;
 out:
-	if (PQtransactionStatus(h->tgt) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(h->tgt, "ROLLBACK");
-		PQclear(r);
-	}
+	json_decref(tables);
+	json_decref(seqs);
+	hop_rollback(h->tgt);
 	return ok;
+}
+
+void verify_text(const json_t *report, struct buf *out)
+{
+	bool since = json_is_true(json_object_get(report, "as_of_cutover"));
+	size_t i, k;
+	json_t *t, *d;
+	if (since)
+		buf_adds(out, "(the target as it was at the cutover: changes made since are set aside)\n");
+	buf_addf(out, "%-20s %12s %12s  %s\n", "table", "source rows", "target rows", "result");
+	json_array_foreach(json_object_get(report, "tables"), i, t) {
+		buf_addf(out, "%-20s %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT "  %s\n",
+			 json_string_value(json_object_get(t, "table")),
+			 json_integer_value(json_object_get(t, "source_rows")),
+			 json_integer_value(json_object_get(t, "target_rows")),
+			 json_is_true(json_object_get(t, "match")) ? "ok" : "MISMATCH");
+		json_array_foreach(json_object_get(t, "differences"), k, d)
+			buf_addf(out, "    %s\n", json_string_value(d));
+	}
+	json_t *seqs = json_object_get(report, "sequences");
+	if (!json_is_array(seqs)) {
+		buf_adds(out, "(sequences: set at the cutover, not checked before it)\n");
+		return;
+	}
+	if (json_array_size(seqs))
+		buf_addf(out, "%-32s %20s %20s  %s\n", "sequence", "next value", "ids up to", "result");
+	json_array_foreach(seqs, i, t) {
+		bool up = json_integer_value(json_object_get(t, "increment")) > 0;
+		json_t *next = json_object_get(t, "next"), *ext = json_object_get(t, up ? "max" : "min");
+		char nb[32] = "none (at its bound)", eb[32] = "none";
+		if (json_is_integer(next))
+			snprintf(nb, sizeof nb, "%" JSON_INTEGER_FORMAT, json_integer_value(next));
+		if (json_is_integer(ext))
+			snprintf(eb, sizeof eb, "%" JSON_INTEGER_FORMAT, json_integer_value(ext));
+		bool clear = json_is_true(json_object_get(t, "ok"));
+		buf_addf(out, "%-32s %20s %20s  %s\n", json_string_value(json_object_get(t, "sequence")), nb, eb,
+			 clear ? "ok" : "BEHIND");
+		if (!clear)
+			buf_addf(out, "    next value %s is not %s %s, the %s of %s\n", nb, up ? "above" : "below", eb,
+				 up ? "max" : "min", json_string_value(json_object_get(t, "column")));
+	}
 }

@@ -14,13 +14,25 @@
 #ifndef VERIFY_H
 #define VERIFY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "buf.h"
 #include "hop.h"
 
-/* Appends a report (text or JSON) to out; *match tells whether every
- * table matched.  false (logged) when a database could not be read. */
-MUST_CHECK bool verify_run(struct hop *h, struct buf *out, bool json, bool *match);
+/*
+ * Compare; *report (a new reference) is the verification as migrate verify
+ * --json prints it:
+ *   {"as_of_cutover":B, "tables":[{"table","source_rows","target_rows",
+ *    "match","differences":[text...]}...], "sequences":null (before the
+ *    cutover) or [{"sequence","increment","next","column","max"|"min","ok"}...],
+ *    "match":B}
+ * *match tells whether everything matched.  false (logged, *report NULL)
+ * when a database could not be read.
+ */
+MUST_CHECK bool verify_run(struct hop *h, json_t **report, bool *match);
+
+/* The report as text for a terminal. */
+void verify_text(const json_t *report, struct buf *out);
 
 #endif

@@ -509,8 +509,8 @@ static bool read_file(const char *path, struct buf *b, struct cfg_error *err)
 		if (got == 0)
 			break;
 		if (b->len > CFG_MAX_FILE) {
-			fail_at(err, NULL, 0, 0, "configuration file \"%s\" is larger than %d KiB; "
-				"hint: is it the right file?", path, CFG_MAX_FILE / 1024);
+			fail_at(err, NULL, 0, 0, "configuration file \"%s\" is larger than %d KiB"
+				"\nhint: is it the right file?", path, CFG_MAX_FILE / 1024);
 			goto out;
 		}
 	}

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report.h"
+#include "util.h"
 #include "banned.h"
 
 static const char *log_prog = "minitwit";
@@ -62,48 +64,63 @@ bool log_set_format_name(const char *name)
 	return i >= 0;
 }
 
-/* The parts of a message: primary text, then "\ndetail: " and "\nhint: "
- * parts (each may be absent; a part runs to the next one). */
-struct parts {
-	const char *msg, *detail, *hint;
-	size_t msg_len, detail_len, hint_len;
-};
-
-static void split(const char *m, size_t len, struct parts *p)
+void problem_init(struct problem *p, const char *msg, const char *detail, const char *hint)
 {
-	memset(p, 0, sizeof p[0]);
-	p->msg = m;
-	p->msg_len = len;
-	const char *end = m + len;
-	const char **cur = &p->msg;
-	size_t *cur_len = &p->msg_len;
+	p->msg = xstrdup(msg ? msg : "");
+	p->detail = detail ? xstrdup(detail) : NULL;
+	p->hint = hint ? xstrdup(hint) : NULL;
+}
+
+void problem_parse(struct problem *p, const char *m, size_t len)
+{
+	while (len && m[len - 1] == '\n')
+		len--;
+	/* each part runs to the start of the next: [start, end) per part */
+	const char *end = m + len, *start[3] = { m, NULL, NULL }, *stop[3] = { end, end, end };
+	int cur = 0;
 	for (const char *s = m; s < end; s++) {
 		if (*s != '\n')
 			continue;
 		size_t rest = (size_t)(end - s - 1);
-		if (rest >= 8 && strncmp(s + 1, "detail: ", 8) == 0) {
-			*cur_len = (size_t)(s - *cur);
-			p->detail = s + 9;
-			cur = &p->detail;
-			cur_len = &p->detail_len;
-		} else if (rest >= 6 && strncmp(s + 1, "hint: ", 6) == 0) {
-			*cur_len = (size_t)(s - *cur);
-			p->hint = s + 7;
-			cur = &p->hint;
-			cur_len = &p->hint_len;
-		} else
+		int next = rest >= 8 && strncmp(s + 1, "detail: ", 8) == 0 ? 1 :
+			   rest >= 6 && strncmp(s + 1, "hint: ", 6) == 0 ? 2 : -1;
+		if (next < 0)
 			continue;
+		stop[cur] = s;
+		cur = next;
+		start[cur] = s + 1 + (next == 1 ? 8 : 6);
+		stop[cur] = end;
 	}
-	*cur_len = (size_t)(end - *cur);
+	p->msg = xstrndup(m, (size_t)(stop[0] - m));
+	p->detail = start[1] ? xstrndup(start[1], (size_t)(stop[1] - start[1])) : NULL;
+	p->hint = start[2] ? xstrndup(start[2], (size_t)(stop[2] - start[2])) : NULL;
+}
+
+void problem_release(struct problem *p)
+{
+	free(p->msg);
+	free(p->detail);
+	free(p->hint);
+	memset(p, 0, sizeof *p);
+}
+
+void problem_text(const struct problem *p, struct buf *out)
+{
+	buf_adds(out, p->msg ? p->msg : "");
+	if (p->detail) {
+		buf_adds(out, "\ndetail: ");
+		buf_adds(out, p->detail);
+	}
+	if (p->hint) {
+		buf_adds(out, "\nhint: ");
+		buf_adds(out, p->hint);
+	}
+	buf_addc(out, '\n');
 }
 
 void log_render(struct buf *out, enum log_format format, enum log_level level, const char *prog,
-		const char *when, const char *msg, size_t len)
+		const char *when, const struct problem *p)
 {
-	struct parts p;
-	while (len && msg[len - 1] == '\n')
-		len--;
-	split(msg, len, &p);
 	if (format == LOG_FORMAT_TEXT) {
 		buf_adds(out, prog);
 		buf_adds(out, ": ");
@@ -111,43 +128,22 @@ void log_render(struct buf *out, enum log_format format, enum log_level level, c
 			buf_adds(out, level_names[level]);
 			buf_adds(out, ": ");
 		}
-		buf_add(out, p.msg, p.msg_len);
-		if (p.detail) {
-			buf_adds(out, "\ndetail: ");
-			buf_add(out, p.detail, p.detail_len);
-		}
-		if (p.hint) {
-			buf_adds(out, "\nhint: ");
-			buf_add(out, p.hint, p.hint_len);
-		}
-		buf_addc(out, '\n');
+		problem_text(p, out);
 		return;
 	}
-	buf_addf(out, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":", when, level_names[level]);
-	buf_add_json_str(out, prog, strlen(prog));
-	buf_adds(out, ",\"msg\":");
-	buf_add_json_str(out, p.msg, p.msg_len);
-	if (p.detail) {
-		buf_adds(out, ",\"detail\":");
-		buf_add_json_str(out, p.detail, p.detail_len);
-	}
-	if (p.hint) {
-		buf_adds(out, ",\"hint\":");
-		buf_add_json_str(out, p.hint, p.hint_len);
-	}
-	buf_adds(out, "}\n");
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "ts", when, "level", level_names[level],
+			      "prog", report_string(prog), "msg", report_string(p->msg ? p->msg : ""));
+	if (p->detail)
+		json_object_set_new(j, "detail", report_string(p->detail));
+	if (p->hint)
+		json_object_set_new(j, "hint", report_string(p->hint));
+	report_json(out, j);
+	json_decref(j);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void write_problem(enum log_level level, const struct problem *p)
 {
-	if (level < log_min)
-		return;
-	struct buf msg = BUF_INIT, line = BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-
+	struct buf line = BUF_INIT;
 	struct timespec ts;
 	struct tm tm;
 	char date[32], when[48];
@@ -159,10 +155,31 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	enum log_format f = log_fmt;
 	if (f == LOG_FORMAT_AUTO)
 		f = isatty(STDERR_FILENO) ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
-	log_render(&line, f, level, log_prog, when, msg.data ? msg.data : "", msg.len);
+	log_render(&line, f, level, log_prog, when, p);
 	/* one write: lines from several threads never interleave */
 	ssize_t n = write(STDERR_FILENO, line.data, line.len);
 	(void)n;
-	buf_release(&msg);
 	buf_release(&line);
+}
+
+void log_problem(enum log_level level, const struct problem *p)
+{
+	if (level >= log_min)
+		write_problem(level, p);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level < log_min)
+		return;
+	struct buf msg = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	struct problem p;
+	problem_parse(&p, msg.data ? msg.data : "", msg.len);
+	write_problem(level, &p);
+	problem_release(&p);
+	buf_release(&msg);
 }

@@ -1,12 +1,15 @@
 /*
  * log: what the programs tell the operator, on stderr.
  *
- * A message is one primary line (STYLE.md rule 4), then optionally
- * "\ndetail: ..." and "\nhint: ..." parts: the one form every caller uses
+ * A message is a problem (STYLE.md rule 4): a primary line, an optional
+ * detail and an optional hint (struct problem).  Callers either log one
+ * built as a struct (log_problem), or write its text form, the one form
+ * used everywhere a problem is text: the message, then "\ndetail: ..."
+ * and "\nhint: ..." lines
  *
  *   log_error("could not connect to source \"%s\": %s\nhint: check the pgpass entry", ...);
  *
- * Two renderings of the same message:
+ * Two renderings of the same problem:
  *
  *   text (stderr is a terminal, or --log-format text): lines a person reads
  *     migrate: error: could not connect to source "host=old dbname=minitwit": ...
@@ -39,15 +42,36 @@ bool log_enabled(enum log_level level);
 __attribute__((warn_unused_result)) bool log_set_format_name(const char *name);
 void log_set_format(enum log_format format);
 
+/* What went wrong (msg), why (detail) and what to do (hint): each owned
+ * by the struct; detail and hint may be NULL. */
+struct problem {
+	char *msg;
+	char *detail;
+	char *hint;
+};
+
+/* A problem of copies of msg, detail and hint (either may be NULL). */
+void problem_init(struct problem *p, const char *msg, const char *detail, const char *hint);
+/* A problem from its text form (msg, then "\ndetail: " and "\nhint: "
+ * parts, each running to the next; trailing newlines dropped). */
+void problem_parse(struct problem *p, const char *text, size_t len);
+void problem_release(struct problem *p);
+/* The text form, newline-terminated: "msg\ndetail: d\nhint: h\n". */
+void problem_text(const struct problem *p, struct buf *out);
+
 /*
- * Render one message (primary line, then "detail: " / "hint: " parts) in
- * format (AUTO counts as JSON) into out, newline-terminated.  when is the
- * timestamp for JSON.  Exposed for the unit tests.
+ * Render one problem in format (AUTO counts as JSON) into out,
+ * newline-terminated: text lines, or a JSON object with "msg" and, when
+ * set, "detail" and "hint" fields (built with jansson, report.h: a byte
+ * of a text that is not UTF-8 shows as '?').  when is the timestamp for JSON.
+ * Exposed for the unit tests.
  */
 void log_render(struct buf *out, enum log_format format, enum log_level level, const char *prog,
-		const char *when, const char *msg, size_t len);
+		const char *when, const struct problem *p);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log a problem built as a struct (its fields are never parsed). */
+void log_problem(enum log_level level, const struct problem *p);
 
 #define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

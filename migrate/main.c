@@ -7,6 +7,7 @@
  * It drives the same engine as sync-fdw (hop/).  Only this file decides
  * exit codes (lib/exitcode.h).
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@
 #include "log.h"
 #include "pgx.h"
 #include "plan.h"
+#include "report.h"
 #include "run.h"
+#include "sqlgen.h"
 #include "stage.h"
 #include "tschema.h"
 #include "verify.h"
@@ -85,8 +88,9 @@ static int cmd_plan(int argc, char **argv)
 	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
-		plan_json(&h.plan, &out);
-		buf_addc(&out, '\n');
+		json_t *j = plan_json(&h.plan);
+		report_json(&out, j);
+		json_decref(j);
 	} else {
 		plan_text(&h.plan, &out);
 		for (size_t i = 0; i < h.plan.n; i++)
@@ -115,7 +119,7 @@ static int cmd_schema(int argc, char **argv)
 	int created = 0;
 	rc = hop_plan_ok(&h) && tschema_create(&h, &created) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
-		printf("{\"tables_created\":%d,\"ok\":%s}\n", created, rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:i, s:b}", "tables_created", created, "ok", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -136,15 +140,18 @@ static int cmd_copy(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
-	struct copy_opts co = { .progress = !o.json || isatty(STDERR_FILENO), .json = o.json,
+	struct progress_out po;
+	progress_out_init(&po, o.json);
+	struct copy_opts co = { .progress = progress_show, .progress_arg = &po,
 				.stop = cli_catch_signals() };
 	struct copy_result res;
 	rc = run_prepare(&h) && copy_run(&h, &co, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
 	if (o.json && rc == EXIT_OK)
-		printf("{\"event\":\"copied\",\"rows\":%lld,\"pieces\":%lld,\"pieces_skipped\":%lld,"
-		       "\"workers\":%d,\"seconds\":%.3f,\"index_seconds\":%.3f}\n", (long long)res.rows,
-		       (long long)res.pieces, (long long)res.pieces_skipped, res.workers, res.seconds,
-		       res.index_seconds);
+		report_print(json_pack("{s:s, s:I, s:I, s:I, s:i, s:f, s:f}", "event", "copied",
+				       "rows", (json_int_t)res.rows, "pieces", (json_int_t)res.pieces,
+				       "pieces_skipped", (json_int_t)res.pieces_skipped, "workers", res.workers,
+				       "seconds", round(res.seconds * 1000) / 1000,
+				       "index_seconds", round(res.index_seconds * 1000) / 1000));
 	hop_close(&h);
 	return rc;
 }
@@ -165,7 +172,9 @@ static int cmd_verify(int argc, char **argv)
 		return rc;
 	struct buf out = BUF_INIT;
 	bool match;
-	rc = verify_run(&h, &out, o.json, &match) ? (match ? EXIT_OK : EXIT_VERIFY) : EXIT_TARGET;
+	json_t *report;
+	rc = verify_run(&h, &report, &match) ? (match ? EXIT_OK : EXIT_VERIFY) : EXIT_TARGET;
+	report_render(&out, report, o.json, verify_text);
 	hop_close(&h);
 	return emit(&out, rc);
 }
@@ -189,8 +198,10 @@ static int cmd_cutover(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
-	struct cutover_opts co = { .dry_run = o.dry_run, .json = o.json };
-	rc = cutover_run(&h, &co, &out) ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	struct cutover_opts co = { .dry_run = o.dry_run };
+	json_t *report;
+	rc = cutover_run(&h, &co, &report) ? EXIT_OK : EXIT_FAILURE_GENERIC;
+	report_render(&out, report, o.json, cutover_text);
 	hop_close(&h);
 	return emit(&out, rc);
 }
@@ -219,7 +230,7 @@ static int cmd_finish(int argc, char **argv)
 		log_info("hop \"%s\" abandoned: link and capture removed; the rows it copied stay on the "
 			 "target", h.server);
 	if (o.json)
-		printf("{\"%s\":%s}\n", hop_stage_name(as), rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:b}", hop_stage_name(as), rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -316,12 +327,11 @@ static int cmd_status(int argc, char **argv)
 	enum hop_stage stage;
 	if (!hop_stage_parse(json_string_value(json_object_get(st, "stage")), &stage) ||
 	    stage != HOP_STAGE_FINISHED) {
-		struct buf sync = BUF_INIT;
+		json_t *sync;
 		if (!o.json)
 			buf_adds(&out, "\nsync\n");
-		if (apply_status(&h, &sync, o.json))
-			buf_adds(&out, sync.data);
-		buf_release(&sync);
+		if (apply_status(&h, &sync))
+			report_render(&out, sync, o.json, apply_status_text);
 	}
 	json_decref(st);
 	hop_close(&h);
@@ -342,13 +352,15 @@ static int cmd_run(int argc, char **argv)
 		return rc;
 	cutover_check_servers(&h);	/* before anything is written, not after the copy */
 	volatile sig_atomic_t *stop = cli_catch_signals();
-	struct copy_opts co = { .progress = true, .json = o.json, .stop = stop };
+	struct progress_out po;
+	progress_out_init(&po, o.json);
+	struct copy_opts co = { .progress = progress_show, .progress_arg = &po, .stop = stop };
 	struct copy_result cres;
 	struct apply_opts ao = { .follow = false, .batch_size = cfg.s.sync_batch_size,
 				 .interval_ms = cfg.s.sync_interval_ms, .stop = stop,
-				 .progress = isatty(STDERR_FILENO), .json = o.json };
+				 .progress = progress_show, .progress_arg = &po };
 	struct apply_result ares;
-	struct cutover_opts cut = { .json = o.json };
+	struct cutover_opts cut = { .dry_run = false };
 	struct buf out = BUF_INIT;
 	bool match = false;
 
@@ -370,10 +382,16 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_FAILURE_GENERIC;
-	if (!cutover_run(&h, &cut, &out))
+	json_t *cut_report;
+	bool cut_ok = cutover_run(&h, &cut, &cut_report);
+	report_render(&out, cut_report, o.json, cutover_text);
+	if (!cut_ok)
 		goto out;
 	rc = EXIT_TARGET;
-	if (!verify_run(&h, &out, o.json, &match))
+	json_t *report;
+	bool verified = verify_run(&h, &report, &match);
+	report_render(&out, report, o.json, verify_text);
+	if (!verified)
 		goto out;
 	rc = match ? EXIT_OK : EXIT_VERIFY;
 	if (!match)

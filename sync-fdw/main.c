@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pgx.h"
 #include "plan.h"
+#include "report.h"
 #include "run.h"
 #include "banned.h"
 
@@ -86,12 +87,16 @@ static int cmd_link(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.check) {
-		struct buf report = BUF_INIT;
-		bool ok = link_check(&cfg, &report, o.json);
-		fputs(buf_str(&report), stdout);
+		struct buf out = BUF_INIT;
+		json_t *report;
+		bool ok = link_check(&cfg, &report);
 		if (o.json)
-			fputc('\n', stdout);
-		buf_release(&report);
+			report_json(&out, json_object_get(report, "checks"));
+		else
+			link_check_text(report, &out);
+		json_decref(report);
+		fputs(buf_str(&out), stdout);
+		buf_release(&out);
 		return ok ? EXIT_OK : EXIT_FAILURE_GENERIC;
 	}
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
@@ -114,7 +119,7 @@ static int cmd_unlink(int argc, char **argv)
 		return rc;
 	rc = link_drop(&h, NULL) ? EXIT_OK : EXIT_TARGET;
 	if (o.json)
-		printf("{\"unlinked\":%s}\n", rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:b}", "unlinked", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -146,8 +151,7 @@ static int capture_cmd(int argc, char **argv, bool install)
 	else
 		rc = capture_remove(&h) ? EXIT_OK : EXIT_SOURCE;
 	if (o.json)
-		printf("{\"capture\":\"%s\",\"ok\":%s}\n", install ? "installed" : "removed",
-		       rc == EXIT_OK ? "true" : "false");
+		report_print(json_pack("{s:s, s:b}", "capture", install ? "installed" : "removed", "ok", rc == EXIT_OK));
 	hop_close(&h);
 	return rc;
 }
@@ -186,10 +190,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	if ((rc = open_hop(&h, HOP_PLAN)) != EXIT_OK)
 		return rc;
+	struct progress_out po;
+	progress_out_init(&po, o.json);
 	struct apply_opts ao = {
 		.follow = o.follow, .batch_size = o.batch_size ? o.batch_size : cfg.s.sync_batch_size,
 		.interval_ms = cfg.s.sync_interval_ms, .stop = cli_catch_signals(),
-		.progress = isatty(STDERR_FILENO), .json = o.json,
+		.progress = progress_show, .progress_arg = &po,
 	};
 	struct apply_result res;
 	rc = apply_run(&h, &ao, &res) ? EXIT_OK : (h.plan.nproblems ? EXIT_CONFIG : EXIT_TARGET);
@@ -210,7 +216,9 @@ static int cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	struct buf out = BUF_INIT;
-	rc = apply_status(&h, &out, o.json) ? EXIT_OK : EXIT_TARGET;
+	json_t *report;
+	rc = apply_status(&h, &report) ? EXIT_OK : EXIT_TARGET;
+	report_render(&out, report, o.json, apply_status_text);
 	fputs(buf_str(&out), stdout);
 	buf_release(&out);
 	hop_close(&h);
@@ -235,8 +243,9 @@ static int cmd_plan(int argc, char **argv)
 	}
 	struct buf out = BUF_INIT;
 	if (o.json) {
-		plan_json(&h.plan, &out);
-		buf_addc(&out, '\n');
+		json_t *j = plan_json(&h.plan);
+		report_json(&out, j);
+		json_decref(j);
 	} else
 		plan_text(&h.plan, &out);
 	fputs(buf_str(&out), stdout);

@@ -179,8 +179,12 @@ def test_copy_killed_resumes_without_doubles(c):
     h.run("plan")
     # the indexes the copy dropped come back even after the kill
     r = h.run("copy", "--json")
-    last = json.loads(r.stdout.strip().splitlines()[-1])
+    events = [json.loads(line) for line in r.stdout.strip().splitlines()]
+    last = events[-1]
     assert last["pieces_skipped"] == done and last["pieces"] > 0 and last["workers"] == 2, last
+    # progress: JSON lines on stdout, each table's last one "done"
+    finals = [e for e in events if e.get("event") == "copy" and e["done"]]
+    assert finals and all(isinstance(e["rows_per_s"], int) and e["rows"] <= e["total"] for e in finals), events
     assert psql(tgt, "SELECT count(*) FROM sync_fdw.copy_index")[0][0] == "0"
     q = ("SELECT conrelid::regclass::text, conname, contype FROM pg_constraint"
          " WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2")
@@ -298,8 +302,12 @@ def test_copy_meets_the_change_log_exactly(c):
         psql(src, "UPDATE message SET message_id = message_id + 30000 WHERE message_id IN (100, 11000);"
                   "DELETE FROM follower WHERE ctid IN (SELECT ctid FROM follower LIMIT 2);"
                   "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (2, 'between pieces', 1, 0)")
-        h.run("copy")
+        r = h.run("copy")
         held.run("COMMIT")
+        # stderr is no terminal: progress is the final figures as log
+        # lines, and every line of stderr is JSON (no bare progress text)
+        lines = [json.loads(line) for line in r.stderr.splitlines()]
+        assert any(j["msg"].startswith("copy message ") and " rows/s " in j["msg"] for j in lines), lines
     finally:
         held.close()
     subprocess.run([os.path.join(REPO, "bin", "sync-fdw"), "--config", h.cfg, "run", "--once"], check=True,

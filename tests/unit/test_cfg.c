@@ -311,8 +311,8 @@ static void test_file_size_limit(void **state)
 	char *path = write_temp(buf_str(&big));
 	char want[sizeof err.msg];
 	assert_false(cfg_load(keys, NKEYS, path, "CFGTEST", &s, &err));
-	snprintf(want, sizeof want, "configuration file \"%s\" is larger than 1024 KiB; "
-		 "hint: is it the right file?", path);
+	snprintf(want, sizeof want, "configuration file \"%s\" is larger than 1024 KiB"
+		 "\nhint: is it the right file?", path);
 	assert_string_equal(err.msg, want);
 	cfg_release(keys, NKEYS, &s);
 	unlink(path);

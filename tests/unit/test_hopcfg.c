@@ -546,11 +546,11 @@ static void test_error_admin_url(void **state)
 	/* no kind at all: at the item */
 	expect_error("cutover:\n"
 		     "  servers: [ {} ]\n",
-		     "2:14: cutover.servers[0]: no kinds given; " KINDS_HINT);
+		     "2:14: cutover.servers[0]: no kinds given\n" KINDS_HINT);
 	expect_error("cutover:\n"
 		     "  servers:\n"
 		     "    - \"http://127.0.0.1:8081\"\n",
-		     "3:7: cutover.servers[0] must be a mapping; " KINDS_HINT);
+		     "3:7: cutover.servers[0] must be a mapping\n" KINDS_HINT);
 	/* unknown key in a server */
 	expect_error("cutover:\n"
 		     "  servers:\n"
@@ -596,7 +596,7 @@ static void test_error_server_kinds(void **state)
 	expect_error("cutover:\n"
 		     "  servers:\n"
 		     "    - { admin_url: \"http://a:1\", admin_dns: \"a:1\" }\n",
-		     "3:7: cutover.servers[0]: several kinds given; " KINDS_HINT);
+		     "3:7: cutover.servers[0]: several kinds given\n" KINDS_HINT);
 	expect_error("cutover:\n"
 		     "  servers: [ { admin_dns: \"tasks.minitwitd\" } ]\n",
 		     "2:27: cutover.servers[0]: admin_dns must be \"name:port\", e.g. \"tasks.minitwitd:8081\"");

@@ -1,8 +1,7 @@
 /*
  * Unit tests for hop/sqlgen.c: the SQL text of a hop, from a plan built by
- * hand (no database).  plan_column_offset() lives in hop/plan.c, so this
- * binary links plan.c and what it pulls in (catalog, pgx, log, ...), but
- * only sqlgen_* and plan_column_offset() are called.
+ * hand (no database).  It links sqlgen.c, remap.c (remap_column_offset)
+ * and buf: nothing that talks to a database.
  *
  * The plan is MiniTwit's shape:
  *   user        key user_id, offset 40
@@ -31,6 +30,7 @@
 #include "catalog.h"
 #include "hopcfg.h"
 #include "plan.h"
+#include "remap.h"
 #include "sqlgen.h"
 #include "banned.h"
 
@@ -270,15 +270,15 @@ static void test_columns(void **state)
 static void test_column_offsets(void **state)
 {
 	/* the key's own offset, a reference's table's offset, else 0 */
-	assert_int_equal(plan_column_offset(&plan, &tables[T_USER], 0), 40);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_USER], 1), 0);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_MESSAGE], 0), 200);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_MESSAGE], 1), 40);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_MESSAGE], 2), 0);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_FOLLOWER], 0), 40);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_FOLLOWER], 1), 40);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_TAG], 0), 200);
-	assert_int_equal(plan_column_offset(&plan, &tables[T_PROFILE], 0), -500);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_USER], 0), 40);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_USER], 1), 0);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_MESSAGE], 0), 200);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_MESSAGE], 1), 40);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_MESSAGE], 2), 0);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_FOLLOWER], 0), 40);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_FOLLOWER], 1), 40);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_TAG], 0), 200);
+	assert_int_equal(remap_column_offset(&plan, &tables[T_PROFILE], 0), -500);
 }
 
 static void test_remapped(void **state)
