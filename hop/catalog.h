@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
 
 struct cat_column {
 	char *name;
@@ -66,13 +67,13 @@ struct cat {
 };
 
 /* Read every ordinary table of schema; false (logged) on error. */
-__attribute__((warn_unused_result)) bool cat_read(PGconn *c, const char *schema, const char *what,
+MUST_CHECK bool cat_read(PGconn *c, const char *schema, const char *what,
 						   struct cat *out);
 void cat_release(struct cat *cat);
 
 /* Read only the sequence uses of the columns of schema's tables into cat
  * (which must be empty or released); false (logged) on error. */
-__attribute__((warn_unused_result)) bool cat_read_sequences(PGconn *c, const char *schema,
+MUST_CHECK bool cat_read_sequences(PGconn *c, const char *schema,
 							     const char *what, struct cat *out);
 
 const struct cat_table *cat_table(const struct cat *cat, const char *name);

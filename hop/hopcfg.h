@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "util.h"
 
 enum hop_conflict {
 	HOP_CONFLICT_DEFAULT,	/* refuse for generated keys, replace for natural ones */
@@ -100,7 +101,7 @@ extern const struct cfg_key hopcfg_keys[];
 extern const size_t hopcfg_nkeys;
 
 /* Load path (NULL: defaults and environment only); false with err filled. */
-__attribute__((warn_unused_result)) bool hopcfg_load(const char *path, struct hop_config *cfg,
+MUST_CHECK bool hopcfg_load(const char *path, struct hop_config *cfg,
 						     struct cfg_error *err);
 void hopcfg_release(struct hop_config *cfg);
 

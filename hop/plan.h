@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "hopcfg.h"
 #include "log.h"
+#include "util.h"
 
 struct plan_ref {
 	size_t col;		/* referring column (index into src->cols) */
@@ -79,7 +80,7 @@ struct plan_fixed {
  * earlier plan of the same source whose id ranges and row counts are taken
  * instead of counting the source's rows again; it may not be plan itself.
  */
-__attribute__((warn_unused_result)) bool plan_build(const struct hop_config *cfg, PGconn *src,
+MUST_CHECK bool plan_build(const struct hop_config *cfg, PGconn *src,
 						    PGconn *tgt, const struct plan_fixed *fixed,
 						    size_t nfixed, const struct hop_plan *source_counts,
 						    struct hop_plan *plan);

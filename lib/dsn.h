@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "util.h"
 
 #define DSN_MASK "********"
 
@@ -68,6 +69,6 @@ enum dsn_secret dsn_find_secret(const char *dsn, char **key);
  * Otherwise appends the reason to why ("it sets \"sslpassword\"", "libpq
  * cannot parse it"), never quoting the string.
  */
-__attribute__((warn_unused_result)) bool dsn_storable(const char *dsn, struct buf *why);
+MUST_CHECK bool dsn_storable(const char *dsn, struct buf *why);
 
 #endif

@@ -27,19 +27,20 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "util.h"
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_init(const char *prog);
 /* "debug", "info", "warn", "error"; returns false for anything else. */
-__attribute__((warn_unused_result)) bool log_set_level_name(const char *name);
+MUST_CHECK bool log_set_level_name(const char *name);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 
 /* "auto" (text on a terminal, else json), "text", "json"; false for
  * anything else. */
-__attribute__((warn_unused_result)) bool log_set_format_name(const char *name);
+MUST_CHECK bool log_set_format_name(const char *name);
 void log_set_format(enum log_format format);
 
 /* What went wrong (msg), why (detail) and what to do (hint): each owned

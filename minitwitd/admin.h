@@ -26,6 +26,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "util.h"
 
 #define ADMIN_TOKEN_ENV "MINITWIT_ADMIN_TOKEN"
 
@@ -35,7 +36,7 @@ extern const size_t admin_nroutes;
 
 /* Start the admin listener when the token is set; false (logged) when it
  * is set but the listener cannot start.  Call admin_release in any case. */
-__attribute__((warn_unused_result)) bool admin_start(struct app *app);
+MUST_CHECK bool admin_start(struct app *app);
 /* Stop the listener (after hold_stop: a pause waiting for writes ends). */
 void admin_stop(struct app *app);
 /* admin_stop, and free what admin_start set up (also when it failed). */

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "util.h"
 
 struct MHD_Connection;
 
@@ -65,7 +66,7 @@ struct hashq {
  * max_waiting jobs waiting; false (logged) when they cannot start, with
  * nothing left to release.
  */
-__attribute__((warn_unused_result)) bool hashq_init(struct hashq *q, unsigned threads,
+MUST_CHECK bool hashq_init(struct hashq *q, unsigned threads,
 						    unsigned max_waiting);
 
 /*

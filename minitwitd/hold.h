@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "util.h"
 
 struct MHD_Connection;
 
@@ -68,7 +69,7 @@ struct hold_status {
 };
 
 /* Set up and start the max_hold timer thread; false (logged) on failure. */
-__attribute__((warn_unused_result)) bool hold_init(struct hold *h);
+MUST_CHECK bool hold_init(struct hold *h);
 /* Stop the timer thread; call hold_stop and stop the daemons first. */
 void hold_release(struct hold *h);
 

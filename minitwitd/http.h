@@ -34,6 +34,7 @@
 #include "ratelimit.h"
 #include "route.h"
 #include "settings.h"
+#include "util.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
@@ -162,18 +163,18 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *valu
 
 /* "host:port" or "[v6]:port" into ss; false (logged, naming key) when unusable. */
 struct sockaddr_storage;
-__attribute__((warn_unused_result)) bool http_resolve_listen(const char *key, const char *listen,
+MUST_CHECK bool http_resolve_listen(const char *key, const char *listen,
 							     struct sockaddr_storage *ss,
 							     unsigned *len);
 
 /* Start listening on cfg->http_listen; false (logged) when it cannot. */
-__attribute__((warn_unused_result)) bool http_start(struct app *app);
+MUST_CHECK bool http_start(struct app *app);
 /* Stop accepting, wait up to grace_ms for running requests, stop. */
 void http_stop(struct app *app, int grace_ms);
 
 /* Serve /metrics on metrics.listen when it is set (else nothing to do);
  * false (logged) when it cannot listen. */
-__attribute__((warn_unused_result)) bool http_metrics_start(struct app *app);
+MUST_CHECK bool http_metrics_start(struct app *app);
 void http_metrics_stop(struct app *app);
 
 

@@ -15,12 +15,13 @@
 
 #include "buf.h"
 #include "embedded.h"
+#include "util.h"
 
 extern const struct embedded_file schema_sql[];
 extern const unsigned schema_sql_count;
 
 /* Apply what is missing; false (logged) on any error, nothing half-applied. */
-__attribute__((warn_unused_result)) bool schema_migrate(PGconn *c);
+MUST_CHECK bool schema_migrate(PGconn *c);
 
 /*
  * Check, without changing anything, that the database behind c has every
@@ -28,6 +29,6 @@ __attribute__((warn_unused_result)) bool schema_migrate(PGconn *c);
  * know (a switch target must be ready before requests run there).  false
  * with the reason in why (nothing logged).
  */
-__attribute__((warn_unused_result)) bool schema_check(PGconn *c, struct buf *why);
+MUST_CHECK bool schema_check(PGconn *c, struct buf *why);
 
 #endif

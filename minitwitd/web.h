@@ -25,9 +25,10 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "util.h"
 
 /* Per-process state (the sign-in rate limiters); false when out of memory. */
-__attribute__((warn_unused_result)) bool web_init(struct app *app);
+MUST_CHECK bool web_init(struct app *app);
 void web_release(struct app *app);
 
 /* The web UI's part of the main listener: every target the API does not
