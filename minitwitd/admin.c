@@ -119,10 +119,25 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct admin_req *ar, 
 	return ret;
 }
 
+/* {"error": ...} from a problem's one text form (log.h: "msg\nhint: ..."),
+ * with "detail" and "hint" when it has them */
+static json_t *error_object(const char *text)
+{
+	struct problem p;
+	problem_parse(&p, text, strlen(text));
+	json_t *o = json_pack("{s:s}", "error", p.msg);
+	if (p.detail)
+		json_object_set_new(o, "detail", json_string(p.detail));
+	if (p.hint)
+		json_object_set_new(o, "hint", json_string(p.hint));
+	problem_release(&p);
+	return o;
+}
+
 static enum MHD_Result reply_error(struct MHD_Connection *conn, struct admin_req *ar,
 				   unsigned status, const char *msg)
 {
-	return reply(conn, ar, status, json_pack("{s:s}", "error", msg));
+	return reply(conn, ar, status, error_object(msg));
 }
 
 /* The body as a JSON object; an empty body is {} when empty_ok.  NULL
@@ -227,7 +242,7 @@ static void do_switch(void *ctx, const char *arg)
 	switch (dsn_find_secret(dsn, &secret)) {
 	case DSN_HAS_SECRET:
 		buf_addf(&msg, "the DSN sets \"%s\", which would be stored on the old "
-			       "database for every server to read; hint: give the password to minitwitd "
+			       "database for every server to read\nhint: give the password to minitwitd "
 			       "in a pgpass line for that host", secret);
 		ret = reply_error(conn, ar, 400, buf_str(&msg));
 		goto out;
@@ -249,9 +264,10 @@ static void do_switch(void *ctx, const char *arg)
 	if (fr != FENCE_SWITCHED) {
 		struct hold_status st;
 		hold_get_status(&app->hold, &st);
-		ret = reply(conn, ar, fr == FENCE_FORBIDDEN ? 403 : fr == FENCE_UNREACHABLE ? 502 : 503,
-			    json_pack("{s:s,s:b,s:b}", "error", buf_str(&msg), "switched", 0,
-				      "paused", st.paused));
+		json_t *o = error_object(buf_str(&msg));
+		json_object_set_new(o, "switched", json_false());
+		json_object_set_new(o, "paused", json_boolean(st.paused));
+		ret = reply(conn, ar, fr == FENCE_FORBIDDEN ? 403 : fr == FENCE_UNREACHABLE ? 502 : 503, o);
 		goto out;
 	}
 	log_info("switched to database \"%s\": released %u held requests after %lld ms",

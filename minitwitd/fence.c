@@ -125,7 +125,7 @@ bool fence_host_allowed(const char *dsn, struct buf *why)
 		if (!host_listed(list, buf_str(&e))) {
 			pgx_mask_dsn(dsn, &masked);
 			buf_addf(why, "database \"%s\" is on host \"%s\", which database.allowed_hosts "
-				      "does not list (%s); hint: add the host to database.allowed_hosts "
+				      "does not list (%s)\nhint: add the host to database.allowed_hosts "
 				      "if minitwitd may move there",
 				 buf_str(&masked), e.len ? buf_str(&e) : "the local socket",
 				 allowed_hosts && *allowed_hosts ? "it allows only the hosts listed"

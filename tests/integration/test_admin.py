@@ -466,6 +466,7 @@ def test_switch_refuses_password_and_bad_bodies(c):
                 "postgresql://127.0.0.1:1/minitwit?%70assword=secret", c.b.dsn + " sslpassword=secret"):
         st, _, r = srv.admin("POST", "/admin/switch", {"dsn": dsn})
         assert st == 400 and "password" in r["error"] and "secret" not in r["error"], r
+        assert "hint" not in r["error"] and "pgpass" in r["hint"], r
     for body in ({}, {"dsn": ""}, {"dsn": 5}, ["x"]):
         assert srv.admin("POST", "/admin/switch", body)[0] == 400, body
     for dsn in ("host=127.0.0.1 nonsense=1", "host=127.0.0.1 secret"):
@@ -804,6 +805,7 @@ def test_switch_and_moved_to_limited_to_allowed_hosts(c):
             st, _, r = srv.admin("POST", "/admin/switch", {"dsn": dsn})
             assert st == 403 and r["switched"] is False, (dsn, st, r)
             assert '"127.0.0.2"' in r["error"] and "database.allowed_hosts" in r["error"], r
+            assert "hint" not in r["error"] and "database.allowed_hosts" in r["hint"], r
         # a pg_service.conf service may name any host: it must be allowed itself
         st, _, r = srv.admin("POST", "/admin/switch", {"dsn": "service=elsewhere dbname=x"})
         assert st == 403 and '"service=elsewhere"' in r["error"], (st, r)
