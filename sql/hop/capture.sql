@@ -151,7 +151,7 @@ CREATE OR REPLACE VIEW sync_fdw_src.table_columns AS
 -- 'ISO, MDY', IntervalStyle = 'postgres', extra_float_digits = 1, which
 -- read back the same everywhere; the others pay nothing for it (the clause
 -- costs ~8,000 instructions per call).  A domain over such a type is not
--- recognised by its name.  The hop's own sessions set the same (hop/hop.c).
+-- recognised by its name.  The hop's own sessions set the same (lib/pgx.c).
 -- Keep it so: anything added to them must be qualified the same way
 -- (tests/integration/test_sync.py runs the capture under a hostile path,
 -- with types, operators, functions and a cast planted for it).
