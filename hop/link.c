@@ -256,8 +256,7 @@ bool link_create(struct hop *h)
 	if (!user_mapping(h) || !import_tables(h) || (cdc && !link_import_cdc(h)))
 		goto out;
 	const char *params[] = { h->server, h->source_masked };
-	PGresult *r = PQexecParams(h->tgt, hq_link_record_hop, 2, NULL, params, NULL,
-		NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_link_record_hop, 2, NULL, params, NULL, NULL, 0);
 	ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the hop");
 	PQclear(r);
 	ok = ok && carry_ledger(h) && hop_exec(h->tgt, "COMMIT", "commit the link");
