@@ -46,9 +46,10 @@ STATIC    := $(sort $(wildcard static/*))
 
 HOP_SRC   := $(wildcard hop/*.c)
 HOP_SQL   := $(sort $(wildcard sql/hop/*.sql))
+HOP_QUERIES := $(sort $(wildcard sql/hop/queries/*.sql))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-HOP_OBJ   := $(HOP_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/hop_sql.o
+HOP_OBJ   := $(HOP_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/hop_sql.o $(BUILD)/gen/hop_queries.o
 MTD_OBJ   := $(MTD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o $(BUILD)/gen/static_files.o
 
 PROGRAMS  := $(BIN)/minitwitd $(BIN)/sync-fdw $(BIN)/migrate
@@ -85,6 +86,18 @@ $(BUILD)/gen/hop_sql.c: $(HOP_SQL) $(BUILD)/tools/embed
 
 $(BUILD)/gen/hop_sql.o: $(BUILD)/gen/hop_sql.c
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The engine's queries, one named block each (sql/hop/queries/*.sql): hq_<name>
+# in hop_queries.h, so a misspelt name fails the build, as does a block
+# without a name or a name used twice.
+$(BUILD)/gen/hop_queries.c $(BUILD)/gen/hop_queries.h &: $(HOP_QUERIES) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed -q hq $(BUILD)/gen/hop_queries $(HOP_QUERIES)
+
+$(BUILD)/gen/hop_queries.o: $(BUILD)/gen/hop_queries.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(HOP_SRC:%.c=$(BUILD)/%.o): $(BUILD)/gen/hop_queries.h
 
 # hop/ is the migration engine: sync-fdw and migrate link it, never minitwitd
 $(BUILD)/hop.a: $(HOP_OBJ)
@@ -134,7 +147,7 @@ UNIT_DEPS_stage := hop/stage.c lib/pgx.c lib/log.c lib/report.c lib/buf.c lib/ut
 UNIT_DEPS_cli := lib/cli.c lib/log.c lib/report.c lib/buf.c lib/utf8.c
 UNIT_DEPS_progress := lib/progress.c lib/report.c lib/log.c lib/buf.c lib/utf8.c
 UNIT_DEPS_plan := hop/plan.c hop/hop.c hop/catalog.c hop/remap.c hop/sqlgen.c hop/hopcfg.c lib/buf.c \
-                  lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/report.c lib/utf8.c
+                  lib/cfg.c lib/dsn.c lib/log.c lib/pgx.c lib/report.c lib/utf8.c $(BUILD)/gen/hop_queries.c
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -144,8 +157,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(UNIT_DEPS_$$*)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -Iminitwitd -o $@ $< $(UNIT_DEPS_$*) \
 		$(LDFLAGS) $(or $(UNIT_LIBS_$*),$(LDLIBS)) $(shell pkg-config --libs cmocka)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(BUILD)/tools/embed
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@echo "== tests/unit/test_embed.sh"; tests/unit/test_embed.sh $(BUILD)/tools/embed
 
 # valgrind over the unit tests (where practical: the integration tests run
 # under ASan+UBSan instead)

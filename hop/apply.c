@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "report.h"
@@ -229,9 +230,7 @@ static bool run_count(PGconn *c, const char *sql, int n, const char *const *para
 static bool apply_ordered(struct applier *a, PGresult **err)
 {
 	struct hop *h = a->h;
-	/* a split key update: its delete before its insert */
-	PGresult *rows = PQexec(h->tgt, "SELECT tbl, op, img, old FROM pg_temp.sync_batch "
-					"ORDER BY change_id, op = 'I'");
+	PGresult *rows = PQexec(h->tgt, hq_apply_ordered_batch);
 	if (!pgx_check(rows, PGRES_TUPLES_OK, -1, 4, "read the batch")) {
 		*err = rows;
 		return false;
@@ -311,14 +310,7 @@ static bool pick_merges(struct applier *a)
 	struct hop *h = a->h;
 	if (PQserverVersion(h->tgt) < 150000)
 		return true;
-	PGresult *r = PQexec(h->tgt,
-		"SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relhasrules"
-		"   AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"
-		"   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique"
-		"                   AND NOT i.indisprimary)"
-		"   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype IN ('f', 'x')"
-		"                   AND c.oid IN (k.conrelid, k.confrelid)) ORDER BY c.relname");
+	PGresult *r = PQexec(h->tgt, hq_apply_merge_tables);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pgx_log_failure(r, "read which target tables can be merged into");
 		PQclear(r);
@@ -379,11 +371,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	if (!run(c, "BEGIN", "begin a batch", &err))
 		goto fail;
 	const char *p1[] = { h->server };
-	r = PQexecParams(c, "SELECT pos, seen_max, pg_snapshot_xmin(open_snapshot), "
-			    "copy_started_at IS NOT NULL AND copy_finished_at IS NULL, stop_requested, "
-			    "pg_snapshot_xmax(open_snapshot), coalesce((SELECT array_agg(x) FROM "
-			    "pg_snapshot_xip(open_snapshot) x), '{}')::text FROM sync_fdw.hop WHERE server = $1 "
-			    "FOR UPDATE", 1, NULL, p1, NULL, NULL, 0);
+	r = PQexecParams(c, hq_apply_position, 1, NULL, p1, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pgx_log_failure(r, "read the hop's position");
 		err = r;
@@ -456,9 +444,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 		goto fail;
 	}
 	const char *p2[] = { s->snap };
-	r = PQexecParams(c, "SELECT pg_snapshot_xmin($1::pg_snapshot), pg_snapshot_xmax($1::pg_snapshot),"
-			    " coalesce((SELECT array_agg(x) FROM pg_snapshot_xip($1::pg_snapshot) x), '{}')::text",
-			 1, NULL, p2, NULL, NULL, 0);
+	r = PQexecParams(c, hq_apply_snapshot_parts, 1, NULL, p2, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pgx_log_failure(r, "read the source's snapshot");
 		err = r;
@@ -478,9 +464,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	snprintf(pos, sizeof pos, "%" PRId64, s->pos);
 	snprintf(upto, sizeof upto, "%" PRId64, s->upto);
 
-	if (!run(c, "CREATE TEMP TABLE IF NOT EXISTS sync_batch (change_id bigint, xid xid8, "
-		    "tbl integer, op \"char\", img text, old text, ts timestamptz) ON COMMIT DELETE ROWS",
-		 "create the batch table", &err))
+	if (!run(c, hq_apply_batch_table, "create the batch table", &err))
 		goto fail;
 	const char *p3[] = { pos, upto };
 	/* changes at or below pos of transactions running in P */
@@ -592,14 +576,7 @@ static int apply_batch(struct applier *a, int64_t batch_no, struct batch_state *
 	hop_stage_from_array(HOP_STAGE_SYNCING, true, &from);
 	const char *p5[] = { h->server, upto, s->snap, seq, fetched, skipped, rate, from.data,
 			     hop_stage_name(HOP_STAGE_SYNCING) };
-	r = PQexecParams(c, "UPDATE sync_fdw.hop SET pos = $2, open_snapshot = $3::pg_snapshot, seen_max = "
-			    "greatest(seen_max, $4::bigint), applied_changes = applied_changes + $5,"
-			    " skipped_changes = skipped_changes + $6, batches = batches + 1,"
-			    " last_batch_at = now(), rate = $7,"
-			    " last_change_at = coalesce((SELECT max(ts) FROM pg_temp.sync_batch), last_change_at),"
-			    " last_error = NULL, stage = CASE WHEN stage = ANY ($8::text[]) THEN $9 ELSE stage END"
-			    " WHERE server = $1",
-			 9, NULL, p5, NULL, NULL, 0);
+	r = PQexecParams(c, hq_apply_record_position, 9, NULL, p5, NULL, NULL, 0);
 	buf_release(&from);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		pgx_log_failure(r, "record the hop's position");
@@ -669,8 +646,7 @@ static bool prune_collect(struct applier *a, bool wait)
  */
 static void prune(struct applier *a, const char *upto, char *const cur[3], int64_t fetched)
 {
-	static const char *const del = "DELETE FROM sync_fdw_src.changes WHERE change_id <= $1 AND NOT"
-				       " (xid >= $2::xid8 AND (xid >= $3::xid8 OR xid = ANY($4::xid8[])))";
+	static const char *const del = hq_apply_prune;
 	struct hop *h = a->h;
 	const char *p[] = { upto, cur[0], cur[1], cur[2] };
 	a->unvacuumed += fetched;
@@ -703,8 +679,7 @@ static void prune(struct applier *a, const char *upto, char *const cur[3], int64
 		if (!deleted)
 			prune_failed(r);
 		PQclear(r);
-		if (deleted && PQsendQuery(h->src, "VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE false) "
-						   "sync_fdw_src.changes")) {
+		if (deleted && PQsendQuery(h->src, hq_apply_vacuum)) {
 			a->unvacuumed = 0;
 			a->prune_pending = true;
 		}
@@ -934,8 +909,7 @@ static int status_finished(struct hop *h, json_t **report)
 {
 	const char *p[] = { h->server, hop_stage_name(HOP_STAGE_FINISHED) };
 	int done = 0;
-	PGresult *r = PQexecParams(h->tgt, "SELECT source, cutover_at FROM sync_fdw.hop"
-					   " WHERE server = $1 AND stage = $2", 2, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_apply_finished, 2, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))
 			log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hop_queries.h"
 #include "link.h"
 #include "log.h"
 #include "md5.h"
@@ -45,8 +46,7 @@ static bool capture_extension(PGconn *db, const struct hop_config *cfg, enum sql
 	if (*mode != SQLGEN_CAPTURE_C)
 		return true;
 	bool required = strcmp(cfg->s.capture_function, "c") == 0;
-	PGresult *r = PQexec(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions"
-				 " WHERE name = 'sync_fdw_capture')");
+	PGresult *r = PQexec(db, hq_capture_extension_available);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the extension sync_fdw_capture");
 	bool available = ok && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
@@ -144,10 +144,8 @@ static void registry_sql(struct buf *sql, const struct hop_plan *plan)
 		sqlgen_literal(sql, plan->t[i].src->name);
 		buf_adds(sql, "));\n");
 	}
-	buf_adds(sql, "UPDATE sync_fdw_src.tables t SET columns = v.current FROM sync_fdw_src.table_columns v"
-		      " WHERE v.id = t.id;\n"
-		      "INSERT INTO sync_fdw_src.settings AS s VALUES ('capture_epoch', '1') ON CONFLICT (key)"
-		      " DO UPDATE SET value = (s.value::pg_catalog.int8 + 1)::text;\n");
+	buf_adds(sql, hq_capture_registry_columns);
+	buf_addc(sql, '\n');
 }
 
 /*
@@ -169,8 +167,7 @@ static bool register_tables(PGconn *db, const struct hop_plan *plan, enum sqlgen
 {
 	struct buf sql = BUF_INIT, moves = BUF_INIT, dropped = BUF_INIT, locks = BUF_INIT;
 	bool ok = false, same;
-	PGresult *r = PQexec(db, "SELECT table_no, coalesce(nspname, 'public'), relname, present"
-				 " FROM sync_fdw_src.captured ORDER BY table_no");
+	PGresult *r = PQexec(db, hq_capture_captured_tables);
 	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 4, "read the captured tables"))
 		goto out;
 	int n = PQntuples(r);
@@ -401,8 +398,7 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 	char version[64];
 	capture_sql_version(version);
 	const char *p1[] = { name, version };
-	r = PQexecParams(db, "INSERT INTO sync_fdw_src.settings VALUES ('sync_name', $1), ('capture_sql', $2)"
-			     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, NULL, p1, NULL, NULL, 0);
+	r = PQexecParams(db, hq_capture_record_settings, 2, NULL, p1, NULL, NULL, 0);
 	bool w = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the sync's name and the capture's version");
 	PQclear(r);
 	/* a change log made again (capture removed, then installed) starts its
@@ -414,12 +410,7 @@ bool capture_install_db(PGconn *db, const struct hop_plan *plan, const char *nam
 		char v[24];
 		snprintf(v, sizeof v, "%" PRId64, above);
 		const char *pa[] = { v };
-		/* pg_sequence_last_value: read under the buffer lock (see the
-		 * horizon view in sql/hop/capture.sql) */
-		r = PQexecParams(db, "SELECT pg_catalog.setval('sync_fdw_src.change_seq', $1::bigint)"
-				     " WHERE coalesce(pg_catalog.pg_sequence_last_value("
-				     "'sync_fdw_src.change_seq'::pg_catalog.regclass), 0) < $1::bigint",
-				 1, NULL, pa, NULL, NULL, 0);
+		r = PQexecParams(db, hq_capture_move_sequence, 1, NULL, pa, NULL, NULL, 0);
 		w = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "move the change sequence above the hop's position");
 		if (w && PQntuples(r) == 1)
 			log_info("change ids start above %s, the hop's position on the target", v);

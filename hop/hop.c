@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dsn.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -56,8 +57,7 @@ static bool read_fixed(struct hop *h, struct plan_fixed **out, size_t *n)
 	if (!exists)
 		return true;
 	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, "SELECT table_name, \"offset\" FROM sync_fdw.ledger"
-					   " WHERE server = $1 AND NOT carried", 1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_hop_recorded_offsets, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read the hop's recorded offsets");
 	if (ok && PQntuples(r) > 0) {
 		*out = calloc((size_t)PQntuples(r), sizeof **out);
@@ -220,19 +220,14 @@ void hop_record_error(struct hop *h, const char *msg)
 		PQclear(r);
 	}
 	const char *params[] = { h->server, msg };
-	PGresult *r = PQexecParams(h->tgt,
-				   "UPDATE sync_fdw.hop SET last_error = $2, last_error_at = now() "
-				   "WHERE server = $1", 2, NULL, params, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_hop_record_error, 2, NULL, params, NULL, NULL, 0);
 	PQclear(r);
 }
 
 bool hop_exists(struct hop *h, bool *exists)
 {
 	const char *params[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt,
-				   "SELECT to_regclass('sync_fdw.hop') IS NOT NULL AND EXISTS "
-				   "(SELECT 1 FROM pg_namespace WHERE nspname = 'sync_fdw')",
-				   0, NULL, NULL, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_hop_state_exists, 0, NULL, NULL, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the hop's state");
 	bool have_schema = ok && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);

@@ -8,6 +8,7 @@
 
 #include "capture.h"
 #include "dsn.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "report.h"
@@ -148,10 +149,7 @@ bool link_import_cdc(struct hop *h)
 /* Copy the source's ledger (earlier hops) and record this hop's lines. */
 static bool carry_ledger(struct hop *h)
 {
-	PGresult *r = PQexec(h->src,
-		"SELECT hop, server, source, target, table_name, key_column, \"offset\","
-		" source_min, source_max, target_before_min, target_before_max, recorded_at"
-		" FROM sync_fdw.ledger WHERE to_regclass('sync_fdw.ledger') IS NOT NULL");
+	PGresult *r = PQexec(h->src, hq_link_source_ledger);
 	int hop_no = 1;
 	bool ok = true;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -164,12 +162,7 @@ static bool carry_ledger(struct hop *h)
 			int n = (int)strtol(v[0], NULL, 10);
 			if (n >= hop_no)
 				hop_no = n + 1;
-			PGresult *w = PQexecParams(h->tgt,
-				"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
-				" \"offset\", source_min, source_max, target_before_min, target_before_max,"
-				" recorded_at, carried)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true) ON CONFLICT DO NOTHING",
-				12, NULL, v, NULL, NULL, 0);
+			PGresult *w = PQexecParams(h->tgt, hq_link_carry_ledger, 12, NULL, v, NULL, NULL, 0);
 			ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "carry the source's ledger");
 			PQclear(w);
 		}
@@ -202,14 +195,7 @@ static bool carry_ledger(struct hop *h)
 				    range ? lo : NULL, range ? hi : NULL, trange ? tlo : NULL,
 				    trange ? thi : NULL };
 		/* a re-link keeps what the first link saw of the target */
-		PGresult *w = PQexecParams(h->tgt,
-			"INSERT INTO sync_fdw.ledger (hop, server, source, target, table_name, key_column,"
-			" \"offset\", source_min, source_max, target_before_min, target_before_max)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-			" ON CONFLICT (hop, table_name) DO UPDATE SET \"offset\" = EXCLUDED.\"offset\","
-			" key_column = EXCLUDED.key_column, source_min = EXCLUDED.source_min,"
-			" source_max = EXCLUDED.source_max, recorded_at = now()",
-			11, NULL, v, NULL, NULL, 0);
+		PGresult *w = PQexecParams(h->tgt, hq_link_record_ledger, 11, NULL, v, NULL, NULL, 0);
 		ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "record the hop in the ledger");
 		PQclear(w);
 	}
@@ -267,10 +253,7 @@ bool link_create(struct hop *h)
 	if (!user_mapping(h) || !import_tables(h) || (cdc == CAPTURE_YES && !link_import_cdc(h)))
 		goto out;
 	const char *params[] = { h->server, h->source_masked };
-	PGresult *r = PQexecParams(h->tgt,
-		"INSERT INTO sync_fdw.hop (server, source) VALUES ($1, $2)"
-		" ON CONFLICT (server) DO UPDATE SET source = EXCLUDED.source", 2, NULL, params, NULL,
-		NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_link_record_hop, 2, NULL, params, NULL, NULL, 0);
 	ok = pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the hop");
 	PQclear(r);
 	ok = ok && carry_ledger(h) && hop_exec(h->tgt, "COMMIT", "commit the link");
@@ -293,8 +276,7 @@ out:
 static void warn_dropped_indexes(struct hop *h)
 {
 	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, "SELECT string_agg(format('%I', name), ', ' ORDER BY name)"
-					   " FROM sync_fdw.copy_index WHERE server = $1", 1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_link_dropped_indexes, 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
 		log_warn("the unfinished copy of hop \"%s\" dropped indexes and keys it has not rebuilt: %s"
 			 "\nhint: run \"migrate copy\" again to finish it, or rebuild them from "
@@ -398,19 +380,16 @@ static void check_target(struct checks *c, PGconn *tgt, PGconn *src, bool *fdw_r
 	struct buf user = BUF_INIT, db = BUF_INIT, hint = BUF_INIT;
 	conn_names(tgt, &user, &db);
 	bool super = query_bool(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
-	bool avail = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions "
-				     "WHERE name = 'postgres_fdw')");
+	bool avail = query_bool(tgt, hq_link_fdw_available);
 	check(c, avail, "postgres_fdw is available on the target's host",
 	      "install the PostgreSQL contrib modules on the target host (managed services have it)");
-	bool installed = query_bool(tgt, "SELECT EXISTS (SELECT 1 FROM pg_extension "
-					 "WHERE extname = 'postgres_fdw')");
+	bool installed = query_bool(tgt, hq_link_fdw_installed);
 	buf_addf(&hint, "the target's user %s is not a superuser: an administrator (a superuser, or the "
 			"provider's admin role: rds_superuser on RDS, cloudsqlsuperuser on Cloud SQL, "
 			"doadmin on DigitalOcean) must run, connected to database %s: "
 			"CREATE EXTENSION postgres_fdw", user.data, db.data);
 	check(c, installed || super, "postgres_fdw is installed in the target's database", hint.data);
-	bool usage = super || (installed && query_bool(tgt, "SELECT has_foreign_data_wrapper_privilege("
-							    "'postgres_fdw', 'USAGE')"));
+	bool usage = super || (installed && query_bool(tgt, hq_link_fdw_usage));
 	buf_reset(&hint);
 	buf_addf(&hint, "%sthe same administrator must run, connected to database %s: GRANT USAGE ON "
 			"FOREIGN DATA WRAPPER postgres_fdw TO %s", installed ? "" : "once postgres_fdw is installed, ",
@@ -446,9 +425,7 @@ static void check_source(struct checks *c, PGconn *src)
 		 db.data, user.data);
 	check(c, query_bool(src, "SELECT has_database_privilege(current_database(), 'CREATE')"),
 	      "the source's user can create the capture schema (CREATE on the source's database)", hint.data);
-	check(c, query_bool(src, "SELECT coalesce(bool_and(has_table_privilege(c.oid, 'TRIGGER')), true)"
-				 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-				 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"),
+	check(c, query_bool(src, hq_link_trigger_privilege),
 	      "the source's user may create triggers on every table",
 	      "run capture as the tables' owner, or GRANT TRIGGER on them");
 	buf_release(&user);

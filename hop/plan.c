@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "remap.h"
@@ -357,8 +358,7 @@ void plan_choose(const struct hop_config *cfg, struct hop_plan *p)
 static bool deferred_keys(PGconn *tgt, PGresult **out)
 {
 	*out = NULL;
-	PGresult *r = PQexec(tgt, "SELECT count(*) FROM pg_attribute WHERE attrelid = "
-				  "to_regclass('sync_fdw.copy_index') AND attname = 'kind'");
+	PGresult *r = PQexec(tgt, hq_plan_copy_index_has_kind);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the copy's dropped keys");
 	bool have = ok && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
 	PQclear(r);
@@ -415,12 +415,7 @@ static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_
 {
 	const char *col = t->src->cols[t->key].name;
 	const char *params[] = { t->src->name, col };
-	PGresult *r = PQexecParams(src,
-		"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a"
-		"   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
-		" WHERE i.indrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', $1::text))"
-		"   AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL"
-		"   AND a.attname = $2)", 2, NULL, params, NULL, NULL, 0);
+	PGresult *r = PQexecParams(src, hq_plan_key_unique, 2, NULL, params, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a unique index on the key");
 	if (ok && PQgetvalue(r, 0, 0)[0] != 't') {
 		struct buf hint = BUF_INIT;
@@ -433,13 +428,6 @@ static bool check_key_unique(PGconn *src, struct hop_plan *p, const struct plan_
 	PQclear(r);
 	return ok;
 }
-
-/* Same text for the same values on both servers, whatever the sessions'
- * defaults: for this transaction only. */
-static const char same_text[] =
-	"BEGIN READ ONLY; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL TimeZone = 'UTC'; "
-	"SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; "
-	"SET LOCAL bytea_output = 'hex'";
 
 static bool exec_ok(PGconn *c, const char *sql, const char *what)
 {
@@ -503,7 +491,7 @@ static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t,
 	buf_addf(&look, " <> e->>%zu", c->npk);
 	bool ok = false, in_src = false;
 	bool in_tgt = true;	/* a failure inside the string leaves the transaction open */
-	if (!exec_ok(tgt, same_text, "read the target's rows") ||
+	if (!exec_ok(tgt, hq_plan_same_text, "read the target's rows") ||
 	    !exec_ok(tgt, q.data, "read the target's rows"))
 		goto out;
 	for (;;) {
@@ -532,7 +520,7 @@ static bool count_replaced(PGconn *src, PGconn *tgt, const struct plan_table *t,
 		if (rows == 0)
 			break;
 		in_src = true;
-		if (!exec_ok(src, same_text, "compare the target's rows with the source's"))
+		if (!exec_ok(src, hq_plan_same_text, "compare the target's rows with the source's"))
 			goto out;
 		const char *params[] = { batch.data };
 		r = PQexecParams(src, look.data, 1, NULL, params, NULL, NULL, 0);

@@ -6,16 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
 #include "banned.h"
-
-/* The options of sequence alias q (pg_sequence), as CREATE SEQUENCE and
- * identity columns take them. */
-#define SEQ_OPTIONS \
-	"format('START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s %s', q.seqstart," \
-	" q.seqincrement, q.seqmin, q.seqmax, q.seqcache, CASE WHEN q.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END)"
 
 /*
  * The sequences one source table's columns draw from, other than identity
@@ -28,30 +23,7 @@
 static bool sequence_ddl(struct hop *h, const char *table, struct buf *create, struct buf *owned)
 {
 	const char *p[] = { table };
-	PGresult *r = PQexecParams(h->src,
-		"WITH t AS (SELECT c.oid FROM pg_catalog.pg_class c"
-		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		"  WHERE n.nspname = 'public' AND c.relname = $1),"
-		" u AS (SELECT d.refobjid AS seq FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_depend d"
-		"         ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid"
-		"        AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-		"       WHERE ad.adrelid = (SELECT oid FROM t)"
-		"       UNION SELECT d.objid FROM pg_catalog.pg_depend d"
-		"       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'a'"
-		"         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = (SELECT oid FROM t))"
-		" SELECT format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s ', sn.nspname, s.relname,"
-		"               format_type(q.seqtypid, NULL)) || " SEQ_OPTIONS ","
-		"        (SELECT format('ALTER SEQUENCE %I.%I OWNED BY public.%I.%I', sn.nspname, s.relname,"
-		"                       $1::text, a.attname)"
-		"           FROM pg_catalog.pg_depend o JOIN pg_catalog.pg_attribute a"
-		"             ON a.attrelid = o.refobjid AND a.attnum = o.refobjsubid"
-		"          WHERE o.classid = 'pg_catalog.pg_class'::regclass AND o.objid = s.oid"
-		"            AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype = 'a'"
-		"            AND o.refobjid = (SELECT oid FROM t))"
-		"   FROM u JOIN pg_catalog.pg_class s ON s.oid = u.seq AND s.relkind = 'S'"
-		"   JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
-		"   JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid"
-		"  ORDER BY 1", 1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->src, hq_tschema_sequences, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read the sequences of a source table");
 	for (int i = 0; ok && i < PQntuples(r); i++) {
 		buf_addf(create, "%s;\n", PQgetvalue(r, i, 0));
@@ -72,21 +44,7 @@ static bool table_ddl(struct hop *h, const char *table, struct buf *sql)
 	if (!sequence_ddl(h, table, sql, &owned))
 		goto out;
 	/* an identity column keeps its sequence's name and options */
-	r = PQexecParams(h->src,
-		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,"
-		"       pg_get_expr(d.adbin, d.adrelid),"
-		"       (SELECT format('SEQUENCE NAME %I.%I ', sn.nspname, s.relname) || " SEQ_OPTIONS
-		"          FROM pg_catalog.pg_depend di JOIN pg_catalog.pg_class s ON s.oid = di.objid"
-		"          JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
-		"          JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid"
-		"         WHERE di.classid = 'pg_catalog.pg_class'::regclass AND di.deptype = 'i'"
-		"           AND di.refclassid = 'pg_catalog.pg_class'::regclass"
-		"           AND di.refobjid = c.oid AND di.refobjsubid = a.attnum)"
-		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-		"  JOIN pg_attribute a ON a.attrelid = c.oid"
-		"  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
-		" WHERE n.nspname = 'public' AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped"
-		" ORDER BY a.attnum", 1, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(h->src, hq_tschema_columns, 1, NULL, p, NULL, NULL, 0);
 	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 6, "read a source table's columns"))
 		goto out;
 	buf_adds(sql, "CREATE TABLE public.");
@@ -109,12 +67,7 @@ static bool table_ddl(struct hop *h, const char *table, struct buf *sql)
 			buf_adds(sql, " NOT NULL");
 	}
 	PQclear(r);
-	/* constraints (primary key, unique, check, foreign keys) */
-	r = PQexecParams(h->src,
-		"SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
-		"  JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE n.nspname = 'public' AND c.relname = $1 AND k.contype IN ('p', 'u', 'c', 'x')"
-		" ORDER BY k.contype, k.conname", 1, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(h->src, hq_tschema_constraints, 1, NULL, p, NULL, NULL, 0);
 	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read a source table's constraints"))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -125,12 +78,7 @@ static bool table_ddl(struct hop *h, const char *table, struct buf *sql)
 	PQclear(r);
 	buf_adds(sql, "\n);\n");
 	/* indexes that no constraint created */
-	r = PQexecParams(h->src,
-		"SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i"
-		"  JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE n.nspname = 'public' AND c.relname = $1"
-		"   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
-		1, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(h->src, hq_tschema_indexes, 1, NULL, p, NULL, NULL, 0);
 	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read a source table's indexes"))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++)
@@ -148,11 +96,7 @@ out:
 static bool foreign_keys(struct hop *h, const char *table, struct buf *sql)
 {
 	const char *p[] = { table };
-	PGresult *r = PQexecParams(h->src,
-		"SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
-		"  JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE n.nspname = 'public' AND c.relname = $1 AND k.contype = 'f' ORDER BY k.conname",
-		1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->src, hq_tschema_foreign_keys, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read a source table's foreign keys");
 	for (int i = 0; ok && i < PQntuples(r); i++) {
 		buf_adds(sql, "ALTER TABLE public.");

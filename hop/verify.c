@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "report.h"
@@ -94,9 +95,7 @@ static bool target_filter(struct hop *h, const struct plan_table *t, struct buf 
 	if (t->key < 0 || t->conflict == HOP_CONFLICT_REPLACE)
 		return true;
 	const char *p[] = { h->server, t->src->name };
-	PGresult *r = PQexecParams(h->tgt, "SELECT target_before_min, target_before_max FROM sync_fdw.ledger"
-					   " WHERE server = $1 AND table_name = $2 AND NOT carried",
-				   2, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_verify_ledger_range, 2, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 2, "read the ledger");
 	if (ok && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		buf_adds(where, " WHERE NOT (t.");
@@ -246,11 +245,7 @@ bool verify_run(struct hop *h, json_t **report, bool *match)
 	*report = NULL;
 	if (!hop_plan_ok(h) || !since_cutover(h, &since))
 		return false;
-	/* row text must be written alike on both sides: the remote session of
-	 * postgres_fdw uses these settings */
-	if (!hop_exec(h->tgt, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL TimeZone = 'UTC';"
-			      " SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres';"
-			      " SET LOCAL extra_float_digits = 3", "begin the verification"))
+	if (!hop_exec(h->tgt, hq_verify_begin, "begin the verification"))
 		return false;
 	tables = json_array();
 	for (size_t k = 0; k < h->plan.n; k++)
