@@ -14,6 +14,7 @@
 
 #include "capture.h"
 #include "indexes.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "remap.h"
@@ -344,8 +345,7 @@ static bool run_piece(struct worker *w, const struct unit *u, int64_t *rows)
 	snprintf(nrows, sizeof nrows, "%" PRId64, *rows);
 	const char *q[] = { h->server, id, t->src->name, ts->ranged ? los : NULL, ts->ranged ? his : NULL,
 			    snap, nrows };
-	r = PQexecParams(w->tgt, "INSERT INTO sync_fdw.copied (server, tbl, name, lo, hi, snapshot, rows)"
-				 " VALUES ($1, $2, $3, $4, $5, $6::pg_snapshot, $7)", 7, NULL, q, NULL, NULL, 0);
+	r = PQexecParams(w->tgt, hq_copy_record_piece, 7, NULL, q, NULL, NULL, 0);
 	if (!pgx_check(r, PGRES_COMMAND_OK, -1, -1, "record the copied piece"))
 		goto out;
 	ok = hop_exec(w->tgt, "COMMIT", "commit a copy piece");
@@ -443,9 +443,7 @@ static bool piece_done(PGresult *done, int64_t lo)
 static bool builtin_types(struct hop *h, const char *table, bool *yes)
 {
 	const char *p[] = { table };
-	PGresult *r = PQexecParams(h->src, "SELECT coalesce(bool_and(atttypid < 16384), false) FROM pg_attribute"
-					   " WHERE attrelid = to_regclass(format('public.%I', $1::text))"
-					   " AND attnum > 0 AND NOT attisdropped", 1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->src, hq_copy_builtin_types, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look at the source's column types");
 	*yes = ok && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
@@ -472,8 +470,7 @@ static bool capture_ready(struct hop *h)
 /* Foreign keys on the target: rows must then go in parents first. */
 static bool has_fks(struct hop *h, bool *yes)
 {
-	PGresult *r = PQexec(h->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'"
-				     " AND connamespace = 'public'::regnamespace)");
+	PGresult *r = PQexec(h->tgt, hq_copy_has_fks);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for the target's foreign keys");
 	*yes = ok && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);

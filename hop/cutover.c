@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "driver.h"
 #include "dsn.h"
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "seqs.h"
@@ -133,9 +134,7 @@ static bool fence(struct hop *h)
 
 bool cutover_unfence(PGconn *src)
 {
-	PGresult *r = PQexec(src, "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-				  "JOIN pg_namespace n ON n.oid = c.relnamespace "
-				  "WHERE t.tgname = 'minitwit_fence' AND n.nspname = 'public'");
+	PGresult *r = PQexec(src, hq_cutover_fenced_tables);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "look for the fence");
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "BEGIN READ WRITE;\n");
@@ -176,8 +175,7 @@ static bool target_unfence(struct hop *h)
 static bool wait_fenced(struct hop *h, double *waited_ms)
 {
 	double t0 = mono_ms_f();
-	PGresult *r = PQexec(h->src, "SELECT coalesce(array_agg(x), '{}')::text FROM "
-				     "pg_snapshot_xip(pg_current_snapshot()) x");
+	PGresult *r = PQexec(h->src, hq_cutover_running_xids);
 	if (!pgx_check(r, PGRES_TUPLES_OK, 1, 1, "read the transactions running at the fence")) {
 		PQclear(r);
 		return false;
@@ -187,9 +185,7 @@ static bool wait_fenced(struct hop *h, double *waited_ms)
 	bool ok = false;
 	for (int i = 0; i < 200; i++) {
 		const char *p[] = { xip };
-		r = PQexecParams(h->src, "SELECT count(*) FILTER (WHERE pg_xact_status(x) = 'in progress'),"
-					 " min(x::text) FILTER (WHERE pg_xact_status(x) = 'in progress')"
-					 " FROM unnest($1::xid8[]) x", 1, NULL, p, NULL, NULL, 0);
+		r = PQexecParams(h->src, hq_cutover_still_running, 1, NULL, p, NULL, NULL, 0);
 		bool q = pgx_check(r, PGRES_TUPLES_OK, 1, 2, "wait for transactions older than the fence");
 		bool done = q && strcmp(PQgetvalue(r, 0, 0), "0") == 0;
 		if (!q || done) {
@@ -280,9 +276,7 @@ static bool preflight(struct hop *h, struct driver_set *ds, struct report *rep, 
 	*already = false;
 	bool ok = hop_plan_ok(h);
 	const char *p[] = { h->server };
-	PGresult *r = PQexecParams(h->tgt, "SELECT stage, copy_started_at IS NOT NULL AND copy_finished_at IS NULL,"
-					   " extract(epoch FROM now() - last_batch_at) FROM sync_fdw.hop WHERE server = $1",
-				   1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_cutover_hop_state, 1, NULL, p, NULL, NULL, 0);
 	if (!pgx_check(r, PGRES_TUPLES_OK, -1, 3, "read the hop") || PQntuples(r) != 1) {
 		buf_addf(&why, "no hop \"%s\" on the target (link, capture and copy first); ", h->server);
 		ok = false;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hop_queries.h"
 #include "log.h"
 #include "pgx.h"
 #include "sqlgen.h"
@@ -72,9 +73,7 @@ bool indexes_finish(struct hop *h, PGconn *tgt, const struct copy_indexes *ix, c
 		if (d->kind == 'i' || strcmp(d->tbl, name) != 0)
 			continue;
 		const char *p[] = { d->name, name };
-		PGresult *r = PQexecParams(tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1"
-						   " AND conrelid = to_regclass(format('public.%I', $2::text)))",
-					   2, NULL, p, NULL, NULL, 0);
+		PGresult *r = PQexecParams(tgt, hq_indexes_constraint_attached, 2, NULL, p, NULL, NULL, 0);
 		ok = pgx_check(r, PGRES_TUPLES_OK, 1, 1, "look for a constraint");
 		bool attached = ok && PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
@@ -104,15 +103,7 @@ bool indexes_defer(struct hop *h, const struct plan_table *t)
 	for (size_t i = 0; i < t->tgt->nindexes; i++) {
 		const struct cat_index *ix = &t->tgt->indexes[i];
 		const char *p[] = { ix->name };
-		PGresult *r = PQexecParams(
-			h->tgt,
-			"SELECT coalesce(c.contype, 'i'), coalesce(c.condeferrable, false) OR coalesce(c.conname <> (SELECT relname FROM pg_class WHERE oid = i.indexrelid), false)"
-			"  OR EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid),"
-			"  pg_get_indexdef(i.indexrelid)"
-			" FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid"
-			"  AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')"
-			" WHERE i.indexrelid = to_regclass(format('public.%I', $1::text))",
-			1, NULL, p, NULL, NULL, 0);
+		PGresult *r = PQexecParams(h->tgt, hq_indexes_describe, 1, NULL, p, NULL, NULL, 0);
 		if (!pgx_check(r, PGRES_TUPLES_OK, -1, 3, "look at an index")) {
 			PQclear(r);
 			return false;
@@ -126,9 +117,7 @@ bool indexes_defer(struct hop *h, const struct plan_table *t)
 		char kinds[2] = { kind, 0 };
 		const char *q[] = { h->server, ix->name, def, t->src->name, kinds };
 		bool ok = hop_exec(h->tgt, "BEGIN", "begin");
-		r = PQexecParams(h->tgt, "INSERT INTO sync_fdw.copy_index (server, name, def, tbl, kind)"
-					 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-				 5, NULL, q, NULL, NULL, 0);
+		r = PQexecParams(h->tgt, hq_indexes_remember, 5, NULL, q, NULL, NULL, 0);
 		ok = ok && pgx_check(r, PGRES_COMMAND_OK, -1, -1, "remember an index");
 		PQclear(r);
 		free(def);
@@ -158,8 +147,7 @@ bool indexes_read(struct hop *h, struct copy_indexes *out)
 	const char *p[] = { h->server };
 	out->v = NULL;
 	out->n = 0;
-	PGresult *r = PQexecParams(h->tgt, "SELECT name, def, coalesce(tbl, ''), kind FROM sync_fdw.copy_index"
-					      " WHERE server = $1 ORDER BY name", 1, NULL, p, NULL, NULL, 0);
+	PGresult *r = PQexecParams(h->tgt, hq_indexes_dropped, 1, NULL, p, NULL, NULL, 0);
 	bool ok = pgx_check(r, PGRES_TUPLES_OK, -1, 4, "read the dropped indexes");
 	if (ok && PQntuples(r) > 0) {
 		out->n = (size_t)PQntuples(r);
