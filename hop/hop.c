@@ -153,6 +153,16 @@ bool hop_config_load(const char *path, bool given, struct hop_config *cfg)
 	return true;
 }
 
+bool hop_config_print(const char *path, bool given, FILE *out)
+{
+	struct hop_config cfg;
+	bool ok = hop_config_load(path, given, &cfg);	/* cfg zeroed first: released either way */
+	if (ok)
+		hopcfg_print(&cfg, out);
+	hopcfg_release(&cfg);
+	return ok;
+}
+
 void hop_close(struct hop *h)
 {
 	if (h->planned)

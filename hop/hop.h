@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "embedded.h"
@@ -59,6 +60,11 @@ MUST_CHECK bool hop_replan(struct hop *h);
  * Sets the log level.  false (logged) on a bad configuration.
  */
 MUST_CHECK bool hop_config_load(const char *path, bool given, struct hop_config *cfg);
+
+/* --print-config: load it as hop_config_load does and write the settings
+ * in effect to out as YAML, every secret masked (hopcfg_print).  false
+ * (logged) on a bad configuration. */
+MUST_CHECK bool hop_config_print(const char *path, bool given, FILE *out);
 
 /* Text of an embedded SQL file (sql/hop/NAME); aborts if missing (a build bug). */
 const char *hop_sql_text(const char *name);

@@ -125,9 +125,14 @@ void cli_usage(const struct cli_program *p, FILE *out)
 		     "      --log-format auto|text|json\n"
 		     "                     messages on stderr as lines a person reads (text) or\n"
 		     "                     JSON lines (json); auto: text on a terminal (default)\n"
+		     "%s"
 		     "  -h, --help         show this help and exit\n"
 		     "  -V, --version      show the version and exit\n\n"
-		     "\"%s COMMAND --help\" describes a command.  %s", p->name, p->exit_codes);
+		     "\"%s COMMAND --help\" describes a command.  %s",
+		p->print_config ? "      --print-config the configuration in effect (file and environment),\n"
+				  "                     secrets masked, and exit\n"
+				: "",
+		p->name, p->exit_codes);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -166,6 +171,7 @@ int cli_main(const struct cli_program *p, struct cli_globals *g, int argc, char 
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -173,6 +179,7 @@ int cli_main(const struct cli_program *p, struct cli_globals *g, int argc, char 
 	int c;
 	g->config_path = "config/migration.yaml";
 	g->config_given = false;
+	g->print_config = false;
 	optind = 0;	/* 0, not 1: glibc starts afresh (an earlier parse may have left state) */
 	opterr = 0;
 	/* +: stop at the command, whose options are its own; leading ':' tells
@@ -187,6 +194,11 @@ int cli_main(const struct cli_program *p, struct cli_globals *g, int argc, char 
 			if (!log_set_format_name(optarg))
 				return usage_error(p, "--log-format must be auto, text or json, not \"%s\"", optarg);
 			break;
+		case 'P':
+			if (!p->print_config)
+				return usage_error(p, "unknown option \"%s\"", argv[optind - 1]);
+			g->print_config = true;
+			break;
 		case 'h':
 			cli_usage(p, stdout);
 			return EXIT_OK;
@@ -198,6 +210,11 @@ int cli_main(const struct cli_program *p, struct cli_globals *g, int argc, char 
 		default:
 			return usage_error(p, "unknown option \"%s\"", argv[optind - 1]);
 		}
+	}
+	if (g->print_config) {
+		if (optind < argc)
+			return usage_error(p, "--print-config takes no command, not \"%s\"", argv[optind]);
+		return p->print_config(g);
 	}
 	if (optind >= argc)
 		return usage_error(p, "no command given");

@@ -5,8 +5,9 @@
  *   PROG [GLOBAL OPTION]... COMMAND [OPTION]...
  *
  * cli_main parses the global options the same way in every program
- * (-c/--config FILE, --log-format auto|text|json, -h/--help,
- * -V/--version), finds the command in the program's table and runs it.
+ * (-c/--config FILE, --log-format auto|text|json, --print-config,
+ * -h/--help, -V/--version), finds the command in the program's table and
+ * runs it.
  * Commands do not each have an option table: there is one set of
  * subcommand options (struct cli_opts, parsed by cli_parse with
  * getopt_long), and each command names the subset it accepts; anything
@@ -27,6 +28,8 @@ struct cli_command {
 	int (*fn)(int argc, char **argv);	/* argv[0] is the command's last word */
 };
 
+struct cli_globals;
+
 struct cli_program {
 	const char *name;	/* "migrate" */
 	const char *version;
@@ -34,12 +37,16 @@ struct cli_program {
 	const char *exit_codes;	/* --help's last lines: the exit statuses it uses */
 	const char *command_help;	/* appended to every command's --help */
 	const struct cli_command *commands;	/* ends with a NULL name */
+	/* --print-config: print the effective configuration (secrets masked)
+	 * on stdout and return the exit code; NULL: the option is unknown */
+	int (*print_config)(const struct cli_globals *g);
 };
 
 /* What the global options set; cli_main fills it before running a command. */
 struct cli_globals {
 	const char *config_path;	/* -c/--config; "config/migration.yaml" if not given */
 	bool config_given;
+	bool print_config;		/* --print-config (then no command) */
 };
 
 /*

@@ -413,6 +413,11 @@ static const struct cli_command commands[] = {
 	{ NULL, NULL, NULL },
 };
 
+static int print_config(const struct cli_globals *g)
+{
+	return hop_config_print(g->config_path, g->config_given, stdout) ? EXIT_OK : EXIT_CONFIG;
+}
+
 static const struct cli_program program = {
 	.name = "migrate",
 	.version = MINITWIT_VERSION,
@@ -426,6 +431,7 @@ static const struct cli_program program = {
 			"The configuration is --config FILE (default config/migration.yaml), every\n"
 			"key overridable as MINITWIT_<SECTION>_<KEY> (MINITWIT_SOURCE_DSN, ...).\n",
 	.commands = commands,
+	.print_config = print_config,
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@ from harness import REPO, MINITWITD, Cluster, log_messages, psql, run_tests, sce
 from pgsession import PsqlSession  # noqa: E402
 
 MIGRATE = os.environ.get("MIGRATE", os.path.join(REPO, "bin", "migrate"))
+SYNC_FDW = os.environ.get("SYNC_FDW", os.path.join(REPO, "bin", "sync-fdw"))
 # the legacy database the tests start from: the scenario's end state
 # (scripts/scenario.py), U users, M messages, F follower rows
 LEGACY_DIR = scenario.legacy_db()
@@ -867,6 +868,26 @@ def test_run_refuses_a_capture_installed_for_another_table_list(c):
         f.write(text)
     h.run("run")
     assert counts(tgt) == ["5", "1", "1"]
+@test
+def test_print_config_masks_every_secret(c):
+    """--print-config (both programs): the settings in effect, the file's and
+    the environment's, with every secret masked; it runs no command."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write('source:\n  dsn: "postgresql://u:hunter2@db/x"\n'
+                'cutover:\n  servers:\n'
+                '    - admin_url: "http://ops:hunter3@10.0.0.1:8081/?token=hunter4"\n')
+    env = dict(os.environ, MINITWIT_COPY_WORKERS="3")
+    for prog in (MIGRATE, SYNC_FDW):
+        r = subprocess.run([prog, "--config", f.name, "--print-config"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "hunter" not in r.stdout + r.stderr, r.stdout
+        assert "password=********" in r.stdout and "ops:********@10.0.0.1:8081/?token=********" in r.stdout
+        assert "workers: 3" in r.stdout, r.stdout
+        r = subprocess.run([prog, "--config", f.name, "--print-config", "status"], capture_output=True, text=True)
+        assert r.returncode == 2 and "takes no command" in r.stderr, r.stderr
+    os.unlink(f.name)
+
+
 @test
 def test_log_format_text_and_json(c):
     """stderr is a pipe here: JSON lines by default, with the hint in its own

@@ -61,8 +61,22 @@ static const struct cli_program program = {
 	.command_help = "  -h, --help\n", .commands = commands,
 };
 
+static const struct cli_globals *printed;
+
+static int print_config(const struct cli_globals *g)
+{
+	printed = g;
+	return 7;
+}
+
+static const struct cli_program printing = {
+	.name = "prog", .version = "1.0", .about = "prog: a test\n", .exit_codes = "Exit status: 0 ok.\n",
+	.command_help = "  -h, --help\n", .commands = commands, .print_config = print_config,
+};
+
 static int setup(void **state)
 {
+	printed = NULL;
 	ran = NULL;
 	ran_argc = -1;
 	ran_argv0 = ran_argv1 = NULL;
@@ -86,11 +100,16 @@ static char **args(const char *const *in, int *argc)
 	return slots;
 }
 
-static int main_with(struct cli_globals *g, const char *const *in)
+static int main_of(const struct cli_program *p, struct cli_globals *g, const char *const *in)
 {
 	int argc;
 	char **argv = args(in, &argc);
-	return cli_main(&program, g, argc, argv);
+	return cli_main(p, g, argc, argv);
+}
+
+static int main_with(struct cli_globals *g, const char *const *in)
+{
+	return main_of(&program, g, in);
 }
 
 static int parse_with(const char *allowed, struct cli_opts *o, const char *const *in)
@@ -260,6 +279,26 @@ static void test_main_usage_errors(void **state)
 	assert_null(ran);
 }
 
+/* --print-config: the program's to answer, with no command; unknown to a
+ * program that does not print its configuration */
+static void test_main_print_config(void **state)
+{
+	struct cli_globals g;
+	assert_int_equal(main_of(&printing, &g, ARGV("prog", "--config", "x.yaml", "--print-config")), 7);
+	assert_ptr_equal(printed, &g);
+	assert_true(g.print_config);
+	assert_string_equal(g.config_path, "x.yaml");
+	assert_null(ran);
+	printed = NULL;
+	assert_int_equal(main_of(&printing, &g, ARGV("prog", "--print-config", "run")), EXIT_USAGE);
+	assert_null(printed);
+	assert_null(ran);
+	assert_int_equal(MAIN(&g, "prog", "--print-config"), EXIT_USAGE);	/* program without it */
+	assert_false(g.print_config);
+	assert_int_equal(MAIN(&g, "prog", "run"), 42);
+	assert_false(g.print_config);
+}
+
 static void test_main_help_and_version(void **state)
 {
 	struct cli_globals g;
@@ -293,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup(test_main_config_forms, setup),
 		cmocka_unit_test_setup(test_main_log_format, setup),
 		cmocka_unit_test_setup(test_main_usage_errors, setup),
+		cmocka_unit_test_setup(test_main_print_config, setup),
 		cmocka_unit_test_setup(test_main_help_and_version, setup),
 		cmocka_unit_test_setup(test_start, setup),
 	};
