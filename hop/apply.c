@@ -911,7 +911,7 @@ static int status_finished(struct hop *h, json_t **report)
 	int done = 0;
 	PGresult *r = PQexecParams(h->tgt, hq_apply_finished, 2, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))
+		if (pgx_undefined(r))
 			log_error("no hop \"%s\" on the target\nhint: run \"sync-fdw link\" first", h->server);
 		else
 			pgx_log_failure(r, "read the hop's state");

@@ -166,7 +166,7 @@ static bool carry_ledger(struct hop *h)
 			ok = pgx_check(w, PGRES_COMMAND_OK, -1, -1, "carry the source's ledger");
 			PQclear(w);
 		}
-	} else if (!pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) && !pgx_sqlstate_is(r, "3F000")) {
+	} else if (!pgx_undefined(r)) {
 		ok = pgx_check(r, PGRES_TUPLES_OK, -1, -1, "read the source's ledger");
 	}
 	PQclear(r);

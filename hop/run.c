@@ -13,9 +13,6 @@
 #include "util.h"
 #include "banned.h"
 
-/* SQLSTATE invalid_schema_name: the target has no sync_fdw schema */
-#define INVALID_SCHEMA "3F000"
-
 bool run_open(struct hop *h, const struct hop_config *cfg, int need, bool *source_failed)
 {
 	*source_failed = false;
@@ -64,7 +61,7 @@ bool run_copy_done(struct hop *h, bool *done)
 				   1, NULL, p, NULL, NULL, 0);
 	bool ok = true;
 	*done = false;
-	if (!pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) && !pgx_sqlstate_is(r, INVALID_SCHEMA)) {
+	if (!pgx_undefined(r)) {
 		ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read whether the copy finished");
 		*done = ok && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
 	}
@@ -126,8 +123,7 @@ bool run_status(struct hop *h, char **json)
 	*json = NULL;
 	if (ok)
 		*json = xstrdup(PQgetvalue(r, 0, 0));
-	else if (PQresultStatus(r) == PGRES_TUPLES_OK || pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) ||
-		 pgx_sqlstate_is(r, INVALID_SCHEMA))
+	else if (PQresultStatus(r) == PGRES_TUPLES_OK || pgx_undefined(r))
 		log_error("no hop \"%s\" recorded on the target\nhint: migrate plan, then migrate run", h->server);
 	else
 		pgx_log_failure(r, "read the hop's state");

@@ -96,7 +96,7 @@ bool hop_stage_read(struct hop *h, bool *exists, enum hop_stage *s)
 	bool ok = true;
 	*exists = false;
 	/* no state on the target (never linked): no hop, not an error */
-	if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, "3F000"))	/* invalid_schema_name */
+	if (pgx_undefined(r))
 		goto out;
 	ok = pgx_check(r, PGRES_TUPLES_OK, -1, 1, "read the hop's stage");
 	*exists = ok && PQntuples(r) == 1;

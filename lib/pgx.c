@@ -204,6 +204,11 @@ bool pgx_sqlstate_is(const PGresult *r, const char *code)
 	return strcmp(pgx_sqlstate(r), code) == 0;
 }
 
+bool pgx_undefined(const PGresult *r)
+{
+	return pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, PGX_INVALID_SCHEMA);
+}
+
 void pgx_log_failure(const PGresult *r, const char *what)
 {
 	if (!r) {

@@ -25,6 +25,7 @@
 #define PGX_CANNOT_CONNECT_NOW	"57P03"
 #define PGX_DUPLICATE_OBJECT	"42710"
 #define PGX_UNDEFINED_TABLE	"42P01"
+#define PGX_INVALID_SCHEMA	"3F000"
 
 /* The same as dsn_mask (lib/dsn.h), the one masker; new code calls that. */
 void pgx_mask_dsn(const char *dsn, struct buf *out);
@@ -134,6 +135,9 @@ void pgx_log_failure(const PGresult *r, const char *what);
 /* The result's SQLSTATE, "" when none (e.g. NULL result). */
 const char *pgx_sqlstate(const PGresult *r);
 bool pgx_sqlstate_is(const PGresult *r, const char *code);
+/* The statement named a table, or a table's schema, that does not exist
+ * (undefined_table or invalid_schema_name): "not there yet", not a failure. */
+bool pgx_undefined(const PGresult *r);
 
 /*
  * True when a failed result means the connection (or the server) is gone and

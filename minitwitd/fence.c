@@ -15,8 +15,6 @@
 #include "schema.h"
 #include "banned.h"
 
-#define PGX_INVALID_SCHEMA_NAME "3F000"
-
 static pthread_mutex_t switch_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *allowed_hosts, *allowed_base_dsn;
@@ -150,7 +148,7 @@ bool fence_moved_to(PGconn *c, char **dsn)
 	*dsn = NULL;
 	PGresult *r = PQexec(c, "SELECT dsn FROM minitwit_fence.moved_to ORDER BY at DESC LIMIT 1");
 	bool ok = false;
-	if (pgx_sqlstate_is(r, PGX_UNDEFINED_TABLE) || pgx_sqlstate_is(r, PGX_INVALID_SCHEMA_NAME)) {
+	if (pgx_undefined(r)) {
 		ok = true;	/* never fenced */
 		goto out;
 	}
